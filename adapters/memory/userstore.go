@@ -1,0 +1,172 @@
+// Package memory holds in-memory adapters: a user store for tests and
+// development that passes the same contract suite as the SQL stores.
+package memory
+
+import (
+	"cmp"
+	"context"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/usersvc/usersvc/domain"
+	"github.com/usersvc/usersvc/ports"
+)
+
+// UserStore keeps users in a map. One lock serialises writers, which is what
+// makes UpdateUser atomic and the ADMIN count exact.
+type UserStore struct {
+	mu    sync.RWMutex
+	users map[string]domain.UserState
+}
+
+var _ ports.UserStore = (*UserStore)(nil)
+
+// NewUserStore returns an empty store.
+func NewUserStore() *UserStore {
+	return &UserStore{users: make(map[string]domain.UserState)}
+}
+
+// CreateUser implements ports.UserStore.
+func (s *UserStore) CreateUser(ctx context.Context, u *domain.User) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := u.State()
+	if _, ok := s.users[st.ID]; ok {
+		return domain.ErrConflict
+	}
+	if err := s.checkUnique(st); err != nil {
+		return err
+	}
+	s.users[st.ID] = st
+	return nil
+}
+
+// checkUnique mirrors the SQL stores' unique indexes. The caller holds mu.
+func (s *UserStore) checkUnique(st domain.UserState) error {
+	for id, o := range s.users {
+		if id == st.ID {
+			continue
+		}
+		if o.Email == st.Email {
+			return domain.ErrEmailTaken
+		}
+		if strings.EqualFold(o.Nickname, st.Nickname) {
+			return domain.ErrNicknameTaken
+		}
+	}
+	return nil
+}
+
+// UserByID implements ports.UserStore.
+func (s *UserStore) UserByID(ctx context.Context, id string) (*domain.User, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	st, ok := s.users[id]
+	if !ok {
+		return nil, domain.ErrUserNotFound
+	}
+	return domain.RehydrateUser(st), nil
+}
+
+// UserByEmail implements ports.UserStore.
+func (s *UserStore) UserByEmail(ctx context.Context, email string) (*domain.User, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	for _, st := range s.users {
+		if st.Email == email {
+			return domain.RehydrateUser(st), nil
+		}
+	}
+	return nil, domain.ErrUserNotFound
+}
+
+// ListUsers implements ports.UserStore.
+func (s *UserStore) ListUsers(ctx context.Context, offset, limit int) ([]*domain.User, int, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, 0, err
+	}
+	s.mu.RLock()
+	all := make([]domain.UserState, 0, len(s.users))
+	for _, st := range s.users {
+		all = append(all, st)
+	}
+	s.mu.RUnlock()
+	slices.SortFunc(all, func(a, b domain.UserState) int {
+		return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), strings.Compare(a.ID, b.ID))
+	})
+	total := len(all)
+	offset = min(max(offset, 0), total)
+	end := min(offset+max(limit, 0), total)
+	page := make([]*domain.User, 0, end-offset)
+	for _, st := range all[offset:end] {
+		page = append(page, domain.RehydrateUser(st))
+	}
+	return page, total, nil
+}
+
+// UpdateUser implements ports.UserStore.
+func (s *UserStore) UpdateUser(ctx context.Context, id string, fn func(u *domain.User) error) error {
+	return s.UpdateUserCountingAdmins(ctx, id, func(u *domain.User, _ int) error { return fn(u) })
+}
+
+// UpdateUserCountingAdmins implements ports.UserStore.
+func (s *UserStore) UpdateUserCountingAdmins(ctx context.Context, id string, fn func(u *domain.User, admins int) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st, ok := s.users[id]
+	if !ok {
+		return domain.ErrUserNotFound
+	}
+	u := domain.RehydrateUser(st)
+	if err := fn(u, s.countAdmins()); err != nil {
+		return err
+	}
+	next := u.State()
+	next.ID = id
+	if err := s.checkUnique(next); err != nil {
+		return err
+	}
+	s.users[id] = next
+	return nil
+}
+
+// DeleteUser implements ports.UserStore.
+func (s *UserStore) DeleteUser(ctx context.Context, id string, check func(u *domain.User, admins int) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st, ok := s.users[id]
+	if !ok {
+		return domain.ErrUserNotFound
+	}
+	if err := check(domain.RehydrateUser(st), s.countAdmins()); err != nil {
+		return err
+	}
+	delete(s.users, id)
+	return nil
+}
+
+func (s *UserStore) countAdmins() int {
+	n := 0
+	for _, st := range s.users {
+		if st.Role == domain.RoleAdmin {
+			n++
+		}
+	}
+	return n
+}

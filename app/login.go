@@ -1,0 +1,141 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/usersvc/usersvc/domain"
+	"github.com/usersvc/usersvc/ports"
+)
+
+// LoginResult is a successful login.
+type LoginResult struct {
+	AccessToken string
+	ExpiresIn   time.Duration
+	User        *domain.User
+}
+
+// decideTimeout bounds the work done after a password check is admitted. It
+// runs detached from the caller's context: a client that hangs up must not
+// be able to leave its guess uncounted.
+const decideTimeout = 30 * time.Second
+
+// Login checks an email and password. Unknown emails and wrong passwords fail
+// alike with domain.ErrInvalidCredentials; a locked account with
+// domain.ErrAccountLocked; a right password on an unverified account with
+// domain.ErrEmailNotVerified.
+func (s *Service) Login(ctx context.Context, rawEmail, password string) (LoginResult, error) {
+	res, err := s.login(ctx, rawEmail, password)
+	if err != nil {
+		return LoginResult{}, fmt.Errorf("login: %w", err)
+	}
+	return res, nil
+}
+
+func (s *Service) login(ctx context.Context, rawEmail, password string) (LoginResult, error) {
+	email, err := domain.NormalizeEmail(rawEmail)
+	if err != nil {
+		return LoginResult{}, s.failUnknown(ctx, password)
+	}
+	u, err := s.users.UserByEmail(ctx, email)
+	if errors.Is(err, domain.ErrUserNotFound) {
+		return LoginResult{}, s.failUnknown(ctx, password)
+	}
+	if err != nil {
+		return LoginResult{}, err
+	}
+	hash, err := s.admitLoginAttempt(ctx, u.ID())
+	if err != nil {
+		return LoginResult{}, err
+	}
+
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), decideTimeout)
+	defer cancel()
+	ok, stale, err := s.hasher.Verify(dctx, password, hash)
+	if err != nil {
+		// Not the user's fault: release the slot without counting it.
+		if rerr := s.users.UpdateUser(dctx, u.ID(), func(cur *domain.User) error {
+			cur.AbandonLoginAttempt()
+			return nil
+		}); rerr != nil {
+			s.log.WarnContext(ctx, "login slot not released", "user_id", u.ID(), "error", rerr)
+		}
+		return LoginResult{}, err
+	}
+	var lockedNow bool
+	err = s.users.UpdateUser(dctx, u.ID(), func(cur *domain.User) error {
+		lockedNow = cur.EndLoginAttempt(s.clock.Now(), ok, s.cfg.Lockout)
+		u = cur
+		return nil
+	})
+	if err != nil {
+		return LoginResult{}, err
+	}
+	if lockedNow {
+		s.notify(ctx, domain.Message{Kind: domain.MessageLocked, To: u.Email(), Name: u.DisplayName()}, u.ID())
+	}
+	if !ok {
+		return LoginResult{}, domain.ErrInvalidCredentials
+	}
+	if err := u.CheckCanLogin(); err != nil {
+		return LoginResult{}, err
+	}
+	if stale {
+		s.rehash(dctx, u.ID(), password, hash)
+	}
+	token, ttl, err := s.issuer.Issue(ports.AccessClaims{UserID: u.ID(), Role: u.Role(), TokenVersion: u.TokenVersion()}, s.clock.Now())
+	if err != nil {
+		return LoginResult{}, err
+	}
+	return LoginResult{AccessToken: token, ExpiresIn: ttl, User: u}, nil
+}
+
+// admitLoginAttempt reserves a password check on the account, waiting while
+// every slot is held by attempts in flight, and returns the hash to check.
+func (s *Service) admitLoginAttempt(ctx context.Context, id string) (string, error) {
+	wait := 2 * time.Millisecond
+	for {
+		var hash string
+		err := s.users.UpdateUser(ctx, id, func(u *domain.User) error {
+			hash = u.PasswordHash()
+			return u.BeginLoginAttempt(s.clock.Now(), s.cfg.Lockout)
+		})
+		if !errors.Is(err, domain.ErrLoginBusy) {
+			return hash, err
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return "", fmt.Errorf("waiting for a login slot: %w: %w", domain.ErrUnavailable, ctx.Err())
+		case <-t.C:
+		}
+		wait = min(wait*2, 50*time.Millisecond)
+	}
+}
+
+// failUnknown spends the time a real password check takes, so that the
+// answer for an unknown email cannot be told apart by its timing.
+func (s *Service) failUnknown(ctx context.Context, password string) error {
+	if _, _, err := s.hasher.Verify(ctx, password, s.dummyHash); err != nil {
+		return err
+	}
+	return domain.ErrInvalidCredentials
+}
+
+// rehash upgrades a hash made with old parameters; a failure only means the
+// upgrade waits for the next login.
+func (s *Service) rehash(ctx context.Context, id, password, oldHash string) {
+	newHash, err := s.hasher.Hash(ctx, password)
+	if err == nil {
+		err = s.users.UpdateUser(ctx, id, func(u *domain.User) error {
+			u.UpgradePasswordHash(oldHash, newHash)
+			return nil
+		})
+	}
+	if err != nil {
+		s.log.WarnContext(ctx, "password hash upgrade failed", "user_id", id, "error", err)
+	}
+}

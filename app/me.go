@@ -1,0 +1,55 @@
+package app
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/usersvc/usersvc/domain"
+)
+
+// Me returns the caller's own account.
+func (s *Service) Me(ctx context.Context, actor domain.Actor) (*domain.User, error) {
+	u, err := s.users.UserByID(ctx, actor.ID)
+	if err != nil {
+		return nil, fmt.Errorf("me: %w", err)
+	}
+	return u, nil
+}
+
+// UpdateMeInput is what a user may change about themselves: the nickname
+// and profile fields, never role, verification, professional or lock state.
+type UpdateMeInput struct {
+	Nickname *string
+	Profile  domain.ProfilePatch
+}
+
+// UpdateMe edits the caller's own profile.
+func (s *Service) UpdateMe(ctx context.Context, actor domain.Actor, in UpdateMeInput) (*domain.User, error) {
+	if in.Nickname == nil && in.Profile.IsEmpty() {
+		return nil, fmt.Errorf("update me: %w",
+			domain.FieldInvalid("", "value_error", "Value error, at least one field must be provided for update"))
+	}
+	if err := validatePatch(nil, in.Nickname, in.Profile); err != nil {
+		return nil, fmt.Errorf("update me: %w", err)
+	}
+	var out *domain.User
+	err := s.users.UpdateUser(ctx, actor.ID, func(u *domain.User) error {
+		now := s.clock.Now()
+		if in.Nickname != nil {
+			if err := u.ChangeNickname(*in.Nickname, now); err != nil {
+				return err
+			}
+		}
+		if !in.Profile.IsEmpty() {
+			if err := u.UpdateProfile(in.Profile, now); err != nil {
+				return err
+			}
+		}
+		out = u
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("update me: %w", err)
+	}
+	return out, nil
+}

@@ -1,0 +1,135 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/usersvc/usersvc/domain"
+)
+
+// NewUserInput is the input of Register and CreateUser.
+type NewUserInput struct {
+	Email    string
+	Nickname string // empty: generate one
+	Password string
+	Profile  domain.Profile
+	Role     *domain.Role // CreateUser only; Register ignores it
+}
+
+// maxNicknameTries bounds the retries of a generated nickname that is taken.
+const maxNicknameTries = 20
+
+// Register signs a user up: ANONYMOUS and unverified, whatever the input says,
+// and emails a verification link.
+func (s *Service) Register(ctx context.Context, in NewUserInput) (*domain.User, error) {
+	u, err := s.createUser(ctx, in, domain.RoleAnonymous)
+	if err != nil {
+		return nil, fmt.Errorf("register: %w", err)
+	}
+	return u, nil
+}
+
+// CreateUser creates an account on behalf of staff; only an ADMIN may choose
+// its role. The new user is unverified and receives a verification link.
+func (s *Service) CreateUser(ctx context.Context, actor domain.Actor, in NewUserInput) (*domain.User, error) {
+	if err := actor.CheckAdministers(); err != nil {
+		return nil, fmt.Errorf("create user: %w", err)
+	}
+	role := domain.RoleAnonymous
+	if in.Role != nil {
+		if err := actor.CheckChangesRoles(); err != nil {
+			return nil, fmt.Errorf("create user: %w", err)
+		}
+		role = *in.Role
+	}
+	u, err := s.createUser(ctx, in, role)
+	if err != nil {
+		return nil, fmt.Errorf("create user: %w", err)
+	}
+	return u, nil
+}
+
+func (s *Service) createUser(ctx context.Context, in NewUserInput, role domain.Role) (*domain.User, error) {
+	email, err := validateNewUser(in)
+	if err != nil {
+		return nil, err
+	}
+	// Checked before the costly hash; the store's unique index still decides races.
+	if _, err := s.users.UserByEmail(ctx, email); err == nil {
+		return nil, domain.ErrEmailTaken
+	} else if !errors.Is(err, domain.ErrUserNotFound) {
+		return nil, err
+	}
+	hash, err := s.hasher.Hash(ctx, in.Password)
+	if err != nil {
+		return nil, err
+	}
+	secret, err := s.secrets.NewSecret()
+	if err != nil {
+		return nil, err
+	}
+	u, err := s.insertUser(ctx, in, email, hash, role, func(u *domain.User) {
+		u.SetVerificationToken(hashSecret(secret), s.clock.Now().Add(s.cfg.VerificationTTL))
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.notify(ctx, domain.Message{
+		Kind: domain.MessageVerifyEmail,
+		To:   u.Email(),
+		Name: u.DisplayName(),
+		Link: s.cfg.PublicBaseURL + "/verify-email/" + u.ID() + "/" + secret,
+	}, u.ID())
+	return u, nil
+}
+
+// insertUser builds and stores a user, generating the nickname when none was
+// given and retrying while a generated one is taken.
+func (s *Service) insertUser(ctx context.Context, in NewUserInput, email, hash string, role domain.Role, prepare func(*domain.User)) (*domain.User, error) {
+	for try := 0; ; try++ {
+		nickname := in.Nickname
+		if nickname == "" {
+			nickname = randomNickname()
+		}
+		u, err := domain.NewUser(domain.NewUserParams{
+			ID: s.ids.NewID(), Email: email, Nickname: nickname, PasswordHash: hash,
+			Profile: in.Profile, Role: role, Now: s.clock.Now(),
+		})
+		if err != nil {
+			return nil, err
+		}
+		prepare(u)
+		err = s.users.CreateUser(ctx, u)
+		switch {
+		case err == nil:
+			return u, nil
+		case errors.Is(err, domain.ErrNicknameTaken) && in.Nickname == "":
+			if try+1 >= maxNicknameTries {
+				return nil, domain.ErrNicknameExhausted
+			}
+		default:
+			return nil, err
+		}
+	}
+}
+
+// validateNewUser reports every invalid field at once and returns the
+// normalised email.
+func validateNewUser(in NewUserInput) (string, error) {
+	v := &domain.ValidationError{}
+	collect := func(err error) {
+		var ve *domain.ValidationError
+		if errors.As(err, &ve) {
+			v.Fields = append(v.Fields, ve.Fields...)
+		}
+	}
+	email, err := domain.NormalizeEmail(in.Email)
+	collect(err)
+	if in.Nickname != "" {
+		collect(domain.ValidateNickname(in.Nickname))
+	}
+	collect(in.Profile.Validate())
+	collect(domain.ValidatePassword("password", in.Password, email, in.Nickname))
+	return email, v.Err()
+}

@@ -1,0 +1,250 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/usersvc/usersvc/domain"
+)
+
+// Page limits of ListUsers.
+const (
+	MinPageSize = 1
+	MaxPageSize = 100
+)
+
+// GetUser returns one user to staff.
+func (s *Service) GetUser(ctx context.Context, actor domain.Actor, userID string) (*domain.User, error) {
+	if err := actor.CheckAdministers(); err != nil {
+		return nil, fmt.Errorf("get user: %w", err)
+	}
+	id, ok := domain.CanonicalUserID(userID)
+	if !ok {
+		return nil, fmt.Errorf("get user: %w", domain.ErrUserNotFound)
+	}
+	u, err := s.users.UserByID(ctx, id)
+	if err != nil {
+		return nil, fmt.Errorf("get user: %w", err)
+	}
+	return u, nil
+}
+
+// UserPage is one page of users.
+type UserPage struct {
+	Users []*domain.User
+	Total int
+	Skip  int
+	Limit int
+}
+
+// ListUsers returns a page of users to staff, oldest first.
+func (s *Service) ListUsers(ctx context.Context, actor domain.Actor, skip, limit int) (UserPage, error) {
+	if err := actor.CheckAdministers(); err != nil {
+		return UserPage{}, fmt.Errorf("list users: %w", err)
+	}
+	v := &domain.ValidationError{}
+	if skip < 0 {
+		v.Add("skip", "greater_than_equal", "Input should be greater than or equal to 0")
+	}
+	if limit < MinPageSize {
+		v.Add("limit", "greater_than_equal", "Input should be greater than or equal to 1")
+	} else if limit > MaxPageSize {
+		v.Add("limit", "less_than_equal", "Input should be less than or equal to 100")
+	}
+	if err := v.Err(); err != nil {
+		return UserPage{}, fmt.Errorf("list users: %w", err)
+	}
+	users, total, err := s.users.ListUsers(ctx, skip, limit)
+	if err != nil {
+		return UserPage{}, fmt.Errorf("list users: %w", err)
+	}
+	return UserPage{Users: users, Total: total, Skip: skip, Limit: limit}, nil
+}
+
+// UpdateUserInput is a partial update by staff; nil fields are unchanged.
+type UpdateUserInput struct {
+	Email    *string
+	Nickname *string
+	Profile  domain.ProfilePatch
+	Role     *domain.Role // ADMIN only
+}
+
+func (in UpdateUserInput) isEmpty() bool {
+	return in.Email == nil && in.Nickname == nil && in.Profile.IsEmpty() && in.Role == nil
+}
+
+// UpdateUser changes a user on behalf of staff.
+func (s *Service) UpdateUser(ctx context.Context, actor domain.Actor, userID string, in UpdateUserInput) (*domain.User, error) {
+	u, err := s.updateUser(ctx, actor, userID, in)
+	if err != nil {
+		return nil, fmt.Errorf("update user: %w", err)
+	}
+	return u, nil
+}
+
+func (s *Service) updateUser(ctx context.Context, actor domain.Actor, userID string, in UpdateUserInput) (*domain.User, error) {
+	if err := actor.CheckAdministers(); err != nil {
+		return nil, err
+	}
+	if in.Role != nil {
+		if err := actor.CheckChangesRoles(); err != nil {
+			return nil, err
+		}
+	}
+	if in.isEmpty() {
+		return nil, domain.FieldInvalid("", "value_error", "Value error, at least one field must be provided for update")
+	}
+	if err := validatePatch(in.Email, in.Nickname, in.Profile); err != nil {
+		return nil, err
+	}
+	id, ok := domain.CanonicalUserID(userID)
+	if !ok {
+		return nil, domain.ErrUserNotFound
+	}
+	var out *domain.User
+	apply := func(u *domain.User, admins int) error {
+		if err := actor.CheckActsOn(u); err != nil {
+			return err
+		}
+		now := s.clock.Now()
+		if in.Role != nil {
+			if err := domain.CheckAdminRemains(u, *in.Role, admins); err != nil {
+				return err
+			}
+			u.SetRole(*in.Role, now)
+		}
+		if in.Email != nil {
+			if err := u.ChangeEmail(*in.Email, now); err != nil {
+				return err
+			}
+		}
+		if in.Nickname != nil {
+			if err := u.ChangeNickname(*in.Nickname, now); err != nil {
+				return err
+			}
+		}
+		if !in.Profile.IsEmpty() {
+			if err := u.UpdateProfile(in.Profile, now); err != nil {
+				return err
+			}
+		}
+		out = u
+		return nil
+	}
+	var err error
+	if in.Role != nil {
+		err = s.users.UpdateUserCountingAdmins(ctx, id, apply)
+	} else {
+		err = s.users.UpdateUser(ctx, id, func(u *domain.User) error { return apply(u, 0) })
+	}
+	return out, err
+}
+
+// validatePatch reports every invalid field of a partial update at once.
+func validatePatch(email, nickname *string, p domain.ProfilePatch) error {
+	v := &domain.ValidationError{}
+	collect := func(err error) {
+		var ve *domain.ValidationError
+		if errors.As(err, &ve) {
+			v.Fields = append(v.Fields, ve.Fields...)
+		}
+	}
+	if email != nil {
+		_, err := domain.NormalizeEmail(*email)
+		collect(err)
+	}
+	if nickname != nil {
+		collect(domain.ValidateNickname(*nickname))
+	}
+	collect(p.Apply(domain.Profile{}).Validate())
+	return v.Err()
+}
+
+// DeleteUser deletes a user on behalf of staff; the last ADMIN stays.
+func (s *Service) DeleteUser(ctx context.Context, actor domain.Actor, userID string) error {
+	if err := actor.CheckAdministers(); err != nil {
+		return fmt.Errorf("delete user: %w", err)
+	}
+	id, ok := domain.CanonicalUserID(userID)
+	if !ok {
+		return fmt.Errorf("delete user: %w", domain.ErrUserNotFound)
+	}
+	err := s.users.DeleteUser(ctx, id, func(u *domain.User, admins int) error {
+		if err := actor.CheckActsOn(u); err != nil {
+			return err
+		}
+		return domain.CheckAdminRemains(u, domain.Role{}, admins)
+	})
+	if err != nil {
+		return fmt.Errorf("delete user: %w", err)
+	}
+	return nil
+}
+
+// UpgradeToProfessional grants professional status and emails the user the
+// first time; a second upgrade changes nothing.
+func (s *Service) UpgradeToProfessional(ctx context.Context, actor domain.Actor, userID string) (*domain.User, error) {
+	var changed bool
+	u, err := s.staffUpdate(ctx, actor, userID, func(u *domain.User) error {
+		changed = u.UpgradeToProfessional(s.clock.Now())
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("upgrade to professional: %w", err)
+	}
+	if changed {
+		s.notify(ctx, domain.Message{
+			Kind: domain.MessageProfessional, To: u.Email(), Name: u.DisplayName(),
+			Link: s.cfg.PublicBaseURL,
+		}, u.ID())
+	}
+	return u, nil
+}
+
+// Unlock lifts a lockout on behalf of staff.
+func (s *Service) Unlock(ctx context.Context, actor domain.Actor, userID string) (*domain.User, error) {
+	u, err := s.staffUpdate(ctx, actor, userID, func(u *domain.User) error {
+		u.Unlock(s.clock.Now())
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("unlock: %w", err)
+	}
+	return u, nil
+}
+
+// ChangeRole sets a user's role; ADMIN only, and the last ADMIN stays one.
+func (s *Service) ChangeRole(ctx context.Context, actor domain.Actor, userID string, role domain.Role) (*domain.User, error) {
+	if err := actor.CheckChangesRoles(); err != nil {
+		return nil, fmt.Errorf("change role: %w", err)
+	}
+	u, err := s.UpdateUser(ctx, actor, userID, UpdateUserInput{Role: &role})
+	if err != nil {
+		return nil, fmt.Errorf("change role: %w", err)
+	}
+	return u, nil
+}
+
+// staffUpdate applies fn to a user the actor may act on.
+func (s *Service) staffUpdate(ctx context.Context, actor domain.Actor, userID string, fn func(*domain.User) error) (*domain.User, error) {
+	if err := actor.CheckAdministers(); err != nil {
+		return nil, err
+	}
+	id, ok := domain.CanonicalUserID(userID)
+	if !ok {
+		return nil, domain.ErrUserNotFound
+	}
+	var out *domain.User
+	err := s.users.UpdateUser(ctx, id, func(u *domain.User) error {
+		if err := actor.CheckActsOn(u); err != nil {
+			return err
+		}
+		if err := fn(u); err != nil {
+			return err
+		}
+		out = u
+		return nil
+	})
+	return out, err
+}

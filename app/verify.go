@@ -1,0 +1,28 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/usersvc/usersvc/domain"
+)
+
+// VerifyEmail consumes an email verification link. Any failure, an unknown
+// user included, is domain.ErrInvalidVerification.
+func (s *Service) VerifyEmail(ctx context.Context, userID, token string) error {
+	id, ok := domain.CanonicalUserID(userID)
+	if !ok || token == "" {
+		return fmt.Errorf("verify email: %w", domain.ErrInvalidVerification)
+	}
+	err := s.users.UpdateUser(ctx, id, func(u *domain.User) error {
+		return u.VerifyEmail(hashSecret(token), s.clock.Now())
+	})
+	if errors.Is(err, domain.ErrUserNotFound) {
+		err = domain.ErrInvalidVerification
+	}
+	if err != nil {
+		return fmt.Errorf("verify email: %w", err)
+	}
+	return nil
+}

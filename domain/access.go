@@ -1,0 +1,45 @@
+package domain
+
+// Actor is the authenticated caller of a use case, passed explicitly.
+type Actor struct {
+	ID   string
+	Role Role
+}
+
+// CheckAdministers fails unless the actor may administer users at all.
+func (a Actor) CheckAdministers() error {
+	if !a.Role.IsStaff() {
+		return ErrNotPermitted
+	}
+	return nil
+}
+
+// CheckActsOn fails unless the actor may update, delete, lock, unlock or
+// upgrade target: staff only, and a MANAGER never acts on an ADMIN.
+func (a Actor) CheckActsOn(target *User) error {
+	if err := a.CheckAdministers(); err != nil {
+		return err
+	}
+	if target.Role() == RoleAdmin && a.Role != RoleAdmin {
+		return ErrNotPermitted
+	}
+	return nil
+}
+
+// CheckChangesRoles fails unless the actor may assign roles (ADMIN only).
+func (a Actor) CheckChangesRoles() error {
+	if a.Role != RoleAdmin {
+		return ErrNotPermitted
+	}
+	return nil
+}
+
+// CheckAdminRemains fails when taking target out of the ADMIN role (by
+// demotion to newRole, or deletion when newRole is the zero Role) would leave
+// no ADMIN. admins is the current number of ADMINs, target included.
+func CheckAdminRemains(target *User, newRole Role, admins int) error {
+	if target.Role() == RoleAdmin && newRole != RoleAdmin && admins <= 1 {
+		return ErrLastAdmin
+	}
+	return nil
+}

@@ -1,0 +1,293 @@
+package domain
+
+import (
+	"crypto/subtle"
+	"time"
+)
+
+// Profile holds the free-form fields a user may edit about themselves.
+// An empty string means "not set".
+type Profile struct {
+	FirstName          string
+	LastName           string
+	Bio                string
+	PreferredLanguage  string
+	ProfilePictureURL  string
+	LinkedInProfileURL string
+	GitHubProfileURL   string
+}
+
+// Validate checks every profile field and reports all failures at once.
+func (p Profile) Validate() error {
+	v := &ValidationError{}
+	p.validateInto(v)
+	return v.Err()
+}
+
+func (p Profile) validateInto(v *ValidationError) {
+	checkText(v, "first_name", p.FirstName, MaxNameLen)
+	checkText(v, "last_name", p.LastName, MaxNameLen)
+	checkText(v, "bio", p.Bio, MaxBioLen)
+	checkText(v, "preferred_language", p.PreferredLanguage, MaxLanguageLen)
+	if p.ProfilePictureURL != "" {
+		checkURL(v, "profile_picture_url", p.ProfilePictureURL, urlImage)
+	}
+	if p.LinkedInProfileURL != "" {
+		checkURL(v, "linkedin_profile_url", p.LinkedInProfileURL, urlLinkedIn)
+	}
+	if p.GitHubProfileURL != "" {
+		checkURL(v, "github_profile_url", p.GitHubProfileURL, urlGitHub)
+	}
+}
+
+// ProfilePatch is a partial profile update: nil leaves a field unchanged, a
+// pointer to "" clears it.
+type ProfilePatch struct {
+	FirstName          *string
+	LastName           *string
+	Bio                *string
+	PreferredLanguage  *string
+	ProfilePictureURL  *string
+	LinkedInProfileURL *string
+	GitHubProfileURL   *string
+}
+
+// IsEmpty reports whether the patch changes nothing.
+func (p ProfilePatch) IsEmpty() bool {
+	return p.FirstName == nil && p.LastName == nil && p.Bio == nil && p.PreferredLanguage == nil &&
+		p.ProfilePictureURL == nil && p.LinkedInProfileURL == nil && p.GitHubProfileURL == nil
+}
+
+// Apply returns base with the patch applied.
+func (p ProfilePatch) Apply(base Profile) Profile {
+	set := func(dst *string, src *string) {
+		if src != nil {
+			*dst = *src
+		}
+	}
+	set(&base.FirstName, p.FirstName)
+	set(&base.LastName, p.LastName)
+	set(&base.Bio, p.Bio)
+	set(&base.PreferredLanguage, p.PreferredLanguage)
+	set(&base.ProfilePictureURL, p.ProfilePictureURL)
+	set(&base.LinkedInProfileURL, p.LinkedInProfileURL)
+	set(&base.GitHubProfileURL, p.GitHubProfileURL)
+	return base
+}
+
+// UserState is the full stored state of a user. Storage adapters read it with
+// User.State and rebuild users with RehydrateUser; nothing else should build one.
+type UserState struct {
+	ID                          string
+	Email                       string
+	Nickname                    string
+	PasswordHash                string
+	Profile                     Profile
+	Role                        Role
+	IsProfessional              bool
+	ProfessionalStatusUpdatedAt time.Time // zero: never
+	EmailVerified               bool
+	VerificationTokenHash       string // empty: none pending
+	VerificationExpiresAt       time.Time
+	FailedLoginAttempts         int       // wrong passwords since the last success
+	LoginsInFlight              int       // attempts admitted and not yet decided
+	LoginLeaseUntil             time.Time // in-flight attempts older than this are forgotten
+	IsLocked                    bool
+	LockedAt                    time.Time
+	LastLoginAt                 time.Time // zero: never
+	CreatedAt                   time.Time
+	UpdatedAt                   time.Time
+	// TokenVersion is bumped whenever issued access tokens must stop working.
+	TokenVersion int
+}
+
+// User is the aggregate that holds every user rule.
+type User struct{ s UserState }
+
+// NewUserParams are the inputs of NewUser.
+type NewUserParams struct {
+	ID           string
+	Email        string // raw; normalised here
+	Nickname     string
+	PasswordHash string
+	Profile      Profile
+	Role         Role
+	Now          time.Time
+}
+
+// NewUser validates and builds a new, unverified user.
+func NewUser(p NewUserParams) (*User, error) {
+	v := &ValidationError{}
+	email, err := NormalizeEmail(p.Email)
+	if err != nil {
+		v.Fields = append(v.Fields, err.(*ValidationError).Fields...)
+	}
+	if err := ValidateNickname(p.Nickname); err != nil {
+		v.Fields = append(v.Fields, err.(*ValidationError).Fields...)
+	}
+	p.Profile.validateInto(v)
+	if p.Role.IsZero() {
+		v.Add("role", "enum", "a role is required")
+	}
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	now := p.Now.UTC()
+	return &User{s: UserState{
+		ID:           p.ID,
+		Email:        email,
+		Nickname:     p.Nickname,
+		PasswordHash: p.PasswordHash,
+		Profile:      p.Profile,
+		Role:         p.Role,
+		CreatedAt:    now,
+		UpdatedAt:    now,
+	}}, nil
+}
+
+// RehydrateUser rebuilds a user from storage without validation.
+func RehydrateUser(s UserState) *User { return &User{s: s} }
+
+// State returns a copy of the user's state.
+func (u *User) State() UserState { return u.s }
+
+// ID returns the user's id.
+func (u *User) ID() string { return u.s.ID }
+
+// Email returns the normalised email.
+func (u *User) Email() string { return u.s.Email }
+
+// Nickname returns the nickname.
+func (u *User) Nickname() string { return u.s.Nickname }
+
+// Role returns the role.
+func (u *User) Role() Role { return u.s.Role }
+
+// PasswordHash returns the stored password hash.
+func (u *User) PasswordHash() string { return u.s.PasswordHash }
+
+// TokenVersion returns the current token version.
+func (u *User) TokenVersion() int { return u.s.TokenVersion }
+
+// DisplayName is how emails address the user.
+func (u *User) DisplayName() string {
+	switch {
+	case u.s.Profile.FirstName != "" && u.s.Profile.LastName != "":
+		return u.s.Profile.FirstName + " " + u.s.Profile.LastName
+	case u.s.Profile.FirstName != "":
+		return u.s.Profile.FirstName
+	}
+	return u.s.Nickname
+}
+
+func (u *User) touch(now time.Time) { u.s.UpdatedAt = now.UTC() }
+
+// revokeTokens makes every access token issued so far invalid.
+func (u *User) revokeTokens() { u.s.TokenVersion++ }
+
+// ChangeEmail sets a new (raw) email.
+func (u *User) ChangeEmail(raw string, now time.Time) error {
+	email, err := NormalizeEmail(raw)
+	if err != nil {
+		return err
+	}
+	if email != u.s.Email {
+		u.s.Email = email
+		u.touch(now)
+	}
+	return nil
+}
+
+// ChangeNickname sets a new nickname.
+func (u *User) ChangeNickname(n string, now time.Time) error {
+	if err := ValidateNickname(n); err != nil {
+		return err
+	}
+	u.s.Nickname = n
+	u.touch(now)
+	return nil
+}
+
+// UpdateProfile applies a patch after validating the result.
+func (u *User) UpdateProfile(p ProfilePatch, now time.Time) error {
+	next := p.Apply(u.s.Profile)
+	if err := next.Validate(); err != nil {
+		return err
+	}
+	u.s.Profile = next
+	u.touch(now)
+	return nil
+}
+
+// SetPasswordHash replaces the password hash and ends every session.
+func (u *User) SetPasswordHash(hash string, now time.Time) {
+	u.s.PasswordHash = hash
+	u.revokeTokens()
+	u.touch(now)
+}
+
+// SetVerificationToken stores the hash of a new email verification token.
+func (u *User) SetVerificationToken(hash string, expiresAt time.Time) {
+	u.s.VerificationTokenHash = hash
+	u.s.VerificationExpiresAt = expiresAt.UTC()
+}
+
+// VerifyEmail consumes the verification token whose hash is given. An
+// ANONYMOUS user becomes AUTHENTICATED; other roles are kept.
+func (u *User) VerifyEmail(tokenHash string, now time.Time) error {
+	if u.s.VerificationTokenHash == "" ||
+		subtle.ConstantTimeCompare([]byte(u.s.VerificationTokenHash), []byte(tokenHash)) != 1 ||
+		!now.Before(u.s.VerificationExpiresAt) {
+		return ErrInvalidVerification
+	}
+	u.s.VerificationTokenHash = ""
+	u.s.VerificationExpiresAt = time.Time{}
+	u.s.EmailVerified = true
+	if u.s.Role == RoleAnonymous {
+		u.s.Role = RoleAuthenticated
+	}
+	u.touch(now)
+	return nil
+}
+
+// MarkEmailVerified verifies the email without a token (bootstrap admins).
+func (u *User) MarkEmailVerified(now time.Time) {
+	u.s.EmailVerified = true
+	u.s.VerificationTokenHash = ""
+	u.s.VerificationExpiresAt = time.Time{}
+	if u.s.Role == RoleAnonymous {
+		u.s.Role = RoleAuthenticated
+	}
+	u.touch(now)
+}
+
+// SetRole changes the role; a change ends every session of the user.
+func (u *User) SetRole(r Role, now time.Time) {
+	if r == u.s.Role {
+		return
+	}
+	u.s.Role = r
+	u.revokeTokens()
+	u.touch(now)
+}
+
+// UpgradeToProfessional sets professional status. It reports whether the
+// status changed: a second upgrade keeps the first timestamp and changes nothing.
+func (u *User) UpgradeToProfessional(now time.Time) bool {
+	if u.s.IsProfessional {
+		return false
+	}
+	u.s.IsProfessional = true
+	u.s.ProfessionalStatusUpdatedAt = now.UTC()
+	u.touch(now)
+	return true
+}
+
+// UpgradePasswordHash replaces the hash of the same password made with old
+// parameters. Sessions stay: the password did not change. It does nothing if
+// the hash changed meanwhile.
+func (u *User) UpgradePasswordHash(oldHash, newHash string) {
+	if u.s.PasswordHash == oldHash {
+		u.s.PasswordHash = newHash
+	}
+}

@@ -5,8 +5,8 @@ import (
 	"net/url"
 	"path"
 	"regexp"
-	"strings"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 )
 

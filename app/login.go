@@ -46,7 +46,10 @@ func (s *Service) login(ctx context.Context, rawEmail, password string) (LoginRe
 	if err != nil {
 		return LoginResult{}, err
 	}
-	hash, err := s.admitLoginAttempt(ctx, u.ID())
+	hash, lockedAtAdmission, err := s.admitLoginAttempt(ctx, u.ID())
+	if lockedAtAdmission {
+		s.notify(ctx, domain.Message{Kind: domain.MessageLocked, To: u.Email(), Name: u.DisplayName()}, u.ID())
+	}
 	if err != nil {
 		return LoginResult{}, err
 	}
@@ -94,22 +97,32 @@ func (s *Service) login(ctx context.Context, rawEmail, password string) (LoginRe
 
 // admitLoginAttempt reserves a password check on the account, waiting while
 // every slot is held by attempts in flight, and returns the hash to check.
-func (s *Service) admitLoginAttempt(ctx context.Context, id string) (string, error) {
+// lockedNow reports that admission itself locked the account (attempts
+// whose lease ran out were counted as failures).
+func (s *Service) admitLoginAttempt(ctx context.Context, id string) (hash string, lockedNow bool, err error) {
 	wait := 2 * time.Millisecond
 	for {
-		var hash string
+		var admitErr error
+		// A refusal is saved too: admission may have counted expired
+		// attempts as failures, locked or unlocked the account.
 		err := s.users.UpdateUser(ctx, id, func(u *domain.User) error {
 			hash = u.PasswordHash()
-			return u.BeginLoginAttempt(s.clock.Now(), s.cfg.Lockout)
+			wasLocked := u.IsLocked()
+			admitErr = u.BeginLoginAttempt(s.clock.Now(), s.cfg.Lockout)
+			lockedNow = !wasLocked && u.IsLocked()
+			return nil
 		})
-		if !errors.Is(err, domain.ErrLoginBusy) {
-			return hash, err
+		if err != nil {
+			return "", false, err
+		}
+		if !errors.Is(admitErr, domain.ErrLoginBusy) {
+			return hash, lockedNow, admitErr
 		}
 		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return "", fmt.Errorf("waiting for a login slot: %w: %w", domain.ErrUnavailable, ctx.Err())
+			return "", false, fmt.Errorf("waiting for a login slot: %w: %w", domain.ErrUnavailable, ctx.Err())
 		case <-t.C:
 		}
 		wait = min(wait*2, 50*time.Millisecond)

@@ -95,6 +95,9 @@ func (s *Service) updateUser(ctx context.Context, actor domain.Actor, userID str
 	if in.isEmpty() {
 		return nil, domain.FieldInvalid("", "value_error", "Value error, at least one field must be provided for update")
 	}
+	if in.Role != nil && in.Role.IsZero() {
+		return nil, domain.FieldInvalid("role", "enum", "Input should be 'ANONYMOUS', 'AUTHENTICATED', 'MANAGER' or 'ADMIN'")
+	}
 	if err := validatePatch(in.Email, in.Nickname, in.Profile); err != nil {
 		return nil, err
 	}

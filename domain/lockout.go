@@ -53,6 +53,11 @@ func (u *User) EndLoginAttempt(now time.Time, passwordOK bool, p LockoutPolicy) 
 		s.LoginsInFlight--
 	}
 	if passwordOK {
+		if s.IsLocked {
+			// The account locked while this attempt was in flight (its lease
+			// ran out): the right password is refused and resets nothing.
+			return false
+		}
 		s.FailedLoginAttempts = 0
 		if s.EmailVerified {
 			s.LastLoginAt = now.UTC()
@@ -77,6 +82,9 @@ func (u *User) AbandonLoginAttempt() {
 
 // CheckCanLogin reports why a user whose password was right may not log in.
 func (u *User) CheckCanLogin() error {
+	if u.s.IsLocked {
+		return ErrAccountLocked
+	}
 	if !u.s.EmailVerified {
 		return ErrEmailNotVerified
 	}

@@ -12,6 +12,7 @@ const (
 
 // Message is an email owed to a user; adapters render it.
 type Message struct {
+	ID   string // stable per message (the outbox row), for Message-ID
 	Kind MessageKind
 	To   string // address
 	Name string // how to greet the recipient

@@ -33,10 +33,11 @@ var (
 // NormalizeEmail validates an address and returns it trimmed and lower-cased.
 func NormalizeEmail(raw string) (string, error) {
 	const field = "email"
-	e := strings.ToLower(strings.TrimSpace(raw))
-	if !utf8.ValidString(e) {
+	// Checked before lower-casing, which would replace invalid bytes with U+FFFD.
+	if !utf8.ValidString(raw) {
 		return "", FieldInvalid(field, "value_error", "value is not a valid email address: invalid UTF-8")
 	}
+	e := strings.ToLower(strings.TrimSpace(raw))
 	if e == "" {
 		return "", FieldInvalid(field, "value_error", "value is not a valid email address: an email address is required")
 	}

@@ -1,0 +1,49 @@
+# usersvc. Tools are pinned here and fetched by the go command itself.
+GO             ?= go
+GOLANGCI_LINT  := $(GO) run github.com/golangci/golangci-lint/v2/cmd/golangci-lint@v2.15.0
+BIN            := bin/usersvc
+TEST_FLAGS     ?= -race -count=1 -timeout 10m
+
+.PHONY: run build test unit generate check-generate lint vet migrate bench tidy clean
+
+## run: serve on :8000 with the embedded SQLite store under ./data
+run:
+	$(GO) run ./cmd/usersvc serve
+
+## build: a static binary in bin/
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN) ./cmd/usersvc
+
+## test: the whole suite (PostgreSQL included), with the race detector
+test: vet
+	$(GO) test $(TEST_FLAGS) ./...
+
+## unit: the fast tests only (no database server, no binary)
+unit:
+	$(GO) test $(TEST_FLAGS) ./domain/... ./app/... ./adapters/memory/... ./adapters/httpapi/...
+
+vet:
+	$(GO) vet ./...
+
+## generate: moq mocks (moq is a go.mod tool)
+generate:
+	$(GO) generate ./...
+
+## check-generate: fail if generated files are stale
+check-generate: generate
+	git diff --exit-code -- '*.go'
+
+## lint: golangci-lint, including the hexagon's import rules (depguard)
+lint:
+	$(GOLANGCI_LINT) run ./...
+
+## migrate: apply pending migrations to DATABASE_URL
+migrate:
+	$(GO) run ./cmd/usersvc migrate up
+
+## bench: benchmarks of the hot paths
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+clean:
+	rm -rf bin

@@ -1,0 +1,125 @@
+package httpapi
+
+import (
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/usersvc/usersvc/domain"
+)
+
+// link is a HATEOAS link.
+type link struct {
+	Rel    string `json:"rel"`
+	Href   string `json:"href"`
+	Method string `json:"method"`
+}
+
+// userJSON is a user as every response shows it: never a hash or a token.
+type userJSON struct {
+	ID                          string     `json:"id"`
+	Email                       string     `json:"email"`
+	Nickname                    string     `json:"nickname"`
+	FirstName                   *string    `json:"first_name"`
+	LastName                    *string    `json:"last_name"`
+	Bio                         *string    `json:"bio"`
+	PreferredLanguage           *string    `json:"preferred_language"`
+	ProfilePictureURL           *string    `json:"profile_picture_url"`
+	LinkedInProfileURL          *string    `json:"linkedin_profile_url"`
+	GitHubProfileURL            *string    `json:"github_profile_url"`
+	Role                        string     `json:"role"`
+	IsProfessional              bool       `json:"is_professional"`
+	ProfessionalStatusUpdatedAt *time.Time `json:"professional_status_updated_at"`
+	EmailVerified               bool       `json:"email_verified"`
+	IsLocked                    bool       `json:"is_locked"`
+	LastLoginAt                 *time.Time `json:"last_login_at"`
+	CreatedAt                   time.Time  `json:"created_at"`
+	UpdatedAt                   time.Time  `json:"updated_at"`
+	Links                       []link     `json:"links"`
+}
+
+func optional(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+func optionalTime(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	t = t.UTC()
+	return &t
+}
+
+// renderUser shows u with links based at base (scheme://host).
+func renderUser(base string, u *domain.User) userJSON {
+	s := u.State()
+	self := base + "/users/" + s.ID
+	return userJSON{
+		ID:                          s.ID,
+		Email:                       s.Email,
+		Nickname:                    s.Nickname,
+		FirstName:                   optional(s.Profile.FirstName),
+		LastName:                    optional(s.Profile.LastName),
+		Bio:                         optional(s.Profile.Bio),
+		PreferredLanguage:           optional(s.Profile.PreferredLanguage),
+		ProfilePictureURL:           optional(s.Profile.ProfilePictureURL),
+		LinkedInProfileURL:          optional(s.Profile.LinkedInProfileURL),
+		GitHubProfileURL:            optional(s.Profile.GitHubProfileURL),
+		Role:                        s.Role.String(),
+		IsProfessional:              s.IsProfessional,
+		ProfessionalStatusUpdatedAt: optionalTime(s.ProfessionalStatusUpdatedAt),
+		EmailVerified:               s.EmailVerified,
+		IsLocked:                    s.IsLocked,
+		LastLoginAt:                 optionalTime(s.LastLoginAt),
+		CreatedAt:                   s.CreatedAt.UTC(),
+		UpdatedAt:                   s.UpdatedAt.UTC(),
+		Links: []link{
+			{Rel: "self", Href: self, Method: http.MethodGet},
+			{Rel: "update", Href: self, Method: http.MethodPut},
+			{Rel: "delete", Href: self, Method: http.MethodDelete},
+			{Rel: "upgrade", Href: self + "/upgrade", Method: http.MethodPost},
+		},
+	}
+}
+
+// userPageJSON is the seed's UserListResponse.
+type userPageJSON struct {
+	Items []userJSON `json:"items"`
+	Total int        `json:"total"`
+	Page  int        `json:"page"`
+	Size  int        `json:"size"`
+	Links []link     `json:"links"`
+}
+
+// renderPage builds a list page with self, first, last and, where they
+// exist, next and prev links.
+func renderPage(base, path string, users []*domain.User, total, skip, limit int) userPageJSON {
+	items := make([]userJSON, 0, len(users))
+	for _, u := range users {
+		items = append(items, renderUser(base, u))
+	}
+	href := func(skip int) string {
+		q := url.Values{"skip": {strconv.Itoa(skip)}, "limit": {strconv.Itoa(limit)}}
+		return base + path + "?" + q.Encode()
+	}
+	lastSkip := 0
+	if total > 0 {
+		lastSkip = ((total - 1) / limit) * limit
+	}
+	links := []link{
+		{Rel: "self", Href: href(skip), Method: http.MethodGet},
+		{Rel: "first", Href: href(0), Method: http.MethodGet},
+		{Rel: "last", Href: href(lastSkip), Method: http.MethodGet},
+	}
+	if skip+limit < total {
+		links = append(links, link{Rel: "next", Href: href(skip + limit), Method: http.MethodGet})
+	}
+	if skip > 0 {
+		links = append(links, link{Rel: "prev", Href: href(max(skip-limit, 0)), Method: http.MethodGet})
+	}
+	return userPageJSON{Items: items, Total: total, Page: skip/limit + 1, Size: len(items), Links: links}
+}

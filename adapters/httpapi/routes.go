@@ -1,0 +1,38 @@
+package httpapi
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/gorilla/mux"
+)
+
+// addRoutes registers the whole API surface. Every path answers with and
+// without its trailing slash, as the seed's did.
+func addRoutes(r *mux.Router, d deps) {
+	route := func(path string, h http.Handler, methods ...string) {
+		trimmed := strings.TrimSuffix(path, "/")
+		r.Handle(trimmed, h).Methods(methods...).Name(trimmed)
+		r.Handle(trimmed+"/", h).Methods(methods...).Name(trimmed)
+	}
+	actor := func(h actorHandler) http.Handler { return withActor(d.log, d.uc, h) }
+
+	route("/healthz", handleHealth(), http.MethodGet, http.MethodHead)
+	route("/readyz", handleReady(d.log, d.ready), http.MethodGet, http.MethodHead)
+
+	route("/register", handleRegister(d.log, d.uc), http.MethodPost)
+	route("/login", handleLogin(d.log, d.uc), http.MethodPost)
+	route("/verify-email/{user_id}/{token}", handleVerifyEmail(d.log, d.uc), http.MethodGet)
+
+	route("/users/me", actor(handleMe(d.log, d.uc)), http.MethodGet)
+	route("/users/me", actor(handleUpdateMe(d.log, d.uc)), http.MethodPatch)
+
+	route("/users", actor(handleListUsers(d.log, d.uc)), http.MethodGet)
+	route("/users", actor(handleCreateUser(d.log, d.uc)), http.MethodPost)
+	route("/users/{user_id}", actor(handleGetUser(d.log, d.uc)), http.MethodGet)
+	route("/users/{user_id}", actor(handleUpdateUser(d.log, d.uc)), http.MethodPut)
+	route("/users/{user_id}", actor(handleDeleteUser(d.log, d.uc)), http.MethodDelete)
+	route("/users/{user_id}/upgrade", actor(handleUpgrade(d.log, d.uc)), http.MethodPost)
+	route("/users/{user_id}/unlock", actor(handleUnlock(d.log, d.uc)), http.MethodPost)
+	route("/users/{user_id}/role", actor(handleChangeRole(d.log, d.uc)), http.MethodPatch)
+}

@@ -1,0 +1,13 @@
+package memory_test
+
+import (
+	"testing"
+
+	"github.com/usersvc/usersvc/adapters/memory"
+	"github.com/usersvc/usersvc/ports"
+	"github.com/usersvc/usersvc/ports/porttest"
+)
+
+func TestUserStore(t *testing.T) {
+	porttest.UserStore(t, func(*testing.T) ports.UserStore { return memory.NewUserStore() })
+}

@@ -1,0 +1,31 @@
+package sqlstore
+
+import (
+	"time"
+
+	"github.com/pressly/goose/v3"
+)
+
+// dialect is everything that differs between PostgreSQL and SQLite.
+type dialect interface {
+	// bindType is the sqlx placeholder style.
+	bindType() int
+	// forUpdate is appended to a SELECT that must lock the rows it reads.
+	forUpdate() string
+	// timeValue encodes a time for a timestamp column.
+	timeValue(t time.Time) any
+	// uniqueViolation reports whether err is a unique-key violation and,
+	// when the driver says, the name of the index that was violated.
+	uniqueViolation(err error) (index string, ok bool)
+	// retryable reports whether the database aborted a transaction that
+	// would succeed if run again (deadlock, serialization failure).
+	retryable(err error) bool
+	// unavailable reports whether err means the database cannot be reached
+	// or is overloaded, so that retrying later may succeed.
+	unavailable(err error) bool
+	// describe names the database for error messages, without credentials.
+	describe() string
+	// migrations are the goose dialect, the folder in migrations.FS and any
+	// extra provider options.
+	migrations() (goose.Dialect, string, []goose.ProviderOption, error)
+}

@@ -1,0 +1,102 @@
+package sqlstore
+
+import (
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
+	"github.com/lib/pq/pqerror"
+	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/lock"
+)
+
+// migrationLockID is the advisory lock held while migrating, so instances
+// that start together apply migrations one at a time ("usersvc" in ASCII).
+const migrationLockID = 0x7573657273766300
+
+// Pool limits for PostgreSQL: enough for bursts of concurrent requests
+// without exhausting a default server's 100 connections with a few replicas.
+const (
+	pgMaxOpenConns    = 20
+	pgMaxIdleConns    = 10
+	pgConnMaxLifetime = 30 * time.Minute
+	pgConnMaxIdleTime = 5 * time.Minute
+)
+
+type postgres struct {
+	where string // host:port/dbname
+}
+
+func openPostgres(databaseURL string) (*Store, error) {
+	u, err := url.Parse(databaseURL)
+	if err != nil {
+		// url.Error repeats the URL, password included: keep only the reason.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return nil, fmt.Errorf("sqlstore: malformed PostgreSQL URL: %v", err)
+	}
+	c, err := pq.NewConnector(databaseURL)
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: malformed PostgreSQL URL: %v", oneLine(err))
+	}
+	db := sqlx.NewDb(sql.OpenDB(c), "postgres")
+	db.SetMaxOpenConns(pgMaxOpenConns)
+	db.SetMaxIdleConns(pgMaxIdleConns)
+	db.SetConnMaxLifetime(pgConnMaxLifetime)
+	db.SetConnMaxIdleTime(pgConnMaxIdleTime)
+	return &Store{db: db, d: postgres{where: u.Host + u.Path}}, nil
+}
+
+func (postgres) bindType() int { return sqlx.DOLLAR }
+
+func (postgres) forUpdate() string { return " FOR UPDATE" }
+
+// timeValue truncates to the microseconds timestamptz keeps; PostgreSQL
+// would round instead, and a rounded time may lie in the future.
+func (postgres) timeValue(t time.Time) any { return t.UTC().Truncate(time.Microsecond) }
+
+func (postgres) uniqueViolation(err error) (string, bool) {
+	var pe *pq.Error
+	if errors.As(err, &pe) && pe.Code == pqerror.UniqueViolation {
+		return pe.Constraint, true
+	}
+	return "", false
+}
+
+func (postgres) retryable(err error) bool {
+	var pe *pq.Error
+	return errors.As(err, &pe) && (pe.Code == pqerror.TRDeadlockDetected || pe.Code == pqerror.TRSerializationFailure)
+}
+
+func (postgres) unavailable(err error) bool {
+	var pe *pq.Error
+	if errors.As(err, &pe) {
+		switch pe.Code.Class() {
+		case "08", "53", "57", "40": // connection, resources, operator intervention, rollback
+			return pe.Code != "57014" // query_canceled: the caller's own context
+		}
+		return false
+	}
+	var ne net.Error
+	return errors.As(err, &ne) || errors.Is(err, driver.ErrBadConn)
+}
+
+func (p postgres) describe() string { return "PostgreSQL at " + p.where }
+
+func (postgres) migrations() (goose.Dialect, string, []goose.ProviderOption, error) {
+	// A locker holds retry state, so each provider gets a new one. Retry
+	// every second for up to five minutes while another instance migrates.
+	l, err := lock.NewPostgresSessionLocker(lock.WithLockID(migrationLockID), lock.WithLockTimeout(1, 300))
+	if err != nil {
+		return "", "", nil, err
+	}
+	return goose.DialectPostgres, "postgres", []goose.ProviderOption{goose.WithSessionLocker(l)}, nil
+}

@@ -1,0 +1,455 @@
+// Package sqlstore persists users in PostgreSQL or SQLite. The SQL is written
+// once; what differs between the two (placeholders, locking, time encoding,
+// error codes) lives in postgres.go and sqlite.go.
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/usersvc/usersvc/domain"
+	"github.com/usersvc/usersvc/ports"
+)
+
+// Store is a ports.UserStore backed by a SQL database.
+type Store struct {
+	db *sqlx.DB
+	d  dialect
+}
+
+var _ ports.UserStore = (*Store)(nil)
+
+// pingTimeout bounds how long Open waits for the database to answer.
+const pingTimeout = 5 * time.Second
+
+// Open connects to the database named by databaseURL: postgres://… or
+// postgresql://… for PostgreSQL; sqlite:PATH, sqlite::memory: or
+// sqlite:file:… for SQLite (a file's parent directory is created). It checks
+// the database answers, failing with domain.ErrUnavailable when it cannot be
+// reached, but applies no migrations: call Migrate.
+func Open(ctx context.Context, databaseURL string) (*Store, error) {
+	scheme, _, ok := strings.Cut(databaseURL, ":")
+	if !ok {
+		return nil, errors.New("sqlstore: malformed database URL: want postgres://…, postgresql://… or sqlite:PATH")
+	}
+	var (
+		s   *Store
+		err error
+	)
+	switch strings.ToLower(scheme) {
+	case "postgres", "postgresql":
+		s, err = openPostgres(databaseURL)
+	case "sqlite":
+		s, err = openSQLite(databaseURL)
+	default:
+		return nil, fmt.Errorf("sqlstore: unsupported database URL scheme %q: want postgres://…, postgresql://… or sqlite:PATH", scheme)
+	}
+	if err != nil {
+		return nil, err
+	}
+	pctx, cancel := context.WithTimeout(ctx, pingTimeout)
+	defer cancel()
+	if err := s.db.PingContext(pctx); err != nil {
+		s.db.Close()
+		if s.d.unavailable(err) || errors.Is(err, context.DeadlineExceeded) {
+			return nil, fmt.Errorf("sqlstore: cannot connect to %s: %w: %w", s.d.describe(), domain.ErrUnavailable, oneLine(err))
+		}
+		return nil, fmt.Errorf("sqlstore: cannot connect to %s: %w", s.d.describe(), oneLine(err))
+	}
+	return s, nil
+}
+
+// Close closes the connection pool.
+func (s *Store) Close() error { return s.db.Close() }
+
+// Ping checks that the database answers.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.db.PingContext(ctx); err != nil {
+		return s.wrap("ping", err)
+	}
+	return nil
+}
+
+// userColumns are the users table's columns, in the order of values().
+var userColumns = []string{
+	"id", "email", "nickname", "password_hash",
+	"first_name", "last_name", "bio", "preferred_language",
+	"profile_picture_url", "linkedin_profile_url", "github_profile_url",
+	"role", "is_professional", "professional_status_updated_at",
+	"email_verified", "verification_token_hash", "verification_expires_at",
+	"failed_login_attempts", "logins_in_flight", "login_lease_until",
+	"is_locked", "locked_at", "last_login_at",
+	"created_at", "updated_at", "token_version",
+}
+
+// The store's SQL, with ? placeholders rebound per dialect.
+var (
+	selectUser = "SELECT " + strings.Join(userColumns, ", ") + " FROM users"
+	insertUser = "INSERT INTO users (" + strings.Join(userColumns, ", ") +
+		") VALUES (" + strings.TrimSuffix(strings.Repeat("?, ", len(userColumns)), ", ") + ")"
+	updateUser = "UPDATE users SET " + strings.Join(userColumns[1:], " = ?, ") + " = ? WHERE id = ?"
+)
+
+const (
+	selectAdminIDs = "SELECT id FROM users WHERE role = 'ADMIN' ORDER BY id"
+	deleteUser     = "DELETE FROM users WHERE id = ?"
+	countUsers     = "SELECT count(*) FROM users"
+	listUsers      = " ORDER BY created_at, id LIMIT ? OFFSET ?"
+	emailOwner     = "SELECT id FROM users WHERE email = ? AND id <> ?"
+	nicknameOwner  = "SELECT id FROM users WHERE lower(nickname) = lower(?) AND id <> ?"
+)
+
+// Names from the migrations that tell one duplicate from another.
+const (
+	pkeyName    = "users_pkey"
+	emailKey    = "users_email_key"
+	nicknameKey = "users_nickname_lower_key"
+)
+
+// userRow is one row of users.
+type userRow struct {
+	ID                          string         `db:"id"`
+	Email                       string         `db:"email"`
+	Nickname                    string         `db:"nickname"`
+	PasswordHash                string         `db:"password_hash"`
+	FirstName                   sql.NullString `db:"first_name"`
+	LastName                    sql.NullString `db:"last_name"`
+	Bio                         sql.NullString `db:"bio"`
+	PreferredLanguage           sql.NullString `db:"preferred_language"`
+	ProfilePictureURL           sql.NullString `db:"profile_picture_url"`
+	LinkedInProfileURL          sql.NullString `db:"linkedin_profile_url"`
+	GitHubProfileURL            sql.NullString `db:"github_profile_url"`
+	Role                        string         `db:"role"`
+	IsProfessional              bool           `db:"is_professional"`
+	ProfessionalStatusUpdatedAt dbTime         `db:"professional_status_updated_at"`
+	EmailVerified               bool           `db:"email_verified"`
+	VerificationTokenHash       sql.NullString `db:"verification_token_hash"`
+	VerificationExpiresAt       dbTime         `db:"verification_expires_at"`
+	FailedLoginAttempts         int            `db:"failed_login_attempts"`
+	LoginsInFlight              int            `db:"logins_in_flight"`
+	LoginLeaseUntil             dbTime         `db:"login_lease_until"`
+	IsLocked                    bool           `db:"is_locked"`
+	LockedAt                    dbTime         `db:"locked_at"`
+	LastLoginAt                 dbTime         `db:"last_login_at"`
+	CreatedAt                   dbTime         `db:"created_at"`
+	UpdatedAt                   dbTime         `db:"updated_at"`
+	TokenVersion                int            `db:"token_version"`
+}
+
+func (r *userRow) user() (*domain.User, error) {
+	role, err := domain.ParseRole(r.Role)
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: user %s has an unknown role %q", r.ID, r.Role)
+	}
+	return domain.RehydrateUser(domain.UserState{
+		ID:           r.ID,
+		Email:        r.Email,
+		Nickname:     r.Nickname,
+		PasswordHash: r.PasswordHash,
+		Profile: domain.Profile{
+			FirstName:          r.FirstName.String,
+			LastName:           r.LastName.String,
+			Bio:                r.Bio.String,
+			PreferredLanguage:  r.PreferredLanguage.String,
+			ProfilePictureURL:  r.ProfilePictureURL.String,
+			LinkedInProfileURL: r.LinkedInProfileURL.String,
+			GitHubProfileURL:   r.GitHubProfileURL.String,
+		},
+		Role:                        role,
+		IsProfessional:              r.IsProfessional,
+		ProfessionalStatusUpdatedAt: r.ProfessionalStatusUpdatedAt.Time,
+		EmailVerified:               r.EmailVerified,
+		VerificationTokenHash:       r.VerificationTokenHash.String,
+		VerificationExpiresAt:       r.VerificationExpiresAt.Time,
+		FailedLoginAttempts:         r.FailedLoginAttempts,
+		LoginsInFlight:              r.LoginsInFlight,
+		LoginLeaseUntil:             r.LoginLeaseUntil.Time,
+		IsLocked:                    r.IsLocked,
+		LockedAt:                    r.LockedAt.Time,
+		LastLoginAt:                 r.LastLoginAt.Time,
+		CreatedAt:                   r.CreatedAt.Time,
+		UpdatedAt:                   r.UpdatedAt.Time,
+		TokenVersion:                r.TokenVersion,
+	}), nil
+}
+
+// values returns st's column values in userColumns order. Empty strings and
+// zero optional times are stored as NULL.
+func (s *Store) values(id string, st domain.UserState) []any {
+	str := func(v string) any {
+		if v == "" {
+			return nil
+		}
+		return v
+	}
+	opt := func(t time.Time) any {
+		if t.IsZero() {
+			return nil
+		}
+		return s.d.timeValue(t)
+	}
+	p := st.Profile
+	return []any{
+		id, st.Email, st.Nickname, st.PasswordHash,
+		str(p.FirstName), str(p.LastName), str(p.Bio), str(p.PreferredLanguage),
+		str(p.ProfilePictureURL), str(p.LinkedInProfileURL), str(p.GitHubProfileURL),
+		st.Role.String(), st.IsProfessional, opt(st.ProfessionalStatusUpdatedAt),
+		st.EmailVerified, str(st.VerificationTokenHash), opt(st.VerificationExpiresAt),
+		st.FailedLoginAttempts, st.LoginsInFlight, opt(st.LoginLeaseUntil),
+		st.IsLocked, opt(st.LockedAt), opt(st.LastLoginAt),
+		s.d.timeValue(st.CreatedAt), s.d.timeValue(st.UpdatedAt), st.TokenVersion,
+	}
+}
+
+// CreateUser implements ports.UserStore.
+func (s *Store) CreateUser(ctx context.Context, u *domain.User) error {
+	st := u.State()
+	id, ok := domain.CanonicalUserID(st.ID)
+	if !ok {
+		return fmt.Errorf("sqlstore: create user: id %q is not a UUID: %w", st.ID, domain.ErrInvalid)
+	}
+	tx, err := s.db.BeginTxx(ctx, nil)
+	if err != nil {
+		return s.wrap("create user", err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, s.q(insertUser), s.values(id, st)...); err != nil {
+		return s.writeError(ctx, tx, "create user", err, id, st)
+	}
+	return s.wrap("create user", tx.Commit())
+}
+
+// UserByID implements ports.UserStore.
+func (s *Store) UserByID(ctx context.Context, id string) (*domain.User, error) {
+	id, ok := domain.CanonicalUserID(id)
+	if !ok {
+		return nil, domain.ErrUserNotFound
+	}
+	return s.getUser(ctx, s.db, "user by id", selectUser+" WHERE id = ?", id)
+}
+
+// UserByEmail implements ports.UserStore.
+func (s *Store) UserByEmail(ctx context.Context, email string) (*domain.User, error) {
+	return s.getUser(ctx, s.db, "user by email", selectUser+" WHERE email = ?", email)
+}
+
+func (s *Store) getUser(ctx context.Context, q sqlx.QueryerContext, op, query string, args ...any) (*domain.User, error) {
+	var r userRow
+	if err := sqlx.GetContext(ctx, q, &r, s.q(query), args...); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, domain.ErrUserNotFound
+		}
+		return nil, s.wrap(op, err)
+	}
+	return r.user()
+}
+
+// ListUsers implements ports.UserStore.
+func (s *Store) ListUsers(ctx context.Context, offset, limit int) ([]*domain.User, int, error) {
+	var total int
+	if err := s.db.GetContext(ctx, &total, countUsers); err != nil {
+		return nil, 0, s.wrap("list users", err)
+	}
+	offset, limit = max(offset, 0), max(limit, 0)
+	if limit == 0 || offset >= total {
+		return []*domain.User{}, total, nil
+	}
+	var rows []userRow
+	if err := s.db.SelectContext(ctx, &rows, s.q(selectUser+listUsers), limit, offset); err != nil {
+		return nil, 0, s.wrap("list users", err)
+	}
+	users := make([]*domain.User, 0, len(rows))
+	for i := range rows {
+		u, err := rows[i].user()
+		if err != nil {
+			return nil, 0, err
+		}
+		users = append(users, u)
+	}
+	return users, total, nil
+}
+
+// UpdateUser implements ports.UserStore.
+func (s *Store) UpdateUser(ctx context.Context, id string, fn func(u *domain.User) error) error {
+	return s.update(ctx, id, false, func(u *domain.User, _ int) error { return fn(u) })
+}
+
+// UpdateUserCountingAdmins implements ports.UserStore.
+func (s *Store) UpdateUserCountingAdmins(ctx context.Context, id string, fn func(u *domain.User, admins int) error) error {
+	return s.update(ctx, id, true, fn)
+}
+
+func (s *Store) update(ctx context.Context, id string, countAdmins bool, fn func(u *domain.User, admins int) error) error {
+	id, ok := domain.CanonicalUserID(id)
+	if !ok {
+		return domain.ErrUserNotFound
+	}
+	return s.retry(func() error {
+		tx, err := s.db.BeginTxx(ctx, nil)
+		if err != nil {
+			return s.wrap("update user", err)
+		}
+		defer tx.Rollback()
+		admins := 0
+		if countAdmins {
+			if admins, err = s.lockAdmins(ctx, tx); err != nil {
+				return err
+			}
+		}
+		u, err := s.getUser(ctx, tx, "update user", selectUser+" WHERE id = ?"+s.d.forUpdate(), id)
+		if err != nil {
+			return err
+		}
+		if err := fn(u, admins); err != nil {
+			return err
+		}
+		st := u.State()
+		args := append(s.values(id, st)[1:], id)
+		if _, err := tx.ExecContext(ctx, s.q(updateUser), args...); err != nil {
+			return s.writeError(ctx, tx, "update user", err, id, st)
+		}
+		return s.wrap("update user", tx.Commit())
+	})
+}
+
+// DeleteUser implements ports.UserStore.
+func (s *Store) DeleteUser(ctx context.Context, id string, check func(u *domain.User, admins int) error) error {
+	id, ok := domain.CanonicalUserID(id)
+	if !ok {
+		return domain.ErrUserNotFound
+	}
+	return s.retry(func() error {
+		tx, err := s.db.BeginTxx(ctx, nil)
+		if err != nil {
+			return s.wrap("delete user", err)
+		}
+		defer tx.Rollback()
+		admins, err := s.lockAdmins(ctx, tx)
+		if err != nil {
+			return err
+		}
+		u, err := s.getUser(ctx, tx, "delete user", selectUser+" WHERE id = ?"+s.d.forUpdate(), id)
+		if err != nil {
+			return err
+		}
+		if err := check(u, admins); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, s.q(deleteUser), id); err != nil {
+			return s.wrap("delete user", err)
+		}
+		return s.wrap("delete user", tx.Commit())
+	})
+}
+
+// maxAttempts bounds how often a transaction the database aborted to break
+// a deadlock is run again.
+const maxAttempts = 3
+
+// retry runs attempt again when the database aborted it to resolve a
+// deadlock. One can happen on PostgreSQL when a user became ADMIN between two
+// transactions' snapshots: each then locks that row in a different order.
+// Closures may therefore run more than once; they have no side effects.
+func (s *Store) retry(attempt func() error) error {
+	for i := 1; ; i++ {
+		err := attempt()
+		if err == nil || i == maxAttempts || !s.d.retryable(err) {
+			return err
+		}
+	}
+}
+
+// lockAdmins locks every ADMIN row and returns how many there are. Rows are
+// locked in id order and before the target row, so callers take locks in one
+// order (but see retry for the exception).
+func (s *Store) lockAdmins(ctx context.Context, tx *sqlx.Tx) (int, error) {
+	var ids []string
+	if err := tx.SelectContext(ctx, &ids, s.q(selectAdminIDs+s.d.forUpdate())); err != nil {
+		return 0, s.wrap("count admins", err)
+	}
+	return len(ids), nil
+}
+
+// writeError translates a failed INSERT or UPDATE of user id with state st.
+func (s *Store) writeError(ctx context.Context, tx *sqlx.Tx, op string, err error, id string, st domain.UserState) error {
+	index, ok := s.d.uniqueViolation(err)
+	if !ok {
+		return s.wrap(op, err)
+	}
+	switch index {
+	case emailKey:
+		return domain.ErrEmailTaken
+	case nicknameKey:
+		return domain.ErrNicknameTaken
+	case pkeyName:
+		return fmt.Errorf("sqlstore: %s: id %s already exists: %w", op, id, domain.ErrConflict)
+	}
+	// SQLite names no index in its error code: ask the table which value is
+	// taken. The failed statement was undone but the transaction lives on.
+	var owner []string
+	if e := tx.SelectContext(ctx, &owner, s.q(emailOwner), st.Email, id); e == nil && len(owner) > 0 {
+		return domain.ErrEmailTaken
+	}
+	if e := tx.SelectContext(ctx, &owner, s.q(nicknameOwner), st.Nickname, id); e == nil && len(owner) > 0 {
+		return domain.ErrNicknameTaken
+	}
+	return fmt.Errorf("sqlstore: %s: %w: %w", op, domain.ErrConflict, err)
+}
+
+// wrap names the operation and marks outages as domain.ErrUnavailable.
+// Context errors stay visible to errors.Is.
+func (s *Store) wrap(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	if s.d.unavailable(err) {
+		return fmt.Errorf("sqlstore: %s: %w: %w", op, domain.ErrUnavailable, err)
+	}
+	return fmt.Errorf("sqlstore: %s: %w", op, err)
+}
+
+// q rebinds ? placeholders for the dialect.
+func (s *Store) q(query string) string { return sqlx.Rebind(s.d.bindType(), query) }
+
+// oneLine keeps an error message on a single line for startup reports.
+func oneLine(err error) error {
+	msg := err.Error()
+	if !strings.ContainsAny(msg, "\r\n") {
+		return err
+	}
+	return errors.New(strings.Join(strings.Fields(msg), " "))
+}
+
+// dbTime scans a time stored by either dialect: NULL is the zero time.
+type dbTime struct{ time.Time }
+
+func (t *dbTime) Scan(v any) error {
+	switch v := v.(type) {
+	case nil:
+		t.Time = time.Time{}
+	case time.Time:
+		t.Time = v.UTC()
+	case string:
+		return t.parse(v)
+	case []byte:
+		return t.parse(string(v))
+	default:
+		return fmt.Errorf("sqlstore: cannot scan %T into a time", v)
+	}
+	return nil
+}
+
+func (t *dbTime) parse(s string) error {
+	v, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return fmt.Errorf("sqlstore: stored time %q: %w", s, err)
+	}
+	t.Time = v.UTC()
+	return nil
+}

@@ -1,0 +1,335 @@
+package sqlstore_test
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"errors"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/usersvc/usersvc/adapters/sqlstore"
+	"github.com/usersvc/usersvc/adapters/sqlstore/sqlstoretest"
+	"github.com/usersvc/usersvc/domain"
+	"github.com/usersvc/usersvc/ports"
+	"github.com/usersvc/usersvc/ports/porttest"
+)
+
+func TestSQLiteUserStore(t *testing.T) {
+	t.Parallel()
+	porttest.UserStore(t, func(t *testing.T) ports.UserStore {
+		return openMigrated(t, sqliteURL(t))
+	})
+}
+
+func TestPostgresUserStore(t *testing.T) {
+	t.Parallel()
+	dbURL := sqlstoretest.NewPostgresURL(t)
+	openMigrated(t, dbURL)
+	raw := rawPostgres(t, dbURL)
+	porttest.UserStore(t, func(t *testing.T) ports.UserStore {
+		// The suite's subtests run one at a time; each starts empty.
+		if _, err := raw.ExecContext(t.Context(), "TRUNCATE users"); err != nil {
+			t.Fatalf("empty users: %v", err)
+		}
+		return openMigrated(t, dbURL)
+	})
+}
+
+func TestOpenRejectsBadURLs(t *testing.T) {
+	t.Parallel()
+	for _, u := range []string{
+		"",
+		"no-scheme-here",
+		"mysql://root@localhost/db",
+		"postgres://user:hunter2secret@host:notaport/db",
+		"postgres://user:hunter2secret@[::1/db",
+		"sqlite:",
+		"sqlite://",
+	} {
+		s, err := sqlstore.Open(t.Context(), u)
+		if err == nil {
+			s.Close()
+			t.Errorf("Open(%q) succeeded, want an error", u)
+			continue
+		}
+		if msg := err.Error(); strings.Contains(msg, "\n") || strings.Contains(msg, "hunter2secret") {
+			t.Errorf("Open(%q) error %q: want one line without the password", u, msg)
+		}
+	}
+}
+
+func TestOpenUnreachablePostgresFailsFast(t *testing.T) {
+	t.Parallel()
+	start := time.Now()
+	s, err := sqlstore.Open(t.Context(), "postgres://postgres:hunter2secret@127.0.0.1:1/postgres?sslmode=disable")
+	if err == nil {
+		s.Close()
+		t.Fatal("Open on a closed port succeeded")
+	}
+	if d := time.Since(start); d > 6*time.Second {
+		t.Errorf("Open took %v to fail, want under the 5 s ping timeout", d)
+	}
+	if msg := err.Error(); strings.Contains(msg, "\n") || strings.Contains(msg, "hunter2secret") || !strings.Contains(msg, "127.0.0.1:1") {
+		t.Errorf("error %q: want one line naming the address and not the password", msg)
+	}
+	if !errors.Is(err, domain.ErrUnavailable) {
+		t.Errorf("error %v does not wrap domain.ErrUnavailable", err)
+	}
+}
+
+func TestMigrationsRoundTrip(t *testing.T) {
+	t.Parallel()
+	for name, dbURL := range map[string]func(testing.TB) string{
+		"sqlite":   sqliteURL,
+		"postgres": sqlstoretest.NewPostgresURL,
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			ctx := t.Context()
+			s := open(t, dbURL(t))
+			assertStatus(t, s, "pending")
+			for range 2 {
+				if err := s.Migrate(ctx); err != nil {
+					t.Fatalf("Migrate: %v", err)
+				}
+				assertStatus(t, s, "applied")
+				mustCreate(t, s)
+				if err := s.MigrateDown(ctx); err != nil {
+					t.Fatalf("MigrateDown: %v", err)
+				}
+				assertStatus(t, s, "pending")
+				if err := s.CreateUser(ctx, newUser(t)); err == nil {
+					t.Fatal("CreateUser succeeded with no users table")
+				}
+			}
+			if err := s.MigrateDown(ctx); err != nil {
+				t.Fatalf("MigrateDown with nothing applied: %v", err)
+			}
+			if err := s.Migrate(ctx); err != nil {
+				t.Fatalf("Migrate: %v", err)
+			}
+			if err := s.Migrate(ctx); err != nil {
+				t.Fatalf("Migrate with nothing pending: %v", err)
+			}
+		})
+	}
+}
+
+func TestPostgresConcurrentMigrate(t *testing.T) {
+	t.Parallel()
+	dbURL := sqlstoretest.NewPostgresURL(t)
+	stores := []*sqlstore.Store{open(t, dbURL), open(t, dbURL), open(t, dbURL)}
+	var wg sync.WaitGroup
+	errs := make([]error, len(stores))
+	for i, s := range stores {
+		wg.Go(func() { errs[i] = s.Migrate(t.Context()) })
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("Migrate %d: %v", i, err)
+		}
+	}
+	assertStatus(t, stores[0], "applied")
+	mustCreate(t, stores[0])
+}
+
+func TestSQLiteSurvivesReopen(t *testing.T) {
+	t.Parallel()
+	// A nested, not yet existing directory: Open creates it.
+	dbURL := "sqlite:" + filepath.Join(t.TempDir(), "nested", "dir", "usersvc.db")
+	s := openMigrated(t, dbURL)
+	u := mustCreate(t, s)
+	if err := s.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	s = openMigrated(t, dbURL)
+	got, err := s.UserByID(t.Context(), u.ID())
+	if err != nil {
+		t.Fatalf("UserByID after reopen: %v", err)
+	}
+	if got.Email() != u.Email() {
+		t.Errorf("email after reopen = %q, want %q", got.Email(), u.Email())
+	}
+}
+
+func TestSQLiteURLForms(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	for _, dbURL := range []string{
+		"sqlite::memory:",
+		"sqlite:" + filepath.Join(dir, "plain.db"),
+		"sqlite://" + filepath.Join(dir, "slashes.db"),
+		"sqlite:file:" + filepath.Join(dir, "uri.db") + "?cache=private",
+		"sqlite:" + filepath.Join(dir, "odd?name#1.db"),
+	} {
+		s := openMigrated(t, dbURL)
+		u := mustCreate(t, s)
+		if _, err := s.UserByID(t.Context(), u.ID()); err != nil {
+			t.Errorf("%s: UserByID: %v", dbURL, err)
+		}
+		if err := s.Ping(t.Context()); err != nil {
+			t.Errorf("%s: Ping: %v", dbURL, err)
+		}
+	}
+}
+
+func sqliteURL(tb testing.TB) string {
+	return "sqlite:" + filepath.Join(tb.TempDir(), "usersvc.db")
+}
+
+func open(tb testing.TB, dbURL string) *sqlstore.Store {
+	tb.Helper()
+	s, err := sqlstore.Open(context.Background(), dbURL)
+	if err != nil {
+		tb.Fatalf("Open: %v", err)
+	}
+	tb.Cleanup(func() { s.Close() })
+	return s
+}
+
+func openMigrated(tb testing.TB, dbURL string) *sqlstore.Store {
+	tb.Helper()
+	s := open(tb, dbURL)
+	if err := s.Migrate(context.Background()); err != nil {
+		tb.Fatalf("Migrate: %v", err)
+	}
+	return s
+}
+
+func newUser(tb testing.TB) *domain.User {
+	tb.Helper()
+	return newUserWith(tb, uuid.NewString(), domain.RoleAnonymous)
+}
+
+func newUserWith(tb testing.TB, id string, role domain.Role) *domain.User {
+	tb.Helper()
+	tag := strings.ReplaceAll(id, "-", "")
+	u, err := domain.NewUser(domain.NewUserParams{
+		ID:       id,
+		Email:    "u" + tag + "@example.com",
+		Nickname: "u_" + tag,
+		Role:     role,
+		Now:      time.Now(),
+	})
+	if err != nil {
+		tb.Fatalf("NewUser: %v", err)
+	}
+	return u
+}
+
+func mustCreate(tb testing.TB, s *sqlstore.Store) *domain.User {
+	tb.Helper()
+	u := newUser(tb)
+	if err := s.CreateUser(context.Background(), u); err != nil {
+		tb.Fatalf("CreateUser: %v", err)
+	}
+	return u
+}
+
+// assertStatus checks every migration is in state want.
+func assertStatus(tb testing.TB, s *sqlstore.Store, want string) {
+	tb.Helper()
+	var buf bytes.Buffer
+	if err := s.MigrationStatus(context.Background(), &buf); err != nil {
+		tb.Fatalf("MigrationStatus: %v", err)
+	}
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	if len(lines) == 0 || lines[0] == "" {
+		tb.Fatal("MigrationStatus listed no migrations")
+	}
+	for _, l := range lines {
+		if !strings.HasPrefix(l, want+" ") || !strings.HasSuffix(l, ".sql") {
+			tb.Errorf("status line %q, want %s …sql", l, want)
+		}
+	}
+}
+
+// TestPostgresPromotionRaceRetried stages the one deadlock the admin locking
+// allows: T becomes ADMIN between two transactions' snapshots, so one locks
+// A then T, the other T then A. PostgreSQL aborts one; the store retries it.
+func TestPostgresPromotionRaceRetried(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	dbURL := sqlstoretest.NewPostgresURL(t)
+	raw := rawPostgres(t, dbURL)
+	// Detect the deadlock quickly (default 1 s); best effort, needs superuser.
+	_, _ = raw.ExecContext(ctx, `DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET deadlock_timeout = %L', current_database(), '50ms'); END $$`)
+	s := openMigrated(t, dbURL)
+
+	const (
+		idT = "00000000-0000-4000-8000-000000000000" // sorts before idA
+		idA = "ffffffff-ffff-4fff-bfff-ffffffffffff"
+	)
+	idX := uuid.NewString()
+	for id, role := range map[string]domain.Role{idT: domain.RoleManager, idA: domain.RoleAdmin, idX: domain.RoleManager} {
+		if err := s.CreateUser(ctx, newUserWith(t, id, role)); err != nil {
+			t.Fatalf("CreateUser: %v", err)
+		}
+	}
+
+	hold, err := raw.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hold.Rollback()
+	if _, err := hold.ExecContext(ctx, "SELECT id FROM users WHERE id = $1 FOR UPDATE", idA); err != nil {
+		t.Fatal(err)
+	}
+	noop := func(*domain.User, int) error { return nil }
+	errs := make(chan error, 2)
+	// First: snapshot without T as ADMIN, waits for A, then will lock T.
+	go func() { errs <- s.UpdateUserCountingAdmins(ctx, idT, noop) }()
+	waitForLockWaiters(t, raw, 1)
+	if _, err := raw.ExecContext(ctx, "UPDATE users SET role = 'ADMIN' WHERE id = $1", idT); err != nil {
+		t.Fatal(err)
+	}
+	// Second: sees T and A as ADMINs, locks T, waits for A.
+	go func() { errs <- s.UpdateUserCountingAdmins(ctx, idX, noop) }()
+	waitForLockWaiters(t, raw, 2)
+	if err := hold.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Errorf("UpdateUserCountingAdmins: %v", err)
+		}
+	}
+}
+
+func rawPostgres(tb testing.TB, dbURL string) *sql.DB {
+	tb.Helper()
+	db, err := sql.Open("postgres", dbURL)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { db.Close() })
+	return db
+}
+
+// waitForLockWaiters waits until n sessions of this database wait for a lock.
+func waitForLockWaiters(tb testing.TB, db *sql.DB, n int) {
+	tb.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var got int
+		err := db.QueryRow(`SELECT count(*) FROM pg_stat_activity
+			WHERE datname = current_database() AND wait_event_type = 'Lock'`).Scan(&got)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		if got >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("%d sessions wait for a lock after 10 s, want %d", got, n)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}

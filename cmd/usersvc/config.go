@@ -1,0 +1,150 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// config is every setting of section 2 of PRODUCT.md, read from the environment.
+type config struct {
+	HTTPAddr         string
+	DatabaseURL      string
+	SMTPURL          string
+	MailFrom         string
+	PublicBaseURL    string
+	JWTSecret        string
+	AccessTokenTTL   time.Duration
+	MaxLoginAttempts int
+	LockoutDuration  time.Duration
+	AdminEmail       string
+	AdminPassword    string
+	Production       bool
+	RefreshTokenTTL  time.Duration
+	VerificationTTL  time.Duration
+	ResetTokenTTL    time.Duration
+	HashMemoryKiB    uint32
+	HashIterations   uint32
+	HashParallelism  uint8
+	HashConcurrency  int
+	RateLimits       bool
+	TrustedProxies   []string
+	CORSOrigins      []string
+	LogLevel         slog.Level
+	LogFormat        string
+	// DataDir keeps development state (the generated JWT key).
+	DataDir string
+}
+
+// defaultDatabaseURL is the embedded store `make run` uses.
+const defaultDatabaseURL = "sqlite:./data/usersvc.db"
+
+// loadConfig reads and checks the configuration; every problem is reported.
+func loadConfig(getenv func(string) string) (config, error) {
+	var errs []error
+	get := func(name, def string) string {
+		if v := strings.TrimSpace(getenv(name)); v != "" {
+			return v
+		}
+		return def
+	}
+	dur := func(name, def string, allowZero bool) time.Duration {
+		d, err := time.ParseDuration(get(name, def))
+		if err != nil || d < 0 || (d == 0 && !allowZero) {
+			errs = append(errs, fmt.Errorf("%s must be a positive duration such as 15m, got %q", name, get(name, def)))
+		}
+		return d
+	}
+	integer := func(name string, def, minimum, maximum int) int {
+		n, err := strconv.Atoi(get(name, strconv.Itoa(def)))
+		if err != nil || n < minimum || n > maximum {
+			errs = append(errs, fmt.Errorf("%s must be an integer from %d to %d, got %q", name, minimum, maximum, get(name, "")))
+		}
+		return n
+	}
+	list := func(name string) []string {
+		var out []string
+		for _, p := range strings.Split(get(name, ""), ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				out = append(out, p)
+			}
+		}
+		return out
+	}
+
+	c := config{
+		HTTPAddr:         get("HTTP_ADDR", ":8000"),
+		DatabaseURL:      get("DATABASE_URL", defaultDatabaseURL),
+		SMTPURL:          get("SMTP_URL", ""),
+		MailFrom:         get("MAIL_FROM", "usersvc <no-reply@localhost>"),
+		PublicBaseURL:    strings.TrimRight(get("PUBLIC_BASE_URL", "http://localhost:8000"), "/"),
+		JWTSecret:        getenv("JWT_SECRET"),
+		AccessTokenTTL:   dur("ACCESS_TOKEN_TTL", "15m", false),
+		MaxLoginAttempts: integer("MAX_LOGIN_ATTEMPTS", 3, 1, 1000),
+		LockoutDuration:  dur("LOCKOUT_DURATION", "15m", true),
+		AdminEmail:       get("ADMIN_EMAIL", ""),
+		AdminPassword:    getenv("ADMIN_PASSWORD"),
+		RefreshTokenTTL:  dur("REFRESH_TOKEN_TTL", "720h", false),
+		VerificationTTL:  dur("VERIFICATION_TOKEN_TTL", "24h", false),
+		ResetTokenTTL:    dur("RESET_TOKEN_TTL", "1h", false),
+		HashMemoryKiB:    uint32(integer("HASH_MEMORY_KIB", 19456, 1024, 4<<20)),
+		HashIterations:   uint32(integer("HASH_ITERATIONS", 2, 1, 100)),
+		HashParallelism:  uint8(integer("HASH_PARALLELISM", 1, 1, 255)),
+		HashConcurrency:  integer("HASH_CONCURRENCY", runtime.GOMAXPROCS(0), 1, 1024),
+		TrustedProxies:   list("TRUSTED_PROXIES"),
+		CORSOrigins:      list("CORS_ORIGINS"),
+		LogFormat:        strings.ToLower(get("LOG_FORMAT", "json")),
+		DataDir:          "./data",
+	}
+	switch env := strings.ToLower(get("APP_ENV", "development")); env {
+	case "production", "prod":
+		c.Production = true
+	case "development", "dev", "test":
+	default:
+		errs = append(errs, fmt.Errorf("APP_ENV must be development or production, got %q", env))
+	}
+	switch v := strings.ToLower(get("RATE_LIMITS", "on")); v {
+	case "on", "true", "1", "yes":
+		c.RateLimits = true
+	case "off", "false", "0", "no":
+	default:
+		errs = append(errs, fmt.Errorf("RATE_LIMITS must be on or off, got %q", v))
+	}
+	if err := c.LogLevel.UnmarshalText([]byte(get("LOG_LEVEL", "info"))); err != nil {
+		errs = append(errs, fmt.Errorf("LOG_LEVEL must be debug, info, warn or error, got %q", get("LOG_LEVEL", "")))
+	}
+	if c.LogFormat != "json" && c.LogFormat != "text" {
+		errs = append(errs, fmt.Errorf("LOG_FORMAT must be json or text, got %q", c.LogFormat))
+	}
+	if u, err := url.Parse(c.PublicBaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		errs = append(errs, fmt.Errorf("PUBLIC_BASE_URL must be an absolute http(s) URL, got %q", c.PublicBaseURL))
+	}
+	if (c.AdminEmail == "") != (c.AdminPassword == "") {
+		errs = append(errs, errors.New("ADMIN_EMAIL and ADMIN_PASSWORD must be set together"))
+	}
+	if c.JWTSecret != "" && len(c.JWTSecret) < 32 {
+		errs = append(errs, fmt.Errorf("JWT_SECRET must be at least 32 bytes, got %d", len(c.JWTSecret)))
+	}
+	if c.Production {
+		if c.JWTSecret == "" {
+			errs = append(errs, errors.New("APP_ENV=production requires JWT_SECRET (32+ random bytes)"))
+		}
+		if strings.TrimSpace(getenv("PUBLIC_BASE_URL")) == "" {
+			errs = append(errs, errors.New("APP_ENV=production requires PUBLIC_BASE_URL"))
+		}
+	}
+	if len(errs) > 0 {
+		msgs := make([]string, len(errs))
+		for i, e := range errs {
+			msgs[i] = e.Error()
+		}
+		// One line, so the operator sees every problem at once.
+		return c, errors.New("configuration: " + strings.Join(msgs, "; "))
+	}
+	return c, nil
+}

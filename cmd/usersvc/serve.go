@@ -1,0 +1,83 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/usersvc/usersvc/adapters/httpapi"
+)
+
+// shutdownGrace is how long in-flight requests get after SIGTERM.
+const shutdownGrace = 15 * time.Second
+
+func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) error {
+	c, err := loadConfig(getenv)
+	if err != nil {
+		return err
+	}
+	log := newLogger(c, stderr)
+	store, err := openStore(ctx, c)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	svc, err := newService(ctx, c, store, log)
+	if err != nil {
+		return err
+	}
+	if c.AdminEmail != "" {
+		created, err := svc.EnsureAdmin(ctx, c.AdminEmail, c.AdminPassword)
+		if err != nil {
+			return fmt.Errorf("bootstrap admin: %w", err)
+		}
+		if created {
+			log.Info("created the bootstrap admin", "email", c.AdminEmail)
+		}
+	}
+
+	srv := &http.Server{
+		Handler:           httpapi.NewServer(log, svc, store.Ping),
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       15 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	ln, err := net.Listen("tcp", c.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", c.HTTPAddr, err)
+	}
+	log.Info("listening", "addr", ln.Addr().String(), "database", storeKind(c.DatabaseURL))
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// storeKind names the database without its credentials, for the log.
+func storeKind(databaseURL string) string {
+	if len(databaseURL) >= 6 && databaseURL[:6] == "sqlite" {
+		return "sqlite"
+	}
+	return "postgres"
+}

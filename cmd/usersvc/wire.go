@@ -1,0 +1,115 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/usersvc/usersvc/adapters/argon2hash"
+	"github.com/usersvc/usersvc/adapters/jwttoken"
+	"github.com/usersvc/usersvc/adapters/logmail"
+	"github.com/usersvc/usersvc/adapters/sqlstore"
+	"github.com/usersvc/usersvc/adapters/system"
+	"github.com/usersvc/usersvc/app"
+	"github.com/usersvc/usersvc/domain"
+)
+
+func newLogger(c config, w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: c.LogLevel}
+	if c.LogFormat == "text" {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+// openStore opens and migrates the database DATABASE_URL names.
+func openStore(ctx context.Context, c config) (*sqlstore.Store, error) {
+	store, err := sqlstore.Open(ctx, c.DatabaseURL)
+	if err != nil {
+		return nil, err
+	}
+	if err := store.Migrate(ctx); err != nil {
+		_ = store.Close()
+		return nil, fmt.Errorf("migrate: %w", err)
+	}
+	return store, nil
+}
+
+// newService wires the use cases on store.
+func newService(ctx context.Context, c config, store *sqlstore.Store, log *slog.Logger) (*app.Service, error) {
+	hasher, err := argon2hash.New(argon2hash.Params{
+		MemoryKiB: c.HashMemoryKiB, Iterations: c.HashIterations, Parallelism: c.HashParallelism,
+	}, c.HashConcurrency)
+	if err != nil {
+		return nil, err
+	}
+	key, err := jwtKey(c, log)
+	if err != nil {
+		return nil, err
+	}
+	tokens, err := jwttoken.New(key, issuer(c), c.AccessTokenTTL)
+	if err != nil {
+		return nil, err
+	}
+	dummy, err := hasher.Hash(ctx, rand.Text())
+	if err != nil {
+		return nil, err
+	}
+	mailer := logmail.New(log, !c.Production)
+	return app.New(store, hasher, tokens, tokens, mailer, system.Clock{}, system.IDs{}, system.Secrets{},
+		app.Config{
+			Lockout: domain.LockoutPolicy{
+				MaxAttempts: c.MaxLoginAttempts, Duration: c.LockoutDuration,
+			},
+			VerificationTTL: c.VerificationTTL,
+			PublicBaseURL:   c.PublicBaseURL,
+		}, dummy, log)
+}
+
+// issuer is the iss claim: the service's public URL.
+func issuer(c config) string { return c.PublicBaseURL }
+
+// devKeyFile holds the development JWT key, generated on first start.
+const devKeyFile = "jwt-dev.key"
+
+// jwtKey is JWT_SECRET, or in development a key generated once and kept
+// under the data directory, so tokens survive a restart.
+func jwtKey(c config, log *slog.Logger) ([]byte, error) {
+	if c.JWTSecret != "" {
+		return []byte(c.JWTSecret), nil
+	}
+	if c.Production {
+		return nil, errors.New("JWT_SECRET is required in production")
+	}
+	path := filepath.Join(c.DataDir, devKeyFile)
+	b, err := os.ReadFile(path)
+	if err == nil {
+		key, derr := hex.DecodeString(strings.TrimSpace(string(b)))
+		if derr != nil || len(key) < jwttoken.MinKeyLen {
+			return nil, fmt.Errorf("%s is not a valid key: delete it to make a new one", path)
+		}
+		log.Warn("using the development JWT key; set JWT_SECRET in production", "path", path)
+		return key, nil
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("read JWT key: %w", err)
+	}
+	key := make([]byte, 32)
+	_, _ = rand.Read(key)
+	if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("create data directory: %w", err)
+	}
+	if err := os.WriteFile(path, []byte(hex.EncodeToString(key)+"\n"), 0o600); err != nil {
+		return nil, fmt.Errorf("write JWT key: %w", err)
+	}
+	log.Warn("generated a development JWT key; set JWT_SECRET in production", "path", path)
+	return key, nil
+}

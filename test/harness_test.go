@@ -1,0 +1,194 @@
+package e2e_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// binary is the usersvc binary built once for the whole package.
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "usersvc-e2e-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binary = filepath.Join(dir, "usersvc")
+	build := exec.Command("go", "build", "-o", binary, "./cmd/usersvc")
+	build.Dir = ".."
+	build.Stdout, build.Stderr = os.Stdout, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "building usersvc:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	_ = os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// syncBuffer collects the service's log lines.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// service is a running usersvc binary.
+type service struct {
+	t    testing.TB
+	cmd  *exec.Cmd
+	logs *syncBuffer
+	URL  string
+	done chan error
+}
+
+// freePort returns a port that was free a moment ago.
+func freePort(tb testing.TB) int {
+	tb.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// baseEnv is what every test service runs with: cheap hashing, no rate
+// limits, a fixed key so tokens survive restarts.
+func baseEnv(tb testing.TB, databaseURL string) map[string]string {
+	port := freePort(tb)
+	return map[string]string{
+		"HTTP_ADDR":        fmt.Sprintf("127.0.0.1:%d", port),
+		"PUBLIC_BASE_URL":  fmt.Sprintf("http://127.0.0.1:%d", port),
+		"DATABASE_URL":     databaseURL,
+		"JWT_SECRET":       "e2e-secret-e2e-secret-e2e-secret-0123",
+		"HASH_MEMORY_KIB":  "8192",
+		"HASH_ITERATIONS":  "1",
+		"RATE_LIMITS":      "off",
+		"LOG_FORMAT":       "json",
+		"LOG_LEVEL":        "info",
+		"ADMIN_EMAIL":      "admin@example.com",
+		"ADMIN_PASSWORD":   "admin-password-for-e2e",
+		"APP_ENV":          "development",
+		"LOCKOUT_DURATION": "15m",
+	}
+}
+
+// startService runs the binary with env in dir and waits for /healthz.
+func startService(tb testing.TB, dir string, env map[string]string) *service {
+	tb.Helper()
+	cmd := exec.Command(binary, "serve")
+	cmd.Dir = dir
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir}
+	for k, v := range env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	logs := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = logs, logs
+	if err := cmd.Start(); err != nil {
+		tb.Fatal(err)
+	}
+	s := &service{t: tb, cmd: cmd, logs: logs, URL: "http://" + env["HTTP_ADDR"], done: make(chan error, 1)}
+	go func() { s.done <- cmd.Wait() }()
+	tb.Cleanup(func() { s.stop() })
+
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		select {
+		case err := <-s.done:
+			s.done <- err
+			tb.Fatalf("usersvc exited before it was healthy: %v\n%s", err, logs.String())
+		default:
+		}
+		resp, err := http.Get(s.URL + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return s
+			}
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("usersvc not healthy after 60s\n%s", logs.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// stop sends SIGTERM and waits for a clean exit.
+func (s *service) stop() {
+	if s.cmd.ProcessState != nil {
+		return
+	}
+	_ = s.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-s.done:
+		s.done <- err
+		if err != nil {
+			s.t.Errorf("usersvc did not exit cleanly on SIGTERM: %v\n%s", err, s.logs.String())
+		}
+	case <-time.After(20 * time.Second):
+		_ = s.cmd.Process.Kill()
+		s.t.Errorf("usersvc did not stop within 20s of SIGTERM")
+	}
+}
+
+// kill ends the process at once, as a crash would.
+func (s *service) kill() {
+	_ = s.cmd.Process.Kill()
+	<-s.done
+	s.done <- nil
+}
+
+var linkPattern = regexp.MustCompile(`"link":"(http[^"]+/verify-email/[^"]+)"`)
+
+// verificationLink waits for the log mailer's line for email and returns its link.
+func (s *service) verificationLink(tb testing.TB, email string) string {
+	tb.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		sc := bufio.NewScanner(strings.NewReader(s.logs.String()))
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		for sc.Scan() {
+			line := sc.Text()
+			if strings.Contains(line, `"to":"`+email+`"`) && strings.Contains(line, `"kind":"verify_email"`) {
+				if m := linkPattern.FindStringSubmatch(line); m != nil {
+					return m[1]
+				}
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	tb.Fatalf("no verification link for %s in the log:\n%s", email, s.logs.String())
+	return ""
+}
+
+func ctxT(tb testing.TB) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	tb.Cleanup(cancel)
+	return ctx
+}

@@ -1,0 +1,105 @@
+package app_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/usersvc/usersvc/domain"
+)
+
+func TestCreateAdmin(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	u, err := e.svc.CreateAdmin(context.Background(), " Root@Example.com", goodPass)
+	if err != nil {
+		t.Fatalf("CreateAdmin: %v", err)
+	}
+	st := e.user(t, u.ID()).State()
+	if st.Role != domain.RoleAdmin || !st.EmailVerified || st.VerificationTokenHash != "" || st.Email != "root@example.com" {
+		t.Errorf("role %v, verified %v, token %q, email %q; want a verified ADMIN", st.Role, st.EmailVerified, st.VerificationTokenHash, st.Email)
+	}
+	if !generatedNickname.MatchString(st.Nickname) {
+		t.Errorf("nickname %q is not generated", st.Nickname)
+	}
+	if len(e.sent()) != 0 {
+		t.Errorf("CreateAdmin sent %d mails, want none", len(e.sent()))
+	}
+	res, err := e.login("root@example.com", goodPass)
+	if err != nil {
+		t.Fatalf("Login as the new admin: %v", err)
+	}
+	if res.User.Role() != domain.RoleAdmin {
+		t.Errorf("logged in as %v", res.User.Role())
+	}
+}
+
+func TestCreateAdminRefuses(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, email, password string
+		want                  error
+		fields                []string
+	}{
+		{"taken email", "TAKEN@example.com", goodPass, domain.ErrEmailTaken, nil},
+		{"invalid email", "root", goodPass, nil, []string{"email"}},
+		{"weak password", "root@example.com", "12345678", nil, []string{"password"}},
+		{"password equal to the email", "root@example.com", "ROOT@example.com", nil, []string{"password"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t)
+			e.register(t, "taken@example.com")
+			hashes := len(e.hasher.HashCalls())
+			_, err := e.svc.CreateAdmin(context.Background(), tt.email, tt.password)
+			if tt.fields != nil {
+				wantInvalid(t, err, tt.fields...)
+			} else {
+				wantErr(t, err, tt.want)
+			}
+			if len(e.hasher.HashCalls()) != hashes {
+				t.Error("a refused admin was hashed")
+			}
+			if got := len(snapshot(t, e)); got != 1 {
+				t.Errorf("%d users stored, want 1", got)
+			}
+		})
+	}
+}
+
+func TestEnsureAdmin(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	created, err := e.svc.EnsureAdmin(context.Background(), "root@example.com", goodPass)
+	if err != nil || !created {
+		t.Fatalf("first EnsureAdmin = %v, %v; want true, nil", created, err)
+	}
+	created, err = e.svc.EnsureAdmin(context.Background(), "ROOT@example.com", "another-Password-9")
+	if err != nil || created {
+		t.Fatalf("second EnsureAdmin = %v, %v; want false, nil", created, err)
+	}
+	users := snapshot(t, e)
+	if len(users) != 1 || users[0].Role != domain.RoleAdmin || !users[0].EmailVerified {
+		t.Fatalf("stored %+v; want one verified ADMIN", users)
+	}
+	// The existing account is left as it was.
+	if users[0].PasswordHash != fakeHash(goodPass) {
+		t.Error("the second EnsureAdmin changed the password")
+	}
+}
+
+func TestEnsureAdminFailures(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	_, err := e.svc.EnsureAdmin(context.Background(), "root", goodPass)
+	wantInvalid(t, err, "email")
+
+	e = newEnv(t, func(d *deps) {
+		d.store = &UserStoreMock{UserByEmailFunc: func(ctx context.Context, email string) (*domain.User, error) { return nil, errBoom }}
+	})
+	created, err := e.svc.EnsureAdmin(context.Background(), "root@example.com", goodPass)
+	wantErr(t, err, errBoom)
+	if created {
+		t.Error("EnsureAdmin reported a creation that failed")
+	}
+}

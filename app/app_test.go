@@ -1,0 +1,314 @@
+package app_test
+
+//go:generate go tool moq -pkg app_test -out mocks_test.go ../ports Mailer Clock PasswordHasher TokenIssuer TokenVerifier IDs Secrets UserStore
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/usersvc/usersvc/adapters/memory"
+	"github.com/usersvc/usersvc/app"
+	"github.com/usersvc/usersvc/domain"
+	"github.com/usersvc/usersvc/ports"
+)
+
+// t0 is when every test starts; the clock moves only when a test moves it.
+var t0 = time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
+
+const (
+	baseURL     = "https://users.example.com"
+	goodPass    = "correct-Horse-7"
+	wrongPass   = "wrong-Battery-8"
+	maxAttempts = 3
+	lockFor     = 15 * time.Minute
+	verifyTTL   = 24 * time.Hour
+	tokenTTL    = 15 * time.Minute
+	fakePrefix  = "fake$"
+	stalePrefix = "old$"
+)
+
+var (
+	errBoom     = errors.New("boom")
+	defaultCfg  = app.Config{Lockout: domain.LockoutPolicy{MaxAttempts: maxAttempts, Duration: lockFor}, VerificationTTL: verifyTTL, PublicBaseURL: baseURL + "/"}
+	dummyHash   = fakeHash("dummy password")
+	roleEqual   = cmp.Comparer(func(a, b domain.Role) bool { return a == b })
+	adminActor  = domain.Actor{ID: "00000000-0000-4000-8000-00000000a000", Role: domain.RoleAdmin}
+	nobodyActor = domain.Actor{ID: "00000000-0000-4000-8000-00000000b000", Role: domain.RoleAuthenticated}
+)
+
+// fakeHash is the fast stand-in for argon2id used by every test.
+func fakeHash(password string) string {
+	sum := sha256.Sum256([]byte(password))
+	return fakePrefix + hex.EncodeToString(sum[:])
+}
+
+// staleHash is a hash of password "made with old parameters".
+func staleHash(password string) string {
+	return stalePrefix + strings.TrimPrefix(fakeHash(password), fakePrefix)
+}
+
+// sha256Hex is how the service stores email-link secrets.
+func sha256Hex(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:])
+}
+
+// newHasher is a PasswordHasherMock running the fake hash; tests replace
+// VerifyFunc or HashFunc to inject faults, and read the recorded calls.
+func newHasher() *PasswordHasherMock {
+	return &PasswordHasherMock{
+		HashFunc: func(ctx context.Context, password string) (string, error) { return fakeHash(password), nil },
+		VerifyFunc: func(ctx context.Context, password, hash string) (bool, bool, error) {
+			if rest, ok := strings.CutPrefix(hash, stalePrefix); ok {
+				return fakePrefix+rest == fakeHash(password), true, nil
+			}
+			return hash == fakeHash(password), false, nil
+		},
+	}
+}
+
+// clock is a settable ClockMock, safe for concurrent use.
+type clock struct {
+	*ClockMock
+	mu  sync.Mutex
+	now time.Time
+}
+
+func newClock() *clock {
+	c := &clock{now: t0}
+	c.ClockMock = &ClockMock{NowFunc: func() time.Time {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return c.now
+	}}
+	return c
+}
+
+// Advance moves the clock forward.
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.mu.Unlock()
+}
+
+// Tokens are "tok|id|ROLE|version": the fake issuer writes them, the fake
+// verifier reads them, and tests can forge one to reach a single check.
+func tokenFor(c ports.AccessClaims) string {
+	return fmt.Sprintf("tok|%s|%s|%d", c.UserID, c.Role, c.TokenVersion)
+}
+
+func newIssuer() *TokenIssuerMock {
+	return &TokenIssuerMock{IssueFunc: func(c ports.AccessClaims, now time.Time) (string, time.Duration, error) {
+		return tokenFor(c), tokenTTL, nil
+	}}
+}
+
+func newVerifier() *TokenVerifierMock {
+	return &TokenVerifierMock{VerifyFunc: func(token string, now time.Time) (ports.AccessClaims, error) {
+		parts := strings.Split(token, "|")
+		if len(parts) != 4 || parts[0] != "tok" {
+			return ports.AccessClaims{}, domain.ErrInvalidToken
+		}
+		role, err := domain.ParseRole(parts[2])
+		if err != nil {
+			return ports.AccessClaims{}, domain.ErrInvalidToken
+		}
+		v, err := strconv.Atoi(parts[3])
+		if err != nil {
+			return ports.AccessClaims{}, domain.ErrInvalidToken
+		}
+		return ports.AccessClaims{UserID: parts[1], Role: role, TokenVersion: v}, nil
+	}}
+}
+
+// deps are the ports of one service under test.
+type deps struct {
+	store    ports.UserStore
+	mem      *memory.UserStore // the store behind store, for setting up and inspecting state
+	hasher   *PasswordHasherMock
+	issuer   *TokenIssuerMock
+	verifier *TokenVerifierMock
+	mailer   *MailerMock
+	clock    *clock
+	ids      *IDsMock
+	secrets  *SecretsMock
+	cfg      app.Config
+}
+
+// env is a service under test and its ports.
+type env struct {
+	deps
+	svc *app.Service
+}
+
+// newEnv builds a service on a fresh memory store and fakes; opts may swap
+// any port or the config before the service is built.
+func newEnv(tb testing.TB, opts ...func(*deps)) *env {
+	tb.Helper()
+	var nextID, nextSecret atomic.Int64
+	mem := memory.NewUserStore()
+	d := deps{
+		store:    mem,
+		mem:      mem,
+		hasher:   newHasher(),
+		issuer:   newIssuer(),
+		verifier: newVerifier(),
+		mailer:   &MailerMock{SendFunc: func(ctx context.Context, m domain.Message) error { return nil }},
+		clock:    newClock(),
+		ids: &IDsMock{NewIDFunc: func() string {
+			return fmt.Sprintf("00000000-0000-4000-8000-%012d", nextID.Add(1))
+		}},
+		secrets: &SecretsMock{NewSecretFunc: func() (string, error) {
+			return fmt.Sprintf("secret-%d", nextSecret.Add(1)), nil
+		}},
+		cfg: defaultCfg,
+	}
+	for _, o := range opts {
+		o(&d)
+	}
+	svc, err := app.New(d.store, d.hasher, d.issuer, d.verifier, d.mailer, d.clock, d.ids, d.secrets,
+		d.cfg, dummyHash, slog.New(slog.DiscardHandler))
+	if err != nil {
+		tb.Fatalf("app.New: %v", err)
+	}
+	return &env{deps: d, svc: svc}
+}
+
+// register signs up email with goodPass and returns the new user.
+func (e *env) register(tb testing.TB, email string) *domain.User {
+	tb.Helper()
+	u, err := e.svc.Register(context.Background(), app.NewUserInput{Email: email, Password: goodPass})
+	if err != nil {
+		tb.Fatalf("Register(%q): %v", email, err)
+	}
+	return u
+}
+
+// verified signs up email, follows the verification link and returns the user.
+func (e *env) verified(tb testing.TB, email string) *domain.User {
+	tb.Helper()
+	u := e.register(tb, email)
+	id, token := e.linkFor(tb, u.Email())
+	if err := e.svc.VerifyEmail(context.Background(), id, token); err != nil {
+		tb.Fatalf("VerifyEmail: %v", err)
+	}
+	return e.user(tb, u.ID())
+}
+
+// withRole signs up and verifies email, then gives it role directly in the store.
+func (e *env) withRole(tb testing.TB, email string, role domain.Role) domain.Actor {
+	tb.Helper()
+	u := e.verified(tb, email)
+	err := e.mem.UpdateUser(context.Background(), u.ID(), func(u *domain.User) error {
+		u.SetRole(role, e.clock.Now())
+		return nil
+	})
+	if err != nil {
+		tb.Fatalf("setting role: %v", err)
+	}
+	return domain.Actor{ID: u.ID(), Role: role}
+}
+
+// admin creates a verified ADMIN and returns it as an actor.
+func (e *env) admin(tb testing.TB, email string) domain.Actor {
+	tb.Helper()
+	u, err := e.svc.CreateAdmin(context.Background(), email, goodPass)
+	if err != nil {
+		tb.Fatalf("CreateAdmin: %v", err)
+	}
+	return domain.Actor{ID: u.ID(), Role: domain.RoleAdmin}
+}
+
+// user reads a user straight from the store.
+func (e *env) user(tb testing.TB, id string) *domain.User {
+	tb.Helper()
+	u, err := e.mem.UserByID(context.Background(), id)
+	if err != nil {
+		tb.Fatalf("UserByID(%q): %v", id, err)
+	}
+	return u
+}
+
+// sent returns the messages mailed so far, in order.
+func (e *env) sent() []domain.Message {
+	calls := e.mailer.SendCalls()
+	out := make([]domain.Message, len(calls))
+	for i, c := range calls {
+		out[i] = c.M
+	}
+	return out
+}
+
+// sentTo returns the messages of kind mailed to address.
+func (e *env) sentTo(address string, kind domain.MessageKind) []domain.Message {
+	var out []domain.Message
+	for _, m := range e.sent() {
+		if m.To == address && m.Kind == kind {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// linkFor returns the user id and token of the last verification link
+// mailed to address.
+func (e *env) linkFor(tb testing.TB, address string) (id, token string) {
+	tb.Helper()
+	msgs := e.sentTo(address, domain.MessageVerifyEmail)
+	if len(msgs) == 0 {
+		tb.Fatalf("no verification email sent to %s", address)
+	}
+	rest, ok := strings.CutPrefix(msgs[len(msgs)-1].Link, baseURL+"/verify-email/")
+	if !ok {
+		tb.Fatalf("verification link %q is not under %s/verify-email/", msgs[len(msgs)-1].Link, baseURL)
+	}
+	id, token, ok = strings.Cut(rest, "/")
+	if !ok || id == "" || token == "" || strings.Contains(token, "/") {
+		tb.Fatalf("verification link %q is not .../verify-email/{id}/{token}", msgs[len(msgs)-1].Link)
+	}
+	return id, token
+}
+
+// login logs in with password.
+func (e *env) login(email, password string) (app.LoginResult, error) {
+	return e.svc.Login(context.Background(), email, password)
+}
+
+// wantErr fails unless errors.Is(err, want); want nil means success.
+func wantErr(tb testing.TB, err, want error) {
+	tb.Helper()
+	if !errors.Is(err, want) {
+		tb.Fatalf("error = %v, want %v", err, want)
+	}
+}
+
+// wantInvalid asserts a validation error on exactly fields, in order.
+func wantInvalid(tb testing.TB, err error, fields ...string) {
+	tb.Helper()
+	var ve *domain.ValidationError
+	if !errors.As(err, &ve) || !errors.Is(err, domain.ErrInvalid) {
+		tb.Fatalf("error = %v, want a *domain.ValidationError", err)
+	}
+	got := make([]string, 0, len(ve.Fields))
+	for _, f := range ve.Fields {
+		got = append(got, f.Field)
+	}
+	if diff := cmp.Diff(fields, got); diff != "" {
+		tb.Errorf("invalid fields mismatch (-want +got):\n%s", diff)
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func discardLog() *slog.Logger { return slog.New(slog.DiscardHandler) }

@@ -1,0 +1,249 @@
+package domain_test
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/usersvc/usersvc/domain"
+)
+
+func TestNewUser(t *testing.T) {
+	t.Parallel()
+	local := time.FixedZone("UTC+2", 2*60*60)
+	u, err := domain.NewUser(domain.NewUserParams{
+		ID: "id-1", Email: "  Alice@Example.COM ", Nickname: "alice", PasswordHash: "hash",
+		Profile: domain.Profile{FirstName: "Alice", LastName: "Smith"},
+		Role:    domain.RoleAnonymous, Now: t0.In(local),
+	})
+	if err != nil {
+		t.Fatalf("NewUser: %v", err)
+	}
+	want := domain.UserState{
+		ID: "id-1", Email: "alice@example.com", Nickname: "alice", PasswordHash: "hash",
+		Profile: domain.Profile{FirstName: "Alice", LastName: "Smith"},
+		Role:    domain.RoleAnonymous, CreatedAt: t0, UpdatedAt: t0,
+	}
+	if diff := cmp.Diff(want, u.State(), cmp.Comparer(func(a, b domain.Role) bool { return a == b })); diff != "" {
+		t.Errorf("state mismatch (-want +got):\n%s", diff)
+	}
+	if u.State().CreatedAt.Location() != time.UTC {
+		t.Error("CreatedAt is not stored in UTC")
+	}
+	if got := u.DisplayName(); got != "Alice Smith" {
+		t.Errorf("DisplayName() = %q, want %q", got, "Alice Smith")
+	}
+}
+
+func TestNewUserReportsEveryField(t *testing.T) {
+	t.Parallel()
+	_, err := domain.NewUser(domain.NewUserParams{
+		Email: "not an email", Nickname: "x!", Profile: domain.Profile{GitHubProfileURL: "https://gitlab.com/a"},
+	})
+	wantInvalid(t, err, "email", "nickname", "github_profile_url", "role")
+}
+
+func TestDisplayName(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		first, last, want string
+	}{
+		{"Alice", "Smith", "Alice Smith"},
+		{"Alice", "", "Alice"},
+		{"", "Smith", "nick"},
+		{"", "", "nick"},
+	}
+	for _, tt := range tests {
+		u := domain.RehydrateUser(domain.UserState{Nickname: "nick", Profile: domain.Profile{FirstName: tt.first, LastName: tt.last}})
+		if got := u.DisplayName(); got != tt.want {
+			t.Errorf("DisplayName(%q, %q) = %q, want %q", tt.first, tt.last, got, tt.want)
+		}
+	}
+}
+
+func TestVerifyEmail(t *testing.T) {
+	t.Parallel()
+	expires := t0.Add(24 * time.Hour)
+	tests := []struct {
+		name      string
+		role      domain.Role
+		pending   string // stored token hash; "" = none
+		given     string
+		now       time.Time
+		want      error
+		wantRole  domain.Role
+		wantValid bool
+	}{
+		{"right token", domain.RoleAnonymous, "h1", "h1", t0, nil, domain.RoleAuthenticated, true},
+		{"right token just before expiry", domain.RoleAnonymous, "h1", "h1", expires.Add(-time.Nanosecond), nil, domain.RoleAuthenticated, true},
+		{"manager stays manager", domain.RoleManager, "h1", "h1", t0, nil, domain.RoleManager, true},
+		{"admin stays admin", domain.RoleAdmin, "h1", "h1", t0, nil, domain.RoleAdmin, true},
+		{"wrong token", domain.RoleAnonymous, "h1", "h2", t0, domain.ErrInvalidVerification, domain.RoleAnonymous, false},
+		{"prefix of the token", domain.RoleAnonymous, "h1", "h", t0, domain.ErrInvalidVerification, domain.RoleAnonymous, false},
+		{"expired at the deadline", domain.RoleAnonymous, "h1", "h1", expires, domain.ErrInvalidVerification, domain.RoleAnonymous, false},
+		{"expired after", domain.RoleAnonymous, "h1", "h1", expires.Add(time.Hour), domain.ErrInvalidVerification, domain.RoleAnonymous, false},
+		{"none pending, empty given", domain.RoleAnonymous, "", "", t0, domain.ErrInvalidVerification, domain.RoleAnonymous, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			u := userWithRole(tt.role)
+			if tt.pending != "" {
+				u.SetVerificationToken(tt.pending, expires)
+			}
+			err := u.VerifyEmail(tt.given, tt.now)
+			if !errors.Is(err, tt.want) {
+				t.Fatalf("VerifyEmail = %v, want %v", err, tt.want)
+			}
+			st := u.State()
+			if st.Role != tt.wantRole || st.EmailVerified != tt.wantValid {
+				t.Errorf("role %v, verified %v; want %v, %v", st.Role, st.EmailVerified, tt.wantRole, tt.wantValid)
+			}
+			if tt.want == nil && (st.VerificationTokenHash != "" || !st.VerificationExpiresAt.IsZero()) {
+				t.Error("the token is kept after use")
+			}
+		})
+	}
+}
+
+func TestVerifyEmailSingleUse(t *testing.T) {
+	t.Parallel()
+	u := newUser(t, domain.RoleAnonymous)
+	u.SetVerificationToken("h1", t0.Add(time.Hour))
+	if err := u.VerifyEmail("h1", t0); err != nil {
+		t.Fatalf("first VerifyEmail: %v", err)
+	}
+	if err := u.VerifyEmail("h1", t0); !errors.Is(err, domain.ErrInvalidVerification) {
+		t.Fatalf("second VerifyEmail = %v, want ErrInvalidVerification", err)
+	}
+	if u.Role() != domain.RoleAuthenticated {
+		t.Errorf("role = %v, want AUTHENTICATED", u.Role())
+	}
+}
+
+func TestMarkEmailVerified(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct{ role, want domain.Role }{
+		{domain.RoleAnonymous, domain.RoleAuthenticated},
+		{domain.RoleAdmin, domain.RoleAdmin},
+	} {
+		u := userWithRole(tt.role)
+		u.SetVerificationToken("h1", t0.Add(time.Hour))
+		u.MarkEmailVerified(t0)
+		st := u.State()
+		if !st.EmailVerified || st.Role != tt.want || st.VerificationTokenHash != "" {
+			t.Errorf("after MarkEmailVerified: verified %v, role %v, token %q", st.EmailVerified, st.Role, st.VerificationTokenHash)
+		}
+	}
+}
+
+func TestSetRole(t *testing.T) {
+	t.Parallel()
+	u := newUser(t, domain.RoleAuthenticated)
+	later := t0.Add(time.Hour)
+
+	u.SetRole(domain.RoleAuthenticated, later)
+	if st := u.State(); st.TokenVersion != 0 || !st.UpdatedAt.Equal(t0) {
+		t.Errorf("unchanged role: token version %d, updated %v; want 0, %v", st.TokenVersion, st.UpdatedAt, t0)
+	}
+	u.SetRole(domain.RoleManager, later)
+	if st := u.State(); st.Role != domain.RoleManager || st.TokenVersion != 1 || !st.UpdatedAt.Equal(later) {
+		t.Errorf("changed role: role %v, token version %d, updated %v", st.Role, st.TokenVersion, st.UpdatedAt)
+	}
+	u.SetRole(domain.RoleManager, later.Add(time.Hour))
+	if u.TokenVersion() != 1 {
+		t.Errorf("setting the same role again bumped the token version to %d", u.TokenVersion())
+	}
+}
+
+func TestUpgradeToProfessional(t *testing.T) {
+	t.Parallel()
+	u := newUser(t, domain.RoleAuthenticated)
+	first, second := t0.Add(time.Hour), t0.Add(2*time.Hour)
+	if !u.UpgradeToProfessional(first) {
+		t.Fatal("first upgrade reported no change")
+	}
+	if u.UpgradeToProfessional(second) {
+		t.Error("second upgrade reported a change")
+	}
+	st := u.State()
+	if !st.IsProfessional || !st.ProfessionalStatusUpdatedAt.Equal(first) || !st.UpdatedAt.Equal(first) {
+		t.Errorf("professional %v at %v, updated %v; want true at %v", st.IsProfessional, st.ProfessionalStatusUpdatedAt, st.UpdatedAt, first)
+	}
+}
+
+func TestPasswordHashes(t *testing.T) {
+	t.Parallel()
+	u := newUser(t, domain.RoleAuthenticated)
+
+	u.UpgradePasswordHash("other", "new")
+	if u.PasswordHash() != "hash" {
+		t.Errorf("UpgradePasswordHash replaced a hash that had changed meanwhile: %q", u.PasswordHash())
+	}
+	u.UpgradePasswordHash("hash", "rehashed")
+	if u.PasswordHash() != "rehashed" || u.TokenVersion() != 0 {
+		t.Errorf("after upgrade: hash %q, token version %d; want rehashed, 0", u.PasswordHash(), u.TokenVersion())
+	}
+	u.SetPasswordHash("changed", t0.Add(time.Hour))
+	if u.PasswordHash() != "changed" || u.TokenVersion() != 1 {
+		t.Errorf("after change: hash %q, token version %d; want changed, 1", u.PasswordHash(), u.TokenVersion())
+	}
+}
+
+func TestChangeEmailAndNickname(t *testing.T) {
+	t.Parallel()
+	u := newUser(t, domain.RoleAuthenticated)
+	later := t0.Add(time.Hour)
+
+	if err := u.ChangeEmail("no-at-sign", later); err == nil {
+		t.Fatal("ChangeEmail accepted an invalid address")
+	} else {
+		wantInvalid(t, err, "email")
+	}
+	if u.Email() != "alice@example.com" {
+		t.Errorf("a rejected email changed the user: %q", u.Email())
+	}
+	if err := u.ChangeEmail(" ALICE@example.com", later); err != nil || !u.State().UpdatedAt.Equal(t0) {
+		t.Errorf("the same email, other case: err %v, updated %v; want nil, unchanged", err, u.State().UpdatedAt)
+	}
+	if err := u.ChangeEmail(" Bob@Example.com ", later); err != nil || u.Email() != "bob@example.com" {
+		t.Errorf("ChangeEmail: err %v, email %q", err, u.Email())
+	}
+
+	wantInvalid(t, u.ChangeNickname("a b", later), "nickname")
+	if u.Nickname() != "alice" {
+		t.Errorf("a rejected nickname changed the user: %q", u.Nickname())
+	}
+	if err := u.ChangeNickname("bob_2", later); err != nil || u.Nickname() != "bob_2" {
+		t.Errorf("ChangeNickname: err %v, nickname %q", err, u.Nickname())
+	}
+}
+
+func TestUpdateProfile(t *testing.T) {
+	t.Parallel()
+	ptr := func(s string) *string { return &s }
+	u := newUser(t, domain.RoleAuthenticated)
+	later := t0.Add(time.Hour)
+
+	if !(domain.ProfilePatch{}).IsEmpty() || (domain.ProfilePatch{Bio: ptr("")}).IsEmpty() {
+		t.Error("IsEmpty must be true only for a patch without fields")
+	}
+	err := u.UpdateProfile(domain.ProfilePatch{Bio: ptr("new bio"), GitHubProfileURL: ptr("https://evil.com/github.com")}, later)
+	wantInvalid(t, err, "github_profile_url")
+	if u.State().Profile.Bio != "" {
+		t.Error("a rejected patch was partly applied")
+	}
+
+	err = u.UpdateProfile(domain.ProfilePatch{FirstName: ptr(""), Bio: ptr("new bio"), LinkedInProfileURL: ptr("https://linkedin.com/in/a")}, later)
+	if err != nil {
+		t.Fatalf("UpdateProfile: %v", err)
+	}
+	want := domain.Profile{Bio: "new bio", LinkedInProfileURL: "https://linkedin.com/in/a"}
+	if diff := cmp.Diff(want, u.State().Profile); diff != "" {
+		t.Errorf("profile mismatch (-want +got):\n%s", diff)
+	}
+	if !u.State().UpdatedAt.Equal(later) {
+		t.Errorf("UpdatedAt = %v, want %v", u.State().UpdatedAt, later)
+	}
+}

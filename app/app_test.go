@@ -149,7 +149,8 @@ type deps struct {
 // env is a service under test and its ports.
 type env struct {
 	deps
-	svc *app.Service
+	svc        *app.Service
+	dispatcher *app.Dispatcher
 }
 
 // newEnv builds a service on a fresh memory store and fakes; opts may swap
@@ -177,12 +178,16 @@ func newEnv(tb testing.TB, opts ...func(*deps)) *env {
 	for _, o := range opts {
 		o(&d)
 	}
-	svc, err := app.New(d.store, d.hasher, d.issuer, d.verifier, d.mailer, d.clock, d.ids, d.secrets,
+	svc, err := app.New(d.store, d.hasher, d.issuer, d.verifier, d.clock, d.ids, d.secrets,
 		d.cfg, dummyHash, slog.New(slog.DiscardHandler))
 	if err != nil {
 		tb.Fatalf("app.New: %v", err)
 	}
-	return &env{deps: d, svc: svc}
+	disp, err := app.NewDispatcher(d.mem, d.mailer, d.clock, app.DispatcherConfig{}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		tb.Fatalf("app.NewDispatcher: %v", err)
+	}
+	return &env{deps: d, svc: svc, dispatcher: disp}
 }
 
 // register signs up email with goodPass and returns the new user.
@@ -242,12 +247,27 @@ func (e *env) user(tb testing.TB, id string) *domain.User {
 
 // sent returns the messages mailed so far, in order.
 func (e *env) sent() []domain.Message {
+	e.flush()
 	calls := e.mailer.SendCalls()
 	out := make([]domain.Message, len(calls))
 	for i, c := range calls {
 		out[i] = c.M
+		out[i].ID = "" // the outbox row's; tests compare the content
 	}
 	return out
+}
+
+// flush runs the dispatcher over every message due now.
+func (e *env) flush() {
+	for {
+		n, err := e.dispatcher.DeliverDue(context.Background())
+		if err != nil {
+			panic(err)
+		}
+		if n == 0 {
+			return
+		}
+	}
 }
 
 // sentTo returns the messages of kind mailed to address.

@@ -46,9 +46,9 @@ func (s *Service) login(ctx context.Context, rawEmail, password string) (LoginRe
 	if err != nil {
 		return LoginResult{}, err
 	}
-	hash, lockedAtAdmission, err := s.admitLoginAttempt(ctx, u.ID())
-	if lockedAtAdmission {
-		s.notify(ctx, domain.Message{Kind: domain.MessageLocked, To: u.Email(), Name: u.DisplayName()}, u.ID())
+	hash, err := s.admitLoginAttempt(ctx, u.ID())
+	if errors.Is(err, domain.ErrUserNotFound) {
+		return LoginResult{}, s.failUnknown(ctx, password) // deleted meanwhile
 	}
 	if err != nil {
 		return LoginResult{}, err
@@ -70,14 +70,20 @@ func (s *Service) login(ctx context.Context, rawEmail, password string) (LoginRe
 	var lockedNow bool
 	err = s.users.UpdateUser(dctx, u.ID(), func(cur *domain.User) error {
 		lockedNow = cur.EndLoginAttempt(s.clock.Now(), ok, s.cfg.Lockout)
+		if lockedNow {
+			cur.Queue(lockedMessage(cur))
+		}
 		u = cur
 		return nil
 	})
+	if errors.Is(err, domain.ErrUserNotFound) {
+		return LoginResult{}, domain.ErrInvalidCredentials // deleted meanwhile
+	}
 	if err != nil {
 		return LoginResult{}, err
 	}
 	if lockedNow {
-		s.notify(ctx, domain.Message{Kind: domain.MessageLocked, To: u.Email(), Name: u.DisplayName()}, u.ID())
+		s.wake()
 	}
 	if !ok {
 		return LoginResult{}, domain.ErrInvalidCredentials
@@ -97,36 +103,46 @@ func (s *Service) login(ctx context.Context, rawEmail, password string) (LoginRe
 
 // admitLoginAttempt reserves a password check on the account, waiting while
 // every slot is held by attempts in flight, and returns the hash to check.
-// lockedNow reports that admission itself locked the account (attempts
-// whose lease ran out were counted as failures).
-func (s *Service) admitLoginAttempt(ctx context.Context, id string) (hash string, lockedNow bool, err error) {
+func (s *Service) admitLoginAttempt(ctx context.Context, id string) (string, error) {
 	wait := 2 * time.Millisecond
 	for {
+		var hash string
 		var admitErr error
+		var lockedNow bool
 		// A refusal is saved too: admission may have counted expired
 		// attempts as failures, locked or unlocked the account.
 		err := s.users.UpdateUser(ctx, id, func(u *domain.User) error {
 			hash = u.PasswordHash()
 			wasLocked := u.IsLocked()
 			admitErr = u.BeginLoginAttempt(s.clock.Now(), s.cfg.Lockout)
-			lockedNow = !wasLocked && u.IsLocked()
+			if lockedNow = !wasLocked && u.IsLocked(); lockedNow {
+				u.Queue(lockedMessage(u))
+			}
 			return nil
 		})
 		if err != nil {
-			return "", false, err
+			return "", err
+		}
+		if lockedNow {
+			s.wake()
 		}
 		if !errors.Is(admitErr, domain.ErrLoginBusy) {
-			return hash, lockedNow, admitErr
+			return hash, admitErr
 		}
 		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return "", false, fmt.Errorf("waiting for a login slot: %w: %w", domain.ErrUnavailable, ctx.Err())
+			return "", fmt.Errorf("waiting for a login slot: %w: %w", domain.ErrUnavailable, ctx.Err())
 		case <-t.C:
 		}
 		wait = min(wait*2, 50*time.Millisecond)
 	}
+}
+
+// lockedMessage tells the owner their account locked.
+func lockedMessage(u *domain.User) domain.Message {
+	return domain.Message{Kind: domain.MessageLocked, To: u.Email(), Name: u.DisplayName()}
 }
 
 // failUnknown spends the time a real password check takes, so that the

@@ -327,7 +327,7 @@ func TestLoginCancelledWhileBusy(t *testing.T) {
 			return err
 		},
 	}
-	svc, err := app.New(store, e.hasher, e.issuer, e.verifier, e.mailer, e.clock, e.ids, e.secrets, e.cfg, dummyHash, discardLog())
+	svc, err := app.New(store, e.hasher, e.issuer, e.verifier, e.clock, e.ids, e.secrets, e.cfg, dummyHash, discardLog())
 	if err != nil {
 		t.Fatal(err)
 	}

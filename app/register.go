@@ -71,16 +71,17 @@ func (s *Service) createUser(ctx context.Context, in NewUserInput, role domain.R
 	}
 	u, err := s.insertUser(ctx, in, email, hash, role, func(u *domain.User) {
 		u.SetVerificationToken(hashSecret(secret), s.clock.Now().Add(s.cfg.VerificationTTL))
+		u.Queue(domain.Message{
+			Kind: domain.MessageVerifyEmail,
+			To:   u.Email(),
+			Name: u.DisplayName(),
+			Link: s.cfg.PublicBaseURL + "/verify-email/" + u.ID() + "/" + secret,
+		})
 	})
 	if err != nil {
 		return nil, err
 	}
-	s.notify(ctx, domain.Message{
-		Kind: domain.MessageVerifyEmail,
-		To:   u.Email(),
-		Name: u.DisplayName(),
-		Link: s.cfg.PublicBaseURL + "/verify-email/" + u.ID() + "/" + secret,
-	}, u.ID())
+	s.wake()
 	return u, nil
 }
 

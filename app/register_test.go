@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/usersvc/usersvc/app"
@@ -161,8 +162,15 @@ func TestRegisterMailerFailureDoesNotFail(t *testing.T) {
 		t.Fatalf("Register with a failing mailer: %v", err)
 	}
 	e.user(t, u.ID())
+	e.flush()
 	if n := len(e.mailer.SendCalls()); n != 1 {
 		t.Errorf("Send called %d times, want 1", n)
+	}
+	// The message waits in the outbox and goes out once the mailer works.
+	e.mailer.SendFunc = func(ctx context.Context, m domain.Message) error { return nil }
+	e.clock.Advance(time.Minute)
+	if msgs := e.sentTo("a@example.com", domain.MessageVerifyEmail); len(msgs) != 2 {
+		t.Errorf("Send called %d times after the mailer recovered, want 2", len(msgs))
 	}
 }
 

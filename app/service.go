@@ -3,7 +3,6 @@
 package app
 
 import (
-	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -22,6 +21,9 @@ type Config struct {
 	VerificationTTL time.Duration
 	// PublicBaseURL is the base of links in emails, without a trailing slash.
 	PublicBaseURL string
+	// MessagesQueued, if set, is called after a change that queued email
+	// commits, so the dispatcher sends it without waiting for its next poll.
+	MessagesQueued func()
 }
 
 // Service runs the use cases.
@@ -30,7 +32,6 @@ type Service struct {
 	hasher   ports.PasswordHasher
 	issuer   ports.TokenIssuer
 	verifier ports.TokenVerifier
-	mailer   ports.Mailer
 	clock    ports.Clock
 	ids      ports.IDs
 	secrets  ports.Secrets
@@ -44,11 +45,11 @@ type Service struct {
 // New builds the service. dummyHash is any hash made by hasher; it is used to
 // spend the same time on unknown emails as on known ones.
 func New(users ports.UserStore, hasher ports.PasswordHasher, issuer ports.TokenIssuer,
-	verifier ports.TokenVerifier, mailer ports.Mailer, clock ports.Clock, ids ports.IDs,
+	verifier ports.TokenVerifier, clock ports.Clock, ids ports.IDs,
 	secrets ports.Secrets, cfg Config, dummyHash string, log *slog.Logger,
 ) (*Service, error) {
 	switch {
-	case users == nil || hasher == nil || issuer == nil || verifier == nil || mailer == nil ||
+	case users == nil || hasher == nil || issuer == nil || verifier == nil ||
 		clock == nil || ids == nil || secrets == nil || log == nil:
 		return nil, errors.New("app.New: every dependency is required")
 	case cfg.Lockout.MaxAttempts < 1:
@@ -63,7 +64,7 @@ func New(users ports.UserStore, hasher ports.PasswordHasher, issuer ports.TokenI
 	}
 	cfg.PublicBaseURL = strings.TrimRight(cfg.PublicBaseURL, "/")
 	return &Service{
-		users: users, hasher: hasher, issuer: issuer, verifier: verifier, mailer: mailer,
+		users: users, hasher: hasher, issuer: issuer, verifier: verifier,
 		clock: clock, ids: ids, secrets: secrets, cfg: cfg, log: log, dummyHash: dummyHash,
 	}, nil
 }
@@ -75,11 +76,10 @@ func hashSecret(secret string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// notify delivers a message after the change that owes it was saved. A
-// failure does not undo the change; it is logged for the operator.
-func (s *Service) notify(ctx context.Context, m domain.Message, userID string) {
-	if err := s.mailer.Send(context.WithoutCancel(ctx), m); err != nil {
-		s.log.WarnContext(ctx, "email not sent", "kind", string(m.Kind), "user_id", userID, "error", err)
+// wake nudges the dispatcher after a change that queued email committed.
+func (s *Service) wake() {
+	if s.cfg.MessagesQueued != nil {
+		s.cfg.MessagesQueued()
 	}
 }
 

@@ -17,26 +17,26 @@ func TestNewRefusesMissingSettings(t *testing.T) {
 		build func() (*app.Service, error)
 	}{
 		{"no store", func() (*app.Service, error) {
-			return app.New(nil, d.hasher, d.issuer, d.verifier, d.mailer, d.clock, d.ids, d.secrets, d.cfg, dummyHash, log)
+			return app.New(nil, d.hasher, d.issuer, d.verifier, d.clock, d.ids, d.secrets, d.cfg, dummyHash, log)
 		}},
-		{"no mailer", func() (*app.Service, error) {
-			return app.New(d.store, d.hasher, d.issuer, d.verifier, nil, d.clock, d.ids, d.secrets, d.cfg, dummyHash, log)
+		{"no clock", func() (*app.Service, error) {
+			return app.New(d.store, d.hasher, d.issuer, d.verifier, nil, d.ids, d.secrets, d.cfg, dummyHash, log)
 		}},
 		{"no logger", func() (*app.Service, error) {
-			return app.New(d.store, d.hasher, d.issuer, d.verifier, d.mailer, d.clock, d.ids, d.secrets, d.cfg, dummyHash, nil)
+			return app.New(d.store, d.hasher, d.issuer, d.verifier, d.clock, d.ids, d.secrets, d.cfg, dummyHash, nil)
 		}},
 		{"MaxAttempts 0", func() (*app.Service, error) {
 			cfg := d.cfg
 			cfg.Lockout = domain.LockoutPolicy{MaxAttempts: 0}
-			return app.New(d.store, d.hasher, d.issuer, d.verifier, d.mailer, d.clock, d.ids, d.secrets, cfg, dummyHash, log)
+			return app.New(d.store, d.hasher, d.issuer, d.verifier, d.clock, d.ids, d.secrets, cfg, dummyHash, log)
 		}},
 		{"VerificationTTL 0", func() (*app.Service, error) {
 			cfg := d.cfg
 			cfg.VerificationTTL = 0
-			return app.New(d.store, d.hasher, d.issuer, d.verifier, d.mailer, d.clock, d.ids, d.secrets, cfg, dummyHash, log)
+			return app.New(d.store, d.hasher, d.issuer, d.verifier, d.clock, d.ids, d.secrets, cfg, dummyHash, log)
 		}},
 		{"no dummy hash", func() (*app.Service, error) {
-			return app.New(d.store, d.hasher, d.issuer, d.verifier, d.mailer, d.clock, d.ids, d.secrets, d.cfg, "", log)
+			return app.New(d.store, d.hasher, d.issuer, d.verifier, d.clock, d.ids, d.secrets, d.cfg, "", log)
 		}},
 	}
 	for _, tt := range tests {

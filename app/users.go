@@ -190,17 +190,16 @@ func (s *Service) DeleteUser(ctx context.Context, actor domain.Actor, userID str
 func (s *Service) UpgradeToProfessional(ctx context.Context, actor domain.Actor, userID string) (*domain.User, error) {
 	var changed bool
 	u, err := s.staffUpdate(ctx, actor, userID, func(u *domain.User) error {
-		changed = u.UpgradeToProfessional(s.clock.Now())
+		if changed = u.UpgradeToProfessional(s.clock.Now()); changed {
+			u.Queue(domain.Message{Kind: domain.MessageProfessional, To: u.Email(), Name: u.DisplayName(), Link: s.cfg.PublicBaseURL})
+		}
 		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("upgrade to professional: %w", err)
 	}
 	if changed {
-		s.notify(ctx, domain.Message{
-			Kind: domain.MessageProfessional, To: u.Email(), Name: u.DisplayName(),
-			Link: s.cfg.PublicBaseURL,
-		}, u.ID())
+		s.wake()
 	}
 	return u, nil
 }

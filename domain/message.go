@@ -18,3 +18,17 @@ type Message struct {
 	Name string // how to greet the recipient
 	Link string // absolute URL the message points to, if any
 }
+
+// Queue records a message the change being made owes the user. The store
+// saves queued messages in the same transaction as the user (an outbox), and
+// they are sent after the commit, so a message exists if and only if its
+// change does.
+func (u *User) Queue(m Message) { u.outbox = append(u.outbox, m) }
+
+// TakeMessages returns the queued messages and forgets them; stores call it
+// when they save the user.
+func (u *User) TakeMessages() []Message {
+	m := u.outbox
+	u.outbox = nil
+	return m
+}

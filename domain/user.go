@@ -102,7 +102,10 @@ type UserState struct {
 }
 
 // User is the aggregate that holds every user rule.
-type User struct{ s UserState }
+type User struct {
+	s      UserState
+	outbox []Message // queued by the change in progress; see Queue
+}
 
 // NewUserParams are the inputs of NewUser.
 type NewUserParams struct {

@@ -11,7 +11,8 @@ import (
 
 // UserStore persists users. Every implementation passes porttest.UserStore.
 type UserStore interface {
-	// CreateUser stores a new user. Fails with domain.ErrEmailTaken or
+	// CreateUser stores a new user and the messages queued on it, in one
+	// transaction. Fails with domain.ErrEmailTaken or
 	// domain.ErrNicknameTaken (nicknames are unique case-insensitively).
 	CreateUser(ctx context.Context, u *domain.User) error
 	// UserByID fails with domain.ErrUserNotFound.
@@ -23,7 +24,10 @@ type UserStore interface {
 	ListUsers(ctx context.Context, offset, limit int) ([]*domain.User, int, error)
 	// UpdateUser loads the user, runs fn and saves the result atomically: no
 	// other update of that user interleaves. If fn fails nothing is saved
-	// and its error is returned. Fails with domain.ErrUserNotFound and, when
+	// and its error is returned. fn may run more than once (a store retries
+	// a transaction the database aborted), so it must have no side effects
+	// beyond the user; messages it queues on the user are saved to the
+	// outbox in the same transaction. Fails with domain.ErrUserNotFound and, when
 	// the new email or nickname is taken, with the domain's duplicate errors.
 	UpdateUser(ctx context.Context, id string, fn func(u *domain.User) error) error
 	// UpdateUserCountingAdmins is UpdateUser for changes that may take a user
@@ -83,4 +87,27 @@ type IDs interface {
 // Secrets makes random, unguessable tokens (for email links).
 type Secrets interface {
 	NewSecret() (string, error)
+}
+
+// OutboxMessage is a queued message with its delivery state.
+type OutboxMessage struct {
+	Message   domain.Message // Message.ID is the outbox row's id
+	Attempts  int            // delivery attempts so far, the current one included
+	CreatedAt time.Time
+}
+
+// Outbox is the delivery side of the messages the UserStore saved. Every
+// implementation passes porttest.Outbox.
+type Outbox interface {
+	// ClaimMessages leases up to limit pending messages that are due (next
+	// attempt at or before now), oldest first, and counts an attempt on each.
+	// No other claimer gets a leased message until the lease ends or the
+	// message is marked, so concurrent dispatchers never send one twice.
+	ClaimMessages(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]OutboxMessage, error)
+	// MarkSent records a delivery and erases the content (links hold secrets).
+	MarkSent(ctx context.Context, id string, now time.Time) error
+	// MarkRetry schedules the next attempt at next.
+	MarkRetry(ctx context.Context, id string, next time.Time, lastError string) error
+	// MarkFailed gives the message up; it is never claimed again.
+	MarkFailed(ctx context.Context, id string, now time.Time, lastError string) error
 }

@@ -28,11 +28,17 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	binary = filepath.Join(dir, "usersvc")
+	mailpitBuilt := make(chan error, 1)
+	go func() { mailpitBuilt <- buildMailpit() }()
 	build := exec.Command("go", "build", "-o", binary, "./cmd/usersvc")
 	build.Dir = ".."
 	build.Stdout, build.Stderr = os.Stdout, os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "building usersvc:", err)
+		os.Exit(1)
+	}
+	if err := <-mailpitBuilt; err != nil {
+		fmt.Fprintln(os.Stderr, "building mailpit:", err)
 		os.Exit(1)
 	}
 	code := m.Run()

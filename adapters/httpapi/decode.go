@@ -54,7 +54,8 @@ type object struct {
 // decodeJSONObject reads a JSON object body. It fails with errBodyTooLarge,
 // errUnsupportedMedia or a *requestError holding 422 items.
 func decodeJSONObject(w http.ResponseWriter, r *http.Request) (*object, error) {
-	if mt := mediaType(r); mt != "application/json" && !(len(mt) > 5 && mt[len(mt)-5:] == "+json") {
+	// No Content-Type at all is read as JSON, as FastAPI did for the seed's clients.
+	if mt := mediaType(r); mt != "" && mt != "application/json" && !strings.HasSuffix(mt, "+json") {
 		return nil, errUnsupportedMedia
 	}
 	body, err := readBody(w, r)

@@ -93,7 +93,7 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, mode e
 		writeDetail(w, conflictStatus(mode), "Conflict")
 	case errors.Is(err, domain.ErrInvalid):
 		writeDetail(w, http.StatusUnprocessableEntity, "Invalid input")
-	case errors.Is(err, domain.ErrUnavailable):
+	case errors.Is(err, domain.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
 		w.Header().Set("Retry-After", "1")
 		writeDetail(w, http.StatusServiceUnavailable, detailUnavailable)
 	case errors.Is(err, context.Canceled) && r.Context().Err() != nil:

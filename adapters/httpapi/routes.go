@@ -16,6 +16,7 @@ func addRoutes(r *mux.Router, d deps) {
 		r.Handle(trimmed+"/", h).Methods(methods...).Name(trimmed)
 	}
 	actor := func(h actorHandler) http.Handler { return withActor(d.log, d.uc, h) }
+	staff := func(h actorHandler) http.Handler { return actor(staffOnly(d.log, h)) }
 
 	route("/healthz", handleHealth(), http.MethodGet, http.MethodHead)
 	route("/readyz", handleReady(d.log, d.ready), http.MethodGet, http.MethodHead)
@@ -27,12 +28,12 @@ func addRoutes(r *mux.Router, d deps) {
 	route("/users/me", actor(handleMe(d.log, d.uc)), http.MethodGet)
 	route("/users/me", actor(handleUpdateMe(d.log, d.uc)), http.MethodPatch)
 
-	route("/users", actor(handleListUsers(d.log, d.uc)), http.MethodGet)
-	route("/users", actor(handleCreateUser(d.log, d.uc)), http.MethodPost)
-	route("/users/{user_id}", actor(handleGetUser(d.log, d.uc)), http.MethodGet)
-	route("/users/{user_id}", actor(handleUpdateUser(d.log, d.uc)), http.MethodPut)
-	route("/users/{user_id}", actor(handleDeleteUser(d.log, d.uc)), http.MethodDelete)
-	route("/users/{user_id}/upgrade", actor(handleUpgrade(d.log, d.uc)), http.MethodPost)
-	route("/users/{user_id}/unlock", actor(handleUnlock(d.log, d.uc)), http.MethodPost)
+	route("/users", staff(handleListUsers(d.log, d.uc)), http.MethodGet)
+	route("/users", staff(handleCreateUser(d.log, d.uc)), http.MethodPost)
+	route("/users/{user_id}", staff(handleGetUser(d.log, d.uc)), http.MethodGet)
+	route("/users/{user_id}", staff(handleUpdateUser(d.log, d.uc)), http.MethodPut)
+	route("/users/{user_id}", staff(handleDeleteUser(d.log, d.uc)), http.MethodDelete)
+	route("/users/{user_id}/upgrade", staff(handleUpgrade(d.log, d.uc)), http.MethodPost)
+	route("/users/{user_id}/unlock", staff(handleUnlock(d.log, d.uc)), http.MethodPost)
 	route("/users/{user_id}/role", actor(handleChangeRole(d.log, d.uc)), http.MethodPatch)
 }

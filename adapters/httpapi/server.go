@@ -6,6 +6,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"strings"
 
 	"github.com/gorilla/mux"
 )
@@ -44,15 +45,16 @@ func NewServer(log *slog.Logger, uc UseCases, ready ReadyFunc) http.Handler {
 	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		writeDetail(w, http.StatusNotFound, "Not Found")
 	})
-	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		w.Header().Set("Allow", strings.Join(allowedMethods(r, req), ", "))
 		writeDetail(w, http.StatusMethodNotAllowed, "Method Not Allowed")
 	})
 	r.Use(nameRoute)
 	addRoutes(r, deps{log: log, uc: uc, ready: ready})
 	var h http.Handler = r
 	h = securityHeaders(h)
-	h = accessLog(log, h)
 	h = recoverPanics(log, h)
+	h = accessLog(log, h)
 	h = withRequestID(h)
 	return h
 }
@@ -74,4 +76,19 @@ func handleReady(log *slog.Logger, ready ReadyFunc) http.Handler {
 		}
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
+}
+
+// allowedMethods lists the methods the request's path answers, for the
+// Allow header a 405 must carry (RFC 9110).
+func allowedMethods(r *mux.Router, req *http.Request) []string {
+	var out []string
+	for _, m := range []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+		probe := req.Clone(req.Context())
+		probe.Method = m
+		var match mux.RouteMatch
+		if r.Match(probe, &match) && match.MatchErr == nil {
+			out = append(out, m)
+		}
+	}
+	return out
 }

@@ -13,18 +13,27 @@ import (
 	"github.com/usersvc/usersvc/ports"
 )
 
-// UserStore keeps users in a map. One lock serialises writers, which is what
-// makes UpdateUser atomic and the ADMIN count exact.
+// UserStore keeps users in a map and their outbox in a slice. One lock
+// serialises writers, which is what makes UpdateUser atomic, the ADMIN count
+// exact, and a user change and its messages saved together or not at all.
 type UserStore struct {
-	mu    sync.RWMutex
-	users map[string]domain.UserState
+	mu     sync.RWMutex
+	users  map[string]domain.UserState
+	outbox []*outboxEntry          // in insertion order
+	byID   map[string]*outboxEntry // outbox by message id
 }
 
-var _ ports.UserStore = (*UserStore)(nil)
+var (
+	_ ports.UserStore = (*UserStore)(nil)
+	_ ports.Outbox    = (*UserStore)(nil)
+)
 
 // NewUserStore returns an empty store.
 func NewUserStore() *UserStore {
-	return &UserStore{users: make(map[string]domain.UserState)}
+	return &UserStore{
+		users: make(map[string]domain.UserState),
+		byID:  make(map[string]*outboxEntry),
+	}
 }
 
 // CreateUser implements ports.UserStore.
@@ -41,7 +50,16 @@ func (s *UserStore) CreateUser(ctx context.Context, u *domain.User) error {
 	if err := s.checkUnique(st); err != nil {
 		return err
 	}
+	msgs := u.TakeMessages()
+	entries, err := newEntries(msgs, st.UpdatedAt)
+	if err != nil {
+		for _, m := range msgs { // CreateUser failed: they stay queued
+			u.Queue(m)
+		}
+		return err
+	}
 	s.users[st.ID] = st
+	s.appendEntries(entries)
 	return nil
 }
 
@@ -139,11 +157,17 @@ func (s *UserStore) UpdateUserCountingAdmins(ctx context.Context, id string, fn 
 	if err := s.checkUnique(next); err != nil {
 		return err
 	}
+	entries, err := newEntries(u.TakeMessages(), next.UpdatedAt)
+	if err != nil {
+		return err
+	}
 	s.users[id] = next
+	s.appendEntries(entries)
 	return nil
 }
 
-// DeleteUser implements ports.UserStore.
+// DeleteUser implements ports.UserStore. Messages queued on the user by
+// check are not saved.
 func (s *UserStore) DeleteUser(ctx context.Context, id string, check func(u *domain.User, admins int) error) error {
 	if err := ctx.Err(); err != nil {
 		return err

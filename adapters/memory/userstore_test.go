@@ -11,3 +11,7 @@ import (
 func TestUserStore(t *testing.T) {
 	porttest.UserStore(t, func(*testing.T) ports.UserStore { return memory.NewUserStore() })
 }
+
+func TestOutbox(t *testing.T) {
+	porttest.Outbox(t, func(*testing.T) porttest.OutboxStore { return memory.NewUserStore() })
+}

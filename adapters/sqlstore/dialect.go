@@ -12,6 +12,9 @@ type dialect interface {
 	bindType() int
 	// forUpdate is appended to a SELECT that must lock the rows it reads.
 	forUpdate() string
+	// skipLocked is appended to a SELECT that must lock the rows it reads
+	// and pass over rows other transactions hold (claiming outbox messages).
+	skipLocked() string
 	// timeValue encodes a time for a timestamp column.
 	timeValue(t time.Time) any
 	// uniqueViolation reports whether err is a unique-key violation and,

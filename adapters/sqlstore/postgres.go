@@ -59,6 +59,10 @@ func (postgres) bindType() int { return sqlx.DOLLAR }
 
 func (postgres) forUpdate() string { return " FOR UPDATE" }
 
+// skipLocked lets concurrent claimers each take different rows instead of
+// queueing behind one another.
+func (postgres) skipLocked() string { return " FOR UPDATE SKIP LOCKED" }
+
 // timeValue truncates to the microseconds timestamptz keeps; PostgreSQL
 // would round instead, and a rounded time may lie in the future.
 func (postgres) timeValue(t time.Time) any { return t.UTC().Truncate(time.Microsecond) }

@@ -76,6 +76,9 @@ func (sqliteDialect) bindType() int { return sqlx.QUESTION }
 // forUpdate is empty: every transaction already holds the write lock.
 func (sqliteDialect) forUpdate() string { return "" }
 
+// skipLocked is empty: with one writer no other claimer holds a row.
+func (sqliteDialect) skipLocked() string { return "" }
+
 func (sqliteDialect) timeValue(t time.Time) any {
 	return t.UTC().Truncate(time.Microsecond).Format(sqliteTimeLayout)
 }

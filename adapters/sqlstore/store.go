@@ -17,7 +17,7 @@ import (
 	"github.com/usersvc/usersvc/ports"
 )
 
-// Store is a ports.UserStore backed by a SQL database.
+// Store is a ports.UserStore and a ports.Outbox backed by a SQL database.
 type Store struct {
 	db *sqlx.DB
 	d  dialect
@@ -207,13 +207,22 @@ func (s *Store) values(id string, st domain.UserState) []any {
 	}
 }
 
-// CreateUser implements ports.UserStore.
-func (s *Store) CreateUser(ctx context.Context, u *domain.User) error {
+// CreateUser implements ports.UserStore. The messages queued on u are saved
+// in the same transaction; if it fails they stay queued on u.
+func (s *Store) CreateUser(ctx context.Context, u *domain.User) (err error) {
 	st := u.State()
 	id, ok := domain.CanonicalUserID(st.ID)
 	if !ok {
 		return fmt.Errorf("sqlstore: create user: id %q is not a UUID: %w", st.ID, domain.ErrInvalid)
 	}
+	msgs := u.TakeMessages()
+	defer func() {
+		if err != nil {
+			for _, m := range msgs {
+				u.Queue(m)
+			}
+		}
+	}()
 	tx, err := s.db.BeginTxx(ctx, nil)
 	if err != nil {
 		return s.wrap("create user", err)
@@ -221,6 +230,9 @@ func (s *Store) CreateUser(ctx context.Context, u *domain.User) error {
 	defer tx.Rollback()
 	if _, err := tx.ExecContext(ctx, s.q(insertUser), s.values(id, st)...); err != nil {
 		return s.writeError(ctx, tx, "create user", err, id, st)
+	}
+	if err := s.saveMessages(ctx, tx, "create user", msgs, st.UpdatedAt); err != nil {
+		return err
 	}
 	return s.wrap("create user", tx.Commit())
 }
@@ -309,16 +321,23 @@ func (s *Store) update(ctx context.Context, id string, countAdmins bool, fn func
 		if err := fn(u, admins); err != nil {
 			return err
 		}
+		// u is this attempt's own copy: a retry rehydrates a new one and
+		// fn queues its messages again.
+		msgs := u.TakeMessages()
 		st := u.State()
 		args := append(s.values(id, st)[1:], id)
 		if _, err := tx.ExecContext(ctx, s.q(updateUser), args...); err != nil {
 			return s.writeError(ctx, tx, "update user", err, id, st)
 		}
+		if err := s.saveMessages(ctx, tx, "update user", msgs, st.UpdatedAt); err != nil {
+			return err
+		}
 		return s.wrap("update user", tx.Commit())
 	})
 }
 
-// DeleteUser implements ports.UserStore.
+// DeleteUser implements ports.UserStore. Messages queued on the user by
+// check are not saved.
 func (s *Store) DeleteUser(ctx context.Context, id string, check func(u *domain.User, admins int) error) error {
 	id, ok := domain.CanonicalUserID(id)
 	if !ok {

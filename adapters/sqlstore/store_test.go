@@ -34,11 +34,103 @@ func TestPostgresUserStore(t *testing.T) {
 	raw := rawPostgres(t, dbURL)
 	porttest.UserStore(t, func(t *testing.T) ports.UserStore {
 		// The suite's subtests run one at a time; each starts empty.
-		if _, err := raw.ExecContext(t.Context(), "TRUNCATE users"); err != nil {
+		if _, err := raw.ExecContext(t.Context(), "TRUNCATE users, outbox"); err != nil {
 			t.Fatalf("empty users: %v", err)
 		}
 		return openMigrated(t, dbURL)
 	})
+}
+
+func TestSQLiteOutbox(t *testing.T) {
+	t.Parallel()
+	porttest.Outbox(t, func(t *testing.T) porttest.OutboxStore {
+		return openMigrated(t, sqliteURL(t))
+	})
+}
+
+func TestPostgresOutbox(t *testing.T) {
+	t.Parallel()
+	dbURL := sqlstoretest.NewPostgresURL(t)
+	openMigrated(t, dbURL)
+	raw := rawPostgres(t, dbURL)
+	porttest.Outbox(t, func(t *testing.T) porttest.OutboxStore {
+		// The suite's subtests run one at a time; each starts empty.
+		if _, err := raw.ExecContext(t.Context(), "TRUNCATE users, outbox"); err != nil {
+			t.Fatalf("empty tables: %v", err)
+		}
+		return openMigrated(t, dbURL)
+	})
+}
+
+// TestOutboxRows checks what the port cannot show: a sent message loses its
+// link, and errors are stored clean and cut to 1000 characters.
+func TestOutboxRows(t *testing.T) {
+	t.Parallel()
+	// Each database: its URL, a raw connection and its placeholder.
+	for name, dbs := range map[string]func(testing.TB) (string, *sql.DB, string){
+		"sqlite": func(tb testing.TB) (string, *sql.DB, string) {
+			path := filepath.Join(tb.TempDir(), "usersvc.db")
+			return "sqlite:" + path, rawSQLite(tb, path), "?"
+		},
+		"postgres": func(tb testing.TB) (string, *sql.DB, string) {
+			dbURL := sqlstoretest.NewPostgresURL(tb)
+			return dbURL, rawPostgres(tb, dbURL), "$1"
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			ctx := t.Context()
+			dbURL, raw, param := dbs(t)
+			s := openMigrated(t, dbURL)
+			now := time.Date(2024, 5, 6, 7, 8, 9, 0, time.UTC)
+			u := newUser(t)
+			for _, name := range []string{"sent", "retried", "failed"} {
+				u.Queue(domain.Message{Kind: domain.MessageVerifyEmail, To: u.Email(), Name: name, Link: "https://example.com/secret"})
+			}
+			if err := s.CreateUser(ctx, u); err != nil {
+				t.Fatalf("CreateUser: %v", err)
+			}
+			claimed, err := s.ClaimMessages(ctx, time.Now(), 10, time.Minute)
+			if err != nil || len(claimed) != 3 {
+				t.Fatalf("ClaimMessages: %d messages, %v; want 3", len(claimed), err)
+			}
+			id := map[string]string{}
+			for _, m := range claimed {
+				id[m.Message.Name] = m.Message.ID
+			}
+			long := strings.Repeat("é", 1500) + "\xff\x00"
+			for _, err := range []error{
+				s.MarkSent(ctx, id["sent"], now),
+				s.MarkRetry(ctx, id["retried"], now, long),
+				s.MarkFailed(ctx, id["failed"], now, "550\x00 no such user"),
+			} {
+				if err != nil {
+					t.Fatalf("mark: %v", err)
+				}
+			}
+			type row struct {
+				status, link, lastErr  string
+				sent, failed, attempts int
+			}
+			want := map[string]row{
+				"sent":    {status: "sent", sent: 1, attempts: 1},
+				"retried": {status: "pending", link: "https://example.com/secret", lastErr: strings.Repeat("é", 1000), attempts: 1},
+				"failed":  {status: "failed", link: "https://example.com/secret", lastErr: "550 no such user", failed: 1, attempts: 1},
+			}
+			for name, w := range want {
+				var got row
+				q := `SELECT status, coalesce(link, ''), coalesce(last_error, ''),
+					CASE WHEN sent_at IS NULL THEN 0 ELSE 1 END, CASE WHEN failed_at IS NULL THEN 0 ELSE 1 END, attempts
+					FROM outbox WHERE id = ` + param
+				if err := raw.QueryRowContext(ctx, q, id[name]).Scan(&got.status, &got.link, &got.lastErr, &got.sent, &got.failed, &got.attempts); err != nil {
+					t.Fatalf("read %s: %v", name, err)
+				}
+				if got != w {
+					t.Errorf("%s row = %+v, want %+v", name, got, w)
+				}
+			}
+		})
+	}
 }
 
 func TestOpenRejectsBadURLs(t *testing.T) {
@@ -100,6 +192,23 @@ func TestMigrationsRoundTrip(t *testing.T) {
 				}
 				assertStatus(t, s, "applied")
 				mustCreate(t, s)
+				// Down one step: the outbox goes, users stay. A user whose
+				// message cannot be saved is not created either.
+				if err := s.MigrateDown(ctx); err != nil {
+					t.Fatalf("MigrateDown: %v", err)
+				}
+				mustCreate(t, s)
+				u := newUser(t)
+				u.Queue(domain.Message{Kind: domain.MessageVerifyEmail, To: u.Email(), Name: "x"})
+				if err := s.CreateUser(ctx, u); err == nil {
+					t.Fatal("CreateUser with a message succeeded with no outbox table")
+				}
+				if _, err := s.UserByID(ctx, u.ID()); !errors.Is(err, domain.ErrUserNotFound) {
+					t.Fatalf("user whose message failed to save: UserByID error = %v, want ErrUserNotFound", err)
+				}
+				if len(u.TakeMessages()) != 1 {
+					t.Error("a failed CreateUser did not leave the message queued on the user")
+				}
 				if err := s.MigrateDown(ctx); err != nil {
 					t.Fatalf("MigrateDown: %v", err)
 				}
@@ -282,7 +391,11 @@ func TestPostgresPromotionRaceRetried(t *testing.T) {
 	if _, err := hold.ExecContext(ctx, "SELECT id FROM users WHERE id = $1 FOR UPDATE", idA); err != nil {
 		t.Fatal(err)
 	}
-	noop := func(*domain.User, int) error { return nil }
+	// Each closure queues a message: a retried transaction must save it once.
+	noop := func(u *domain.User, _ int) error {
+		u.Queue(domain.Message{Kind: domain.MessageProfessional, To: u.Email(), Name: u.ID()})
+		return nil
+	}
 	errs := make(chan error, 2)
 	// First: snapshot without T as ADMIN, waits for A, then will lock T.
 	go func() { errs <- s.UpdateUserCountingAdmins(ctx, idT, noop) }()
@@ -301,6 +414,27 @@ func TestPostgresPromotionRaceRetried(t *testing.T) {
 			t.Errorf("UpdateUserCountingAdmins: %v", err)
 		}
 	}
+	claimed, err := s.ClaimMessages(ctx, time.Now().Add(time.Hour), 100, time.Hour)
+	if err != nil {
+		t.Fatalf("ClaimMessages: %v", err)
+	}
+	names := map[string]int{}
+	for _, m := range claimed {
+		names[m.Message.Name]++
+	}
+	if len(claimed) != 2 || names[idT] != 1 || names[idX] != 1 {
+		t.Errorf("saved messages for %v, want one each for %s and %s", names, idT, idX)
+	}
+}
+
+func rawSQLite(tb testing.TB, path string) *sql.DB {
+	tb.Helper()
+	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { db.Close() })
+	return db
 }
 
 func rawPostgres(tb testing.TB, dbURL string) *sql.DB {

@@ -65,7 +65,7 @@ func admin(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	}
 	defer store.Close()
-	svc, err := newService(ctx, c, store, log)
+	svc, err := newService(ctx, c, store, nil, log)
 	if err != nil {
 		return err
 	}

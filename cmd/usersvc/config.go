@@ -37,6 +37,10 @@ type config struct {
 	CORSOrigins      []string
 	LogLevel         slog.Level
 	LogFormat        string
+	MailMaxAttempts  int
+	MailRetryMin     time.Duration
+	MailRetryMax     time.Duration
+	MailSendTimeout  time.Duration
 	// DataDir keeps development state (the generated JWT key).
 	DataDir string
 }
@@ -99,6 +103,10 @@ func loadConfig(getenv func(string) string) (config, error) {
 		TrustedProxies:   list("TRUSTED_PROXIES"),
 		CORSOrigins:      list("CORS_ORIGINS"),
 		LogFormat:        strings.ToLower(get("LOG_FORMAT", "json")),
+		MailMaxAttempts:  integer("MAIL_MAX_ATTEMPTS", 10, 1, 1000),
+		MailRetryMin:     dur("MAIL_RETRY_MIN", "1s", false),
+		MailRetryMax:     dur("MAIL_RETRY_MAX", "10m", false),
+		MailSendTimeout:  dur("MAIL_SEND_TIMEOUT", "30s", false),
 		DataDir:          "./data",
 	}
 	switch env := strings.ToLower(get("APP_ENV", "development")); env {

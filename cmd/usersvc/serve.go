@@ -26,10 +26,26 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 		return err
 	}
 	defer store.Close()
-	svc, err := newService(ctx, c, store, log)
+	dispatcher, err := newDispatcher(c, store, log)
 	if err != nil {
 		return err
 	}
+	svc, err := newService(ctx, c, store, dispatcher.Wake, log)
+	if err != nil {
+		return err
+	}
+	// The dispatcher outlives the HTTP server: requests finishing during
+	// shutdown may queue mail, and it is sent before the process exits.
+	dctx, stopDispatcher := context.WithCancel(context.WithoutCancel(ctx))
+	dispatched := make(chan struct{})
+	go func() {
+		defer close(dispatched)
+		dispatcher.Run(dctx)
+	}()
+	defer func() {
+		stopDispatcher()
+		<-dispatched
+	}()
 	if c.AdminEmail != "" {
 		created, err := svc.EnsureAdmin(ctx, c.AdminEmail, c.AdminPassword)
 		if err != nil {

@@ -16,10 +16,12 @@ import (
 	"github.com/usersvc/usersvc/adapters/argon2hash"
 	"github.com/usersvc/usersvc/adapters/jwttoken"
 	"github.com/usersvc/usersvc/adapters/logmail"
+	"github.com/usersvc/usersvc/adapters/smtpmail"
 	"github.com/usersvc/usersvc/adapters/sqlstore"
 	"github.com/usersvc/usersvc/adapters/system"
 	"github.com/usersvc/usersvc/app"
 	"github.com/usersvc/usersvc/domain"
+	"github.com/usersvc/usersvc/ports"
 )
 
 func newLogger(c config, w io.Writer) *slog.Logger {
@@ -43,8 +45,28 @@ func openStore(ctx context.Context, c config) (*sqlstore.Store, error) {
 	return store, nil
 }
 
-// newService wires the use cases on store.
-func newService(ctx context.Context, c config, store *sqlstore.Store, log *slog.Logger) (*app.Service, error) {
+// newMailer is SMTP when SMTP_URL is set, else the log.
+func newMailer(c config, log *slog.Logger) (ports.Mailer, error) {
+	if c.SMTPURL == "" {
+		return logmail.New(log, !c.Production), nil
+	}
+	return smtpmail.New(c.SMTPURL, c.MailFrom, c.PublicBaseURL)
+}
+
+// newDispatcher delivers the outbox of store.
+func newDispatcher(c config, store *sqlstore.Store, log *slog.Logger) (*app.Dispatcher, error) {
+	mailer, err := newMailer(c, log)
+	if err != nil {
+		return nil, err
+	}
+	return app.NewDispatcher(store, mailer, system.Clock{}, app.DispatcherConfig{
+		MaxAttempts: c.MailMaxAttempts, RetryMin: c.MailRetryMin, RetryMax: c.MailRetryMax,
+		SendTimeout: c.MailSendTimeout,
+	}, log)
+}
+
+// newService wires the use cases on store; wake is called when email is queued.
+func newService(ctx context.Context, c config, store *sqlstore.Store, wake func(), log *slog.Logger) (*app.Service, error) {
 	hasher, err := argon2hash.New(argon2hash.Params{
 		MemoryKiB: c.HashMemoryKiB, Iterations: c.HashIterations, Parallelism: c.HashParallelism,
 	}, c.HashConcurrency)
@@ -63,14 +85,14 @@ func newService(ctx context.Context, c config, store *sqlstore.Store, log *slog.
 	if err != nil {
 		return nil, err
 	}
-	mailer := logmail.New(log, !c.Production)
-	return app.New(store, hasher, tokens, tokens, mailer, system.Clock{}, system.IDs{}, system.Secrets{},
+	return app.New(store, hasher, tokens, tokens, system.Clock{}, system.IDs{}, system.Secrets{},
 		app.Config{
 			Lockout: domain.LockoutPolicy{
 				MaxAttempts: c.MaxLoginAttempts, Duration: c.LockoutDuration,
 			},
 			VerificationTTL: c.VerificationTTL,
 			PublicBaseURL:   c.PublicBaseURL,
+			MessagesQueued:  wake,
 		}, dummy, log)
 }
 

@@ -1,0 +1,493 @@
+package httpapi_test
+
+// Faults injected with the moq mock of httpapi.UseCases: the error→status
+// table of STYLE.md, 500s that log but do not leak, 503s with Retry-After,
+// and what each handler hands its use case.
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/usersvc/usersvc/adapters/httpapi"
+	"github.com/usersvc/usersvc/app"
+	"github.com/usersvc/usersvc/domain"
+)
+
+const (
+	mockToken   = "mock-token"
+	mockActorID = "0195a1b2-0000-7000-8000-00000000000a"
+)
+
+var mockActor = domain.Actor{ID: mockActorID, Role: domain.RoleAdmin}
+
+// failingMock is a UseCasesMock whose Authenticate accepts mockToken as an
+// ADMIN and whose every use case fails with err.
+func failingMock(err error) *UseCasesMock {
+	return &UseCasesMock{
+		AuthenticateFunc: func(_ context.Context, token string) (domain.Actor, error) {
+			if token != mockToken {
+				return domain.Actor{}, domain.ErrInvalidToken
+			}
+			return mockActor, nil
+		},
+		RegisterFunc: func(context.Context, app.NewUserInput) (*domain.User, error) { return nil, err },
+		LoginFunc:    func(context.Context, string, string) (app.LoginResult, error) { return app.LoginResult{}, err },
+		VerifyEmailFunc: func(context.Context, string, string) error {
+			return err
+		},
+		GetUserFunc: func(context.Context, domain.Actor, string) (*domain.User, error) { return nil, err },
+		CreateUserFunc: func(context.Context, domain.Actor, app.NewUserInput) (*domain.User, error) {
+			return nil, err
+		},
+		UpdateUserFunc: func(context.Context, domain.Actor, string, app.UpdateUserInput) (*domain.User, error) {
+			return nil, err
+		},
+		DeleteUserFunc: func(context.Context, domain.Actor, string) error { return err },
+		ListUsersFunc: func(context.Context, domain.Actor, int, int) (app.UserPage, error) {
+			return app.UserPage{}, err
+		},
+		UpgradeToProfessionalFunc: func(context.Context, domain.Actor, string) (*domain.User, error) { return nil, err },
+		UnlockFunc:                func(context.Context, domain.Actor, string) (*domain.User, error) { return nil, err },
+		ChangeRoleFunc: func(context.Context, domain.Actor, string, domain.Role) (*domain.User, error) {
+			return nil, err
+		},
+		MeFunc:       func(context.Context, domain.Actor) (*domain.User, error) { return nil, err },
+		UpdateMeFunc: func(context.Context, domain.Actor, app.UpdateMeInput) (*domain.User, error) { return nil, err },
+	}
+}
+
+func newMockServer(m httpapi.UseCases) (http.Handler, *logBuffer) {
+	logger, logs := newTestLogger()
+	return httpapi.NewServer(logger, m, nil), logs
+}
+
+// mockRoute is a request that reaches one use case of the mock.
+type mockRoute struct {
+	name         string
+	seed         bool // a route of the seed's contract (duplicates are 400)
+	method, path string
+	body         any
+}
+
+var mockRoutes = []mockRoute{
+	{"Register", true, http.MethodPost, "/register/", obj{"email": "a@example.com", "password": testPassword}},
+	{"Login", true, http.MethodPost, "/login/", form{"username": {"a@example.com"}, "password": {testPassword}}},
+	{"VerifyEmail", true, http.MethodGet, "/verify-email/" + unknownID + "/tok", nil},
+	{"GetUser", true, http.MethodGet, "/users/" + unknownID, nil},
+	{"UpdateUser", true, http.MethodPut, "/users/" + unknownID, obj{"bio": "x"}},
+	{"DeleteUser", true, http.MethodDelete, "/users/" + unknownID, nil},
+	{"CreateUser", true, http.MethodPost, "/users/", obj{"email": "a@example.com", "password": testPassword}},
+	{"ListUsers", true, http.MethodGet, "/users/?skip=0&limit=10", nil},
+	{"UpgradeToProfessional", true, http.MethodPost, "/users/" + unknownID + "/upgrade", nil},
+	{"Unlock", false, http.MethodPost, "/users/" + unknownID + "/unlock", nil},
+	{"ChangeRole", false, http.MethodPatch, "/users/" + unknownID + "/role", obj{"role": "MANAGER"}},
+	{"Me", false, http.MethodGet, "/users/me", nil},
+	{"UpdateMe", false, http.MethodPatch, "/users/me", obj{"bio": "x"}},
+}
+
+// wantInternal checks a 500 that says nothing but "internal error" and the
+// request id, and that the log holds the error with that id.
+func wantInternal(tb testing.TB, rec *httptest.ResponseRecorder, logs *logBuffer, secret string) {
+	tb.Helper()
+	body := rec.Body.String()
+	if rec.Code != http.StatusInternalServerError {
+		tb.Fatalf("status = %d, want 500; body: %s", rec.Code, body)
+	}
+	id := rec.Header().Get("X-Request-ID")
+	if id == "" {
+		tb.Fatal("no X-Request-ID")
+	}
+	var got map[string]any
+	if err := json.Unmarshal([]byte(body), &got); err != nil {
+		tb.Fatalf("500 body is not JSON: %s", body)
+	}
+	if diff := cmp.Diff(map[string]any{"detail": "internal error", "request_id": id}, got); diff != "" {
+		tb.Errorf("500 body (-want +got):\n%s", diff)
+	}
+	if strings.Contains(body, secret) {
+		tb.Errorf("the 500 body leaks the error: %s", body)
+	}
+	for _, rec := range logs.lines(tb) {
+		if rec["request_id"] == id && rec["level"] == "ERROR" && strings.Contains(fmt.Sprint(rec["error"], rec["panic"]), secret) {
+			return
+		}
+	}
+	tb.Errorf("no ERROR log line with request_id %s and %q:\n%s", id, secret, logs)
+}
+
+func TestUnexpectedErrorIs500(t *testing.T) {
+	t.Parallel()
+	const secret = "db down: dial tcp 10.0.0.7:5432"
+	for _, rt := range mockRoutes {
+		t.Run(rt.name, func(t *testing.T) {
+			t.Parallel()
+			srv, logs := newMockServer(failingMock(fmt.Errorf("%s: %w", strings.ToLower(rt.name), errors.New(secret))))
+			rec := serve(srv, newRequest(t, rt.method, rt.path, mockToken, rt.body))
+			wantInternal(t, rec, logs, secret)
+		})
+	}
+
+	t.Run("the caller's request id is the one logged and returned", func(t *testing.T) {
+		t.Parallel()
+		srv, logs := newMockServer(failingMock(errors.New(secret)))
+		req := newRequest(t, http.MethodGet, "/users/"+unknownID, mockToken, nil)
+		req.Header.Set("X-Request-ID", "trace-42")
+		rec := serve(srv, req)
+		wantInternal(t, rec, logs, secret)
+		if !strings.Contains(rec.Body.String(), `"request_id":"trace-42"`) {
+			t.Errorf("body %s does not carry trace-42", rec.Body)
+		}
+	})
+
+	t.Run("authentication failing unexpectedly", func(t *testing.T) {
+		t.Parallel()
+		m := failingMock(nil)
+		m.AuthenticateFunc = func(context.Context, string) (domain.Actor, error) {
+			return domain.Actor{}, fmt.Errorf("authenticate: %w", errors.New(secret))
+		}
+		srv, logs := newMockServer(m)
+		rec := serve(srv, newRequest(t, http.MethodGet, "/users/me", mockToken, nil))
+		wantInternal(t, rec, logs, secret)
+		if len(m.MeCalls()) != 0 {
+			t.Error("the handler ran after authentication failed")
+		}
+	})
+
+	t.Run("panic", func(t *testing.T) {
+		t.Parallel()
+		m := failingMock(nil)
+		m.GetUserFunc = func(context.Context, domain.Actor, string) (*domain.User, error) {
+			panic(secret)
+		}
+		srv, logs := newMockServer(m)
+		rec := serve(srv, newRequest(t, http.MethodGet, "/users/"+unknownID, mockToken, nil))
+		wantInternal(t, rec, logs, secret)
+	})
+}
+
+func TestUnavailableIs503(t *testing.T) {
+	t.Parallel()
+	for _, rt := range mockRoutes {
+		t.Run(rt.name, func(t *testing.T) {
+			t.Parallel()
+			srv, logs := newMockServer(failingMock(fmt.Errorf("store: %w: connection refused", domain.ErrUnavailable)))
+			rec := serve(srv, newRequest(t, rt.method, rt.path, mockToken, rt.body))
+			wantDetail(t, rec, http.StatusServiceUnavailable, "Service temporarily unavailable, try again shortly")
+			if rec.Header().Get("Retry-After") == "" {
+				t.Error("503 without Retry-After")
+			}
+			if rec.Header().Get("X-Request-ID") == "" {
+				t.Error("no X-Request-ID")
+			}
+			if strings.Contains(rec.Body.String(), "connection refused") {
+				t.Errorf("the 503 body leaks the error: %s", rec.Body)
+			}
+			if strings.Contains(logs.String(), `"level":"ERROR"`) {
+				t.Errorf("a 503 was logged as an error:\n%s", logs)
+			}
+		})
+	}
+
+	t.Run("while authenticating", func(t *testing.T) {
+		t.Parallel()
+		m := failingMock(nil)
+		m.AuthenticateFunc = func(context.Context, string) (domain.Actor, error) {
+			return domain.Actor{}, fmt.Errorf("authenticate: %w", domain.ErrUnavailable)
+		}
+		srv, _ := newMockServer(m)
+		rec := serve(srv, newRequest(t, http.MethodGet, "/users/", mockToken, nil))
+		wantStatus(t, rec, http.StatusServiceUnavailable)
+		if rec.Header().Get("Retry-After") == "" {
+			t.Error("503 without Retry-After")
+		}
+	})
+}
+
+// TestErrorStatusTable covers the error→status table of STYLE.md on a route
+// of the seed's contract and on one of ours, where conflicts differ.
+func TestErrorStatusTable(t *testing.T) {
+	t.Parallel()
+	invalidEmail := domain.FieldInvalid("email", "value_error", "value is not a valid email address")
+	for _, tc := range []struct {
+		name    string
+		err     error
+		seed    int // status on a seed route
+		ours    int // status on one of ours
+		detail  string
+		header  string // a header the answer must carry
+		fastAPI bool   // a FastAPI 422 list rather than a detail string
+	}{
+		{"validation", invalidEmail, 422, 422, "", "", true},
+		{"invalid", domain.ErrInvalid, 422, 422, "Invalid input", "", false},
+		{"not found", domain.ErrNotFound, 404, 404, "User not found", "", false},
+		{"user not found", domain.ErrUserNotFound, 404, 404, "User not found", "", false},
+		{"conflict", domain.ErrConflict, 400, 409, "Conflict", "", false},
+		{"email taken", domain.ErrEmailTaken, 400, 409, "Email already exists", "", false},
+		{"nickname taken", domain.ErrNicknameTaken, 400, 409, "Nickname already exists", "", false},
+		{"last admin", domain.ErrLastAdmin, 409, 409, "The last admin cannot be deleted or demoted", "", false},
+		{"unauthenticated", domain.ErrUnauthenticated, 401, 401, "Could not validate credentials", "WWW-Authenticate", false},
+		{"invalid token", domain.ErrInvalidToken, 401, 401, "Could not validate credentials", "WWW-Authenticate", false},
+		{"forbidden", domain.ErrForbidden, 403, 403, "Operation not permitted", "", false},
+		{"not permitted", domain.ErrNotPermitted, 403, 403, "Operation not permitted", "", false},
+		{"unavailable", domain.ErrUnavailable, 503, 503, "Service temporarily unavailable, try again shortly", "Retry-After", false},
+		{"login busy", domain.ErrLoginBusy, 503, 503, "Service temporarily unavailable, try again shortly", "Retry-After", false},
+	} {
+		for _, rt := range []struct {
+			method, path string
+			body         any
+			want         int
+		}{
+			{http.MethodPut, "/users/" + unknownID, obj{"bio": "x"}, tc.seed},
+			{http.MethodPost, "/users/", obj{"email": "a@example.com", "password": testPassword}, tc.seed},
+			{http.MethodPost, "/users/" + unknownID + "/unlock", nil, tc.ours},
+			{http.MethodPatch, "/users/me", obj{"bio": "x"}, tc.ours},
+		} {
+			t.Run(tc.name+"/"+rt.method+" "+rt.path, func(t *testing.T) {
+				t.Parallel()
+				srv, _ := newMockServer(failingMock(fmt.Errorf("some use case: %w", tc.err)))
+				rec := serve(srv, newRequest(t, rt.method, rt.path, mockToken, rt.body))
+				switch {
+				case tc.fastAPI:
+					wantValidation(t, rec, "body", "email")
+				default:
+					wantDetail(t, rec, rt.want, tc.detail)
+				}
+				if tc.header != "" && rec.Header().Get(tc.header) == "" {
+					t.Errorf("no %s header", tc.header)
+				}
+			})
+		}
+	}
+
+	t.Run("login", func(t *testing.T) {
+		t.Parallel()
+		for _, tc := range []struct {
+			err    error
+			status int
+			detail string
+			header string
+		}{
+			{domain.ErrInvalidCredentials, 401, "Incorrect email or password.", "WWW-Authenticate"},
+			{domain.ErrEmailNotVerified, 401, "Email not verified.", "WWW-Authenticate"},
+			{domain.ErrAccountLocked, 400, "Account locked due to too many failed login attempts.", ""},
+			{domain.ErrUnavailable, 503, "Service temporarily unavailable, try again shortly", "Retry-After"},
+		} {
+			srv, _ := newMockServer(failingMock(fmt.Errorf("login: %w", tc.err)))
+			rec := serve(srv, newRequest(t, http.MethodPost, "/login/", "", form{"username": {"a@example.com"}, "password": {"x"}}))
+			wantDetail(t, rec, tc.status, tc.detail)
+			if tc.header != "" && rec.Header().Get(tc.header) == "" {
+				t.Errorf("%v: no %s header", tc.err, tc.header)
+			}
+		}
+	})
+
+	t.Run("verify email", func(t *testing.T) {
+		t.Parallel()
+		srv, _ := newMockServer(failingMock(fmt.Errorf("verify email: %w", domain.ErrInvalidVerification)))
+		rec := serve(srv, newRequest(t, http.MethodGet, "/verify-email/x/y", "", nil))
+		wantDetail(t, rec, http.StatusBadRequest, "Invalid or expired verification token")
+	})
+}
+
+// mockUser is a user for the mock to return.
+func mockUser(tb testing.TB) *domain.User {
+	tb.Helper()
+	u, err := domain.NewUser(domain.NewUserParams{
+		ID: unknownID, Email: "mock@example.com", Nickname: "mocked", PasswordHash: fakeHashPrefix + "s$d",
+		Role: domain.RoleAuthenticated, Now: time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC),
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return u
+}
+
+// TestHandlersPassInputs checks what the handlers hand their use cases.
+func TestHandlersPassInputs(t *testing.T) {
+	t.Parallel()
+	u := mockUser(t)
+	ok := func() *UseCasesMock {
+		m := failingMock(errors.New("not expected"))
+		m.RegisterFunc = func(context.Context, app.NewUserInput) (*domain.User, error) { return u, nil }
+		m.CreateUserFunc = func(context.Context, domain.Actor, app.NewUserInput) (*domain.User, error) { return u, nil }
+		m.UpdateUserFunc = func(context.Context, domain.Actor, string, app.UpdateUserInput) (*domain.User, error) { return u, nil }
+		m.UpdateMeFunc = func(context.Context, domain.Actor, app.UpdateMeInput) (*domain.User, error) { return u, nil }
+		m.ChangeRoleFunc = func(context.Context, domain.Actor, string, domain.Role) (*domain.User, error) { return u, nil }
+		m.GetUserFunc = func(context.Context, domain.Actor, string) (*domain.User, error) { return u, nil }
+		m.VerifyEmailFunc = func(context.Context, string, string) error { return nil }
+		m.LoginFunc = func(context.Context, string, string) (app.LoginResult, error) {
+			return app.LoginResult{AccessToken: "tok", ExpiresIn: time.Minute, User: u}, nil
+		}
+		m.ListUsersFunc = func(_ context.Context, _ domain.Actor, skip, limit int) (app.UserPage, error) {
+			return app.UserPage{Users: []*domain.User{u}, Total: 1, Skip: skip, Limit: limit}, nil
+		}
+		return m
+	}
+	str := func(s string) *string { return &s }
+
+	t.Run("register ignores role and does not normalise", func(t *testing.T) {
+		t.Parallel()
+		m := ok()
+		srv, _ := newMockServer(m)
+		wantStatus(t, serve(srv, newRequest(t, http.MethodPost, "/register", "", obj{
+			"email": " A@Example.com", "password": testPassword, "nickname": "nick", "role": "ADMIN", "bio": "b", "last_name": nil,
+		})), http.StatusOK)
+		calls := m.RegisterCalls()
+		if len(calls) != 1 {
+			t.Fatalf("%d Register calls", len(calls))
+		}
+		want := app.NewUserInput{Email: " A@Example.com", Password: testPassword, Nickname: "nick", Profile: domain.Profile{Bio: "b"}}
+		if diff := cmp.Diff(want, calls[0].In, cmp.Comparer(func(a, b domain.Role) bool { return a == b })); diff != "" {
+			t.Errorf("Register input (-want +got):\n%s", diff)
+		}
+	})
+
+	t.Run("create user passes the role and the actor", func(t *testing.T) {
+		t.Parallel()
+		m := ok()
+		srv, _ := newMockServer(m)
+		wantStatus(t, serve(srv, newRequest(t, http.MethodPost, "/users", mockToken, obj{
+			"email": "a@example.com", "password": testPassword, "role": "MANAGER",
+		})), http.StatusCreated)
+		c := m.CreateUserCalls()[0]
+		if c.Actor != mockActor || c.In.Role == nil || *c.In.Role != domain.RoleManager {
+			t.Errorf("CreateUser got actor %+v, role %v", c.Actor, c.In.Role)
+		}
+		if got := m.AuthenticateCalls(); len(got) != 1 || got[0].Token != mockToken {
+			t.Errorf("Authenticate calls = %+v, want one with the bare token", got)
+		}
+	})
+
+	t.Run("update user passes only what was sent", func(t *testing.T) {
+		t.Parallel()
+		m := ok()
+		srv, _ := newMockServer(m)
+		wantStatus(t, serve(srv, newRequest(t, http.MethodPut, "/users/ABC", mockToken, obj{
+			"nickname": "nn", "bio": nil, "first_name": "F",
+		})), http.StatusOK)
+		c := m.UpdateUserCalls()[0]
+		want := app.UpdateUserInput{Nickname: str("nn"), Profile: domain.ProfilePatch{Bio: str(""), FirstName: str("F")}}
+		if c.UserID != "ABC" {
+			t.Errorf("user id %q, want the path's ABC", c.UserID)
+		}
+		if diff := cmp.Diff(want, c.In, cmp.Comparer(func(a, b domain.Role) bool { return a == b })); diff != "" {
+			t.Errorf("UpdateUser input (-want +got):\n%s", diff)
+		}
+	})
+
+	t.Run("update me", func(t *testing.T) {
+		t.Parallel()
+		m := ok()
+		srv, _ := newMockServer(m)
+		wantStatus(t, serve(srv, newRequest(t, http.MethodPatch, "/users/me", mockToken, obj{"github_profile_url": "https://github.com/x"})), http.StatusOK)
+		c := m.UpdateMeCalls()[0]
+		if c.Actor != mockActor || c.In.Nickname != nil || c.In.Profile.GitHubProfileURL == nil || *c.In.Profile.GitHubProfileURL != "https://github.com/x" {
+			t.Errorf("UpdateMe got %+v", c)
+		}
+	})
+
+	t.Run("change role", func(t *testing.T) {
+		t.Parallel()
+		m := ok()
+		srv, _ := newMockServer(m)
+		wantStatus(t, serve(srv, newRequest(t, http.MethodPatch, "/users/"+unknownID+"/role", mockToken, obj{"role": "ANONYMOUS"})), http.StatusOK)
+		if c := m.ChangeRoleCalls()[0]; c.Role != domain.RoleAnonymous || c.UserID != unknownID {
+			t.Errorf("ChangeRole got %+v", c)
+		}
+	})
+
+	t.Run("change role refuses a MANAGER before the body", func(t *testing.T) {
+		t.Parallel()
+		m := ok()
+		m.AuthenticateFunc = func(context.Context, string) (domain.Actor, error) {
+			return domain.Actor{ID: mockActorID, Role: domain.RoleManager}, nil
+		}
+		srv, _ := newMockServer(m)
+		wantForbidden(t, serve(srv, newRequest(t, http.MethodPatch, "/users/"+unknownID+"/role", mockToken, jsonBody(`not json`))))
+		if len(m.ChangeRoleCalls()) != 0 {
+			t.Error("ChangeRole called for a MANAGER")
+		}
+	})
+
+	t.Run("login", func(t *testing.T) {
+		t.Parallel()
+		for _, body := range []any{
+			form{"username": {"U@example.com"}, "password": {"pw pw pw"}},
+			form{"username": {"U@example.com"}, "password": {"pw pw pw"}, "grant_type": {"password"}, "scope": {"a b"}, "client_id": {"swagger"}},
+			obj{"email": "U@example.com", "password": "pw pw pw"},
+			obj{"username": "U@example.com", "password": "pw pw pw"},
+		} {
+			m := ok()
+			srv, _ := newMockServer(m)
+			rec := serve(srv, newRequest(t, http.MethodPost, "/login/", "", body))
+			wantStatus(t, rec, http.StatusOK)
+			c := m.LoginCalls()
+			if len(c) != 1 || c[0].Email != "U@example.com" || c[0].Password != "pw pw pw" {
+				t.Errorf("%v: Login calls %+v", body, c)
+			}
+			var tok map[string]any
+			decodeBody(t, rec, &tok)
+			if diff := cmp.Diff(map[string]any{"access_token": "tok", "token_type": "bearer", "expires_in": 60.0}, tok); diff != "" {
+				t.Errorf("token body (-want +got):\n%s", diff)
+			}
+		}
+	})
+
+	t.Run("verify email", func(t *testing.T) {
+		t.Parallel()
+		m := ok()
+		srv, _ := newMockServer(m)
+		wantStatus(t, serve(srv, newRequest(t, http.MethodGet, "/verify-email/some-id/some-token/", "", nil)), http.StatusOK)
+		if c := m.VerifyEmailCalls()[0]; c.UserID != "some-id" || c.Token != "some-token" {
+			t.Errorf("VerifyEmail got %+v", c)
+		}
+	})
+
+	t.Run("list users", func(t *testing.T) {
+		t.Parallel()
+		for query, want := range map[string][2]int{
+			"":                   {0, 10},
+			"?skip=5":            {5, 10},
+			"?limit=7":           {0, 7},
+			"?skip=30&limit=100": {30, 100},
+		} {
+			m := ok()
+			srv, _ := newMockServer(m)
+			wantStatus(t, serve(srv, newRequest(t, http.MethodGet, "/users/"+query, mockToken, nil)), http.StatusOK)
+			if c := m.ListUsersCalls()[0]; c.Skip != want[0] || c.Limit != want[1] {
+				t.Errorf("%q: ListUsers(skip %d, limit %d), want %v", query, c.Skip, c.Limit, want)
+			}
+		}
+	})
+
+	t.Run("a refused body never reaches the use case", func(t *testing.T) {
+		t.Parallel()
+		m := ok()
+		srv, _ := newMockServer(m)
+		for _, rt := range mockRoutes {
+			if rt.body == nil {
+				continue
+			}
+			for _, body := range []any{jsonBody(`[]`), jsonBody(`{"unknown":1}`), rawBody{"text/plain", []byte(`{}`)}} {
+				rec := serve(srv, newRequest(t, rt.method, rt.path, mockToken, body))
+				if !slices.Contains([]int{413, 415, 422}, rec.Code) {
+					t.Errorf("%s with %v: status %d", rt.name, body, rec.Code)
+				}
+			}
+		}
+		if n := len(m.RegisterCalls()) + len(m.LoginCalls()) + len(m.CreateUserCalls()) + len(m.UpdateUserCalls()) +
+			len(m.ChangeRoleCalls()) + len(m.UpdateMeCalls()); n != 0 {
+			t.Errorf("%d use-case calls for refused bodies", n)
+		}
+	})
+}

@@ -27,6 +27,7 @@ func (s *Service) CreateAdmin(ctx context.Context, email, password string) (*dom
 	}
 	u, err := s.insertUser(ctx, in, norm, hash, domain.RoleAdmin, func(u *domain.User) {
 		u.MarkEmailVerified(s.clock.Now())
+		u.Record(s.event(ctx, domain.EventUserCreated, "", u.ID(), "bootstrap admin"))
 	})
 	if err != nil {
 		return nil, fmt.Errorf("create admin: %w", err)

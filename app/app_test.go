@@ -102,10 +102,10 @@ func (c *clock) Advance(d time.Duration) {
 	c.mu.Unlock()
 }
 
-// Tokens are "tok|id|ROLE|version": the fake issuer writes them, the fake
-// verifier reads them, and tests can forge one to reach a single check.
+// Tokens are "tok|id|ROLE|version|session": the fake issuer writes them, the
+// fake verifier reads them, and tests can forge one to reach a single check.
 func tokenFor(c ports.AccessClaims) string {
-	return fmt.Sprintf("tok|%s|%s|%d", c.UserID, c.Role, c.TokenVersion)
+	return fmt.Sprintf("tok|%s|%s|%d|%s", c.UserID, c.Role, c.TokenVersion, c.SessionID)
 }
 
 func newIssuer() *TokenIssuerMock {
@@ -117,7 +117,7 @@ func newIssuer() *TokenIssuerMock {
 func newVerifier() *TokenVerifierMock {
 	return &TokenVerifierMock{VerifyFunc: func(token string, now time.Time) (ports.AccessClaims, error) {
 		parts := strings.Split(token, "|")
-		if len(parts) != 4 || parts[0] != "tok" {
+		if len(parts) != 5 || parts[0] != "tok" {
 			return ports.AccessClaims{}, domain.ErrInvalidToken
 		}
 		role, err := domain.ParseRole(parts[2])
@@ -128,7 +128,7 @@ func newVerifier() *TokenVerifierMock {
 		if err != nil {
 			return ports.AccessClaims{}, domain.ErrInvalidToken
 		}
-		return ports.AccessClaims{UserID: parts[1], Role: role, TokenVersion: v}, nil
+		return ports.AccessClaims{UserID: parts[1], Role: role, TokenVersion: v, SessionID: parts[4]}, nil
 	}}
 }
 
@@ -178,8 +178,7 @@ func newEnv(tb testing.TB, opts ...func(*deps)) *env {
 	for _, o := range opts {
 		o(&d)
 	}
-	svc, err := app.New(d.store, d.hasher, d.issuer, d.verifier, d.clock, d.ids, d.secrets,
-		d.cfg, dummyHash, slog.New(slog.DiscardHandler))
+	svc, err := app.New(app.Deps{Users: d.store, Sessions: d.mem, Audit: d.mem, Hasher: d.hasher, Issuer: d.issuer, Verifier: d.verifier, Clock: d.clock, IDs: d.ids, Secrets: d.secrets, Log: slog.New(slog.DiscardHandler), DummyHash: dummyHash}, d.cfg)
 	if err != nil {
 		tb.Fatalf("app.New: %v", err)
 	}

@@ -10,7 +10,8 @@ import (
 
 // Authenticate turns an access token into the actor it stands for, checked
 // against the user's current state: the token of a user since deleted,
-// locked, demoted or whose password changed fails with domain.ErrInvalidToken.
+// locked, demoted, reset, or whose session ended (logout, another session's
+// password change) fails with domain.ErrInvalidToken.
 // The actor carries the role the user has now.
 func (s *Service) Authenticate(ctx context.Context, token string) (domain.Actor, error) {
 	claims, err := s.verifier.Verify(token, s.clock.Now())
@@ -27,5 +28,12 @@ func (s *Service) Authenticate(ctx context.Context, token string) (domain.Actor,
 	if u.TokenVersion() != claims.TokenVersion || u.IsLocked() || u.Role() != claims.Role {
 		return domain.Actor{}, fmt.Errorf("authenticate: %w", domain.ErrInvalidToken)
 	}
-	return domain.Actor{ID: u.ID(), Role: u.Role()}, nil
+	sess, err := s.sessions.SessionByID(ctx, claims.SessionID)
+	if errors.Is(err, domain.ErrSessionNotFound) || (err == nil && (!sess.Active(s.clock.Now()) || sess.UserID != u.ID())) {
+		return domain.Actor{}, fmt.Errorf("authenticate: %w", domain.ErrInvalidToken)
+	}
+	if err != nil {
+		return domain.Actor{}, fmt.Errorf("authenticate: %w", err)
+	}
+	return domain.Actor{ID: u.ID(), Role: u.Role(), SessionID: sess.ID}, nil
 }

@@ -30,6 +30,10 @@ func TestAuthenticate(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Authenticate: %v", err)
 	}
+	if actor.SessionID == "" {
+		t.Error("the actor carries no session id")
+	}
+	actor.SessionID = ""
 	if diff := cmp.Diff(domain.Actor{ID: u.ID(), Role: domain.RoleAuthenticated}, actor, roleEqual); diff != "" {
 		t.Errorf("actor mismatch (-want +got):\n%s", diff)
 	}

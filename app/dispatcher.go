@@ -98,11 +98,9 @@ func (d *Dispatcher) DeliverDue(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	for _, m := range msgs {
-		if ctx.Err() != nil {
-			break // the rest wait for their lease to end
-		}
-		d.deliver(ctx, m)
+	// Once ctx ends, the rest wait for their lease to run out.
+	for i := 0; i < len(msgs) && ctx.Err() == nil; i++ {
+		d.deliver(ctx, msgs[i])
 	}
 	return len(msgs), nil
 }
@@ -145,5 +143,5 @@ func (d *Dispatcher) backoff(attempt int) time.Duration {
 	}
 	delay = min(delay, d.cfg.RetryMax)
 	half := delay / 2
-	return half + rand.N(half+1)
+	return half + rand.N(half+1) //nolint:gosec // jitter, not a secret
 }

@@ -7,14 +7,14 @@ import (
 	"time"
 
 	"github.com/usersvc/usersvc/domain"
-	"github.com/usersvc/usersvc/ports"
 )
 
 // LoginResult is a successful login.
 type LoginResult struct {
-	AccessToken string
-	ExpiresIn   time.Duration
-	User        *domain.User
+	AccessToken  string
+	ExpiresIn    time.Duration
+	RefreshToken string
+	User         *domain.User
 }
 
 // decideTimeout bounds the work done after a password check is admitted. It
@@ -70,8 +70,15 @@ func (s *Service) login(ctx context.Context, rawEmail, password string) (LoginRe
 	var lockedNow bool
 	err = s.users.UpdateUser(dctx, u.ID(), func(cur *domain.User) error {
 		lockedNow = cur.EndLoginAttempt(s.clock.Now(), ok, s.cfg.Lockout)
+		switch {
+		case !ok:
+			cur.Record(s.event(ctx, domain.EventLoginFailed, "", cur.ID(), "wrong password"))
+		case cur.CheckCanLogin() == nil:
+			cur.Record(s.event(ctx, domain.EventLoginSucceeded, cur.ID(), cur.ID(), ""))
+		}
 		if lockedNow {
 			cur.Queue(lockedMessage(cur))
+			cur.Record(s.event(ctx, domain.EventAccountLocked, "", cur.ID(), "too many failed logins"))
 		}
 		u = cur
 		return nil
@@ -94,11 +101,7 @@ func (s *Service) login(ctx context.Context, rawEmail, password string) (LoginRe
 	if stale {
 		s.rehash(dctx, u.ID(), password, hash)
 	}
-	token, ttl, err := s.issuer.Issue(ports.AccessClaims{UserID: u.ID(), Role: u.Role(), TokenVersion: u.TokenVersion()}, s.clock.Now())
-	if err != nil {
-		return LoginResult{}, err
-	}
-	return LoginResult{AccessToken: token, ExpiresIn: ttl, User: u}, nil
+	return s.startSession(dctx, u)
 }
 
 // admitLoginAttempt reserves a password check on the account, waiting while
@@ -117,6 +120,7 @@ func (s *Service) admitLoginAttempt(ctx context.Context, id string) (string, err
 			admitErr = u.BeginLoginAttempt(s.clock.Now(), s.cfg.Lockout)
 			if lockedNow = !wasLocked && u.IsLocked(); lockedNow {
 				u.Queue(lockedMessage(u))
+				u.Record(s.event(ctx, domain.EventAccountLocked, "", u.ID(), "failed logins counted after their lease"))
 			}
 			return nil
 		})
@@ -151,6 +155,7 @@ func (s *Service) failUnknown(ctx context.Context, password string) error {
 	if _, _, err := s.hasher.Verify(ctx, password, s.dummyHash); err != nil {
 		return err
 	}
+	s.recordEvent(ctx, s.event(ctx, domain.EventLoginFailed, "", "", "unknown email"))
 	return domain.ErrInvalidCredentials
 }
 

@@ -3,6 +3,7 @@ package app_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -21,7 +22,14 @@ func TestLogin(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Login: %v", err)
 	}
-	wantToken := tokenFor(ports.AccessClaims{UserID: u.ID(), Role: domain.RoleAuthenticated, TokenVersion: u.TokenVersion()})
+	if res.RefreshToken == "" {
+		t.Error("Login returned no refresh token")
+	}
+	sid := strings.Split(res.AccessToken, "|")[4]
+	if sess, err := e.mem.SessionByID(context.Background(), sid); err != nil || sess.UserID != u.ID() {
+		t.Errorf("the token's session %q: %+v, %v", sid, sess, err)
+	}
+	wantToken := tokenFor(ports.AccessClaims{UserID: u.ID(), Role: domain.RoleAuthenticated, TokenVersion: u.TokenVersion(), SessionID: sid})
 	if res.AccessToken != wantToken || res.ExpiresIn != tokenTTL || res.User == nil || res.User.ID() != u.ID() {
 		t.Errorf("Login = %q, %v, %v; want %q, %v, user %s", res.AccessToken, res.ExpiresIn, res.User, wantToken, tokenTTL, u.ID())
 	}
@@ -327,7 +335,7 @@ func TestLoginCancelledWhileBusy(t *testing.T) {
 			return err
 		},
 	}
-	svc, err := app.New(store, e.hasher, e.issuer, e.verifier, e.clock, e.ids, e.secrets, e.cfg, dummyHash, discardLog())
+	svc, err := app.New(app.Deps{Users: store, Sessions: e.mem, Audit: e.mem, Hasher: e.hasher, Issuer: e.issuer, Verifier: e.verifier, Clock: e.clock, IDs: e.ids, Secrets: e.secrets, Log: discardLog(), DummyHash: dummyHash}, e.cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

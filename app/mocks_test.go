@@ -563,6 +563,9 @@ var _ ports.UserStore = &UserStoreMock{}
 //			UserByIDFunc: func(ctx context.Context, id string) (*domain.User, error) {
 //				panic("mock out the UserByID method")
 //			},
+//			UserIDByResetTokenHashFunc: func(ctx context.Context, hash string) (string, error) {
+//				panic("mock out the UserIDByResetTokenHash method")
+//			},
 //		}
 //
 //		// use mockedUserStore in code that requires ports.UserStore
@@ -590,6 +593,9 @@ type UserStoreMock struct {
 
 	// UserByIDFunc mocks the UserByID method.
 	UserByIDFunc func(ctx context.Context, id string) (*domain.User, error)
+
+	// UserIDByResetTokenHashFunc mocks the UserIDByResetTokenHash method.
+	UserIDByResetTokenHashFunc func(ctx context.Context, hash string) (string, error)
 
 	// calls tracks calls to the methods.
 	calls struct {
@@ -650,6 +656,13 @@ type UserStoreMock struct {
 			// ID is the id argument value.
 			ID string
 		}
+		// UserIDByResetTokenHash holds details about calls to the UserIDByResetTokenHash method.
+		UserIDByResetTokenHash []struct {
+			// Ctx is the ctx argument value.
+			Ctx context.Context
+			// Hash is the hash argument value.
+			Hash string
+		}
 	}
 	lockCreateUser               sync.RWMutex
 	lockDeleteUser               sync.RWMutex
@@ -658,6 +671,7 @@ type UserStoreMock struct {
 	lockUpdateUserCountingAdmins sync.RWMutex
 	lockUserByEmail              sync.RWMutex
 	lockUserByID                 sync.RWMutex
+	lockUserIDByResetTokenHash   sync.RWMutex
 }
 
 // CreateUser calls CreateUserFunc.
@@ -925,5 +939,41 @@ func (mock *UserStoreMock) UserByIDCalls() []struct {
 	mock.lockUserByID.RLock()
 	calls = mock.calls.UserByID
 	mock.lockUserByID.RUnlock()
+	return calls
+}
+
+// UserIDByResetTokenHash calls UserIDByResetTokenHashFunc.
+func (mock *UserStoreMock) UserIDByResetTokenHash(ctx context.Context, hash string) (string, error) {
+	if mock.UserIDByResetTokenHashFunc == nil {
+		panic("UserStoreMock.UserIDByResetTokenHashFunc: method is nil but UserStore.UserIDByResetTokenHash was just called")
+	}
+	callInfo := struct {
+		Ctx  context.Context
+		Hash string
+	}{
+		Ctx:  ctx,
+		Hash: hash,
+	}
+	mock.lockUserIDByResetTokenHash.Lock()
+	mock.calls.UserIDByResetTokenHash = append(mock.calls.UserIDByResetTokenHash, callInfo)
+	mock.lockUserIDByResetTokenHash.Unlock()
+	return mock.UserIDByResetTokenHashFunc(ctx, hash)
+}
+
+// UserIDByResetTokenHashCalls gets all the calls that were made to UserIDByResetTokenHash.
+// Check the length with:
+//
+//	len(mockedUserStore.UserIDByResetTokenHashCalls())
+func (mock *UserStoreMock) UserIDByResetTokenHashCalls() []struct {
+	Ctx  context.Context
+	Hash string
+} {
+	var calls []struct {
+		Ctx  context.Context
+		Hash string
+	}
+	mock.lockUserIDByResetTokenHash.RLock()
+	calls = mock.calls.UserIDByResetTokenHash
+	mock.lockUserIDByResetTokenHash.RUnlock()
 	return calls
 }

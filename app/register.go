@@ -23,7 +23,7 @@ const maxNicknameTries = 20
 // Register signs a user up: ANONYMOUS and unverified, whatever the input says,
 // and emails a verification link.
 func (s *Service) Register(ctx context.Context, in NewUserInput) (*domain.User, error) {
-	u, err := s.createUser(ctx, in, domain.RoleAnonymous)
+	u, err := s.createUser(ctx, in, domain.RoleAnonymous, "")
 	if err != nil {
 		return nil, fmt.Errorf("register: %w", err)
 	}
@@ -43,14 +43,16 @@ func (s *Service) CreateUser(ctx context.Context, actor domain.Actor, in NewUser
 		}
 		role = *in.Role
 	}
-	u, err := s.createUser(ctx, in, role)
+	u, err := s.createUser(ctx, in, role, actor.ID)
 	if err != nil {
 		return nil, fmt.Errorf("create user: %w", err)
 	}
 	return u, nil
 }
 
-func (s *Service) createUser(ctx context.Context, in NewUserInput, role domain.Role) (*domain.User, error) {
+// createUser creates an unverified account; actorID is the staff member who
+// creates it, empty for a self-registration.
+func (s *Service) createUser(ctx context.Context, in NewUserInput, role domain.Role, actorID string) (*domain.User, error) {
 	email, err := validateNewUser(in)
 	if err != nil {
 		return nil, err
@@ -71,12 +73,12 @@ func (s *Service) createUser(ctx context.Context, in NewUserInput, role domain.R
 	}
 	u, err := s.insertUser(ctx, in, email, hash, role, func(u *domain.User) {
 		u.SetVerificationToken(hashSecret(secret), s.clock.Now().Add(s.cfg.VerificationTTL))
-		u.Queue(domain.Message{
-			Kind: domain.MessageVerifyEmail,
-			To:   u.Email(),
-			Name: u.DisplayName(),
-			Link: s.cfg.PublicBaseURL + "/verify-email/" + u.ID() + "/" + secret,
-		})
+		u.Queue(s.verificationMessage(u, secret))
+		if actorID == "" {
+			u.Record(s.event(ctx, domain.EventUserRegistered, u.ID(), u.ID(), ""))
+		} else {
+			u.Record(s.event(ctx, domain.EventUserCreated, actorID, u.ID(), "role "+role.String()))
+		}
 	})
 	if err != nil {
 		return nil, err

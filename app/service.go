@@ -19,6 +19,8 @@ import (
 type Config struct {
 	Lockout         domain.LockoutPolicy
 	VerificationTTL time.Duration
+	ResetTTL        time.Duration // password-reset links
+	RefreshTTL      time.Duration // a session lives this long after its last refresh
 	// PublicBaseURL is the base of links in emails, without a trailing slash.
 	PublicBaseURL string
 	// MessagesQueued, if set, is called after a change that queued email
@@ -26,46 +28,67 @@ type Config struct {
 	MessagesQueued func()
 }
 
+// Deps are the ports the use cases run on; every one is required.
+type Deps struct {
+	Users    ports.UserStore
+	Sessions ports.SessionStore
+	Audit    ports.AuditLog
+	Hasher   ports.PasswordHasher
+	Issuer   ports.TokenIssuer
+	Verifier ports.TokenVerifier
+	Clock    ports.Clock
+	IDs      ports.IDs
+	Secrets  ports.Secrets
+	Log      *slog.Logger
+	// DummyHash is any hash made by Hasher. Logins for unknown emails are
+	// checked against it, so they cost what a real check costs.
+	DummyHash string
+}
+
 // Service runs the use cases.
 type Service struct {
-	users    ports.UserStore
-	hasher   ports.PasswordHasher
-	issuer   ports.TokenIssuer
-	verifier ports.TokenVerifier
-	clock    ports.Clock
-	ids      ports.IDs
-	secrets  ports.Secrets
-	cfg      Config
-	log      *slog.Logger
-	// dummyHash is verified against for unknown emails, so that a login
-	// costs the same whether or not the account exists.
+	users     ports.UserStore
+	sessions  ports.SessionStore
+	audit     ports.AuditLog
+	hasher    ports.PasswordHasher
+	issuer    ports.TokenIssuer
+	verifier  ports.TokenVerifier
+	clock     ports.Clock
+	ids       ports.IDs
+	secrets   ports.Secrets
+	cfg       Config
+	log       *slog.Logger
 	dummyHash string
 }
 
-// New builds the service. dummyHash is any hash made by hasher; it is used to
-// spend the same time on unknown emails as on known ones.
-func New(users ports.UserStore, hasher ports.PasswordHasher, issuer ports.TokenIssuer,
-	verifier ports.TokenVerifier, clock ports.Clock, ids ports.IDs,
-	secrets ports.Secrets, cfg Config, dummyHash string, log *slog.Logger,
-) (*Service, error) {
+// New builds the service; a missing dependency is an error here rather
+// than a nil pointer at request time.
+func New(d Deps, cfg Config) (*Service, error) {
 	switch {
-	case users == nil || hasher == nil || issuer == nil || verifier == nil ||
-		clock == nil || ids == nil || secrets == nil || log == nil:
+	case d.Users == nil || d.Sessions == nil || d.Audit == nil || d.Hasher == nil || d.Issuer == nil ||
+		d.Verifier == nil || d.Clock == nil || d.IDs == nil || d.Secrets == nil || d.Log == nil:
 		return nil, errors.New("app.New: every dependency is required")
+	case d.DummyHash == "":
+		return nil, errors.New("app.New: DummyHash is required")
 	case cfg.Lockout.MaxAttempts < 1:
 		return nil, errors.New("app.New: Lockout.MaxAttempts must be at least 1")
 	case cfg.VerificationTTL <= 0:
 		return nil, errors.New("app.New: VerificationTTL must be positive")
-	case dummyHash == "":
-		return nil, errors.New("app.New: dummyHash is required")
 	}
 	if cfg.Lockout.AttemptLease <= 0 {
 		cfg.Lockout.AttemptLease = time.Minute
 	}
+	if cfg.ResetTTL <= 0 {
+		cfg.ResetTTL = time.Hour
+	}
+	if cfg.RefreshTTL <= 0 {
+		cfg.RefreshTTL = 30 * 24 * time.Hour
+	}
 	cfg.PublicBaseURL = strings.TrimRight(cfg.PublicBaseURL, "/")
 	return &Service{
-		users: users, hasher: hasher, issuer: issuer, verifier: verifier,
-		clock: clock, ids: ids, secrets: secrets, cfg: cfg, log: log, dummyHash: dummyHash,
+		users: d.Users, sessions: d.Sessions, audit: d.Audit, hasher: d.Hasher, issuer: d.Issuer,
+		verifier: d.Verifier, clock: d.Clock, ids: d.IDs, secrets: d.Secrets, cfg: cfg, log: d.Log,
+		dummyHash: d.DummyHash,
 	}, nil
 }
 

@@ -115,6 +115,9 @@ func (s *Service) updateUser(ctx context.Context, actor domain.Actor, userID str
 			if err := domain.CheckAdminRemains(u, *in.Role, admins); err != nil {
 				return err
 			}
+			if *in.Role != u.Role() {
+				u.Record(s.event(ctx, domain.EventRoleChanged, actor.ID, u.ID(), u.Role().String()+" -> "+in.Role.String()))
+			}
 			u.SetRole(*in.Role, now)
 		}
 		if in.Email != nil {
@@ -131,6 +134,9 @@ func (s *Service) updateUser(ctx context.Context, actor domain.Actor, userID str
 			if err := u.UpdateProfile(in.Profile, now); err != nil {
 				return err
 			}
+		}
+		if in.Email != nil || in.Nickname != nil || !in.Profile.IsEmpty() {
+			u.Record(s.event(ctx, domain.EventUserUpdated, actor.ID, u.ID(), ""))
 		}
 		out = u
 		return nil
@@ -177,7 +183,11 @@ func (s *Service) DeleteUser(ctx context.Context, actor domain.Actor, userID str
 		if err := actor.CheckActsOn(u); err != nil {
 			return err
 		}
-		return domain.CheckAdminRemains(u, domain.Role{}, admins)
+		if err := domain.CheckAdminRemains(u, domain.Role{}, admins); err != nil {
+			return err
+		}
+		u.Record(s.event(ctx, domain.EventUserDeleted, actor.ID, u.ID(), ""))
+		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("delete user: %w", err)
@@ -191,6 +201,7 @@ func (s *Service) UpgradeToProfessional(ctx context.Context, actor domain.Actor,
 	var changed bool
 	u, err := s.staffUpdate(ctx, actor, userID, func(u *domain.User) error {
 		if changed = u.UpgradeToProfessional(s.clock.Now()); changed {
+			u.Record(s.event(ctx, domain.EventProfessionalSet, actor.ID, u.ID(), "professional"))
 			u.Queue(domain.Message{Kind: domain.MessageProfessional, To: u.Email(), Name: u.DisplayName(), Link: s.cfg.PublicBaseURL})
 		}
 		return nil
@@ -207,6 +218,9 @@ func (s *Service) UpgradeToProfessional(ctx context.Context, actor domain.Actor,
 // Unlock lifts a lockout on behalf of staff.
 func (s *Service) Unlock(ctx context.Context, actor domain.Actor, userID string) (*domain.User, error) {
 	u, err := s.staffUpdate(ctx, actor, userID, func(u *domain.User) error {
+		if u.IsLocked() {
+			u.Record(s.event(ctx, domain.EventAccountUnlocked, actor.ID, u.ID(), ""))
+		}
 		u.Unlock(s.clock.Now())
 		return nil
 	})

@@ -16,7 +16,11 @@ func (s *Service) VerifyEmail(ctx context.Context, userID, token string) error {
 		return fmt.Errorf("verify email: %w", domain.ErrInvalidVerification)
 	}
 	err := s.users.UpdateUser(ctx, id, func(u *domain.User) error {
-		return u.VerifyEmail(hashSecret(token), s.clock.Now())
+		if err := u.VerifyEmail(hashSecret(token), s.clock.Now()); err != nil {
+			return err
+		}
+		u.Record(s.event(ctx, domain.EventEmailVerified, u.ID(), u.ID(), ""))
+		return nil
 	})
 	if errors.Is(err, domain.ErrUserNotFound) {
 		err = domain.ErrInvalidVerification

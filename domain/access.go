@@ -2,8 +2,9 @@ package domain
 
 // Actor is the authenticated caller of a use case, passed explicitly.
 type Actor struct {
-	ID   string
-	Role Role
+	ID        string
+	Role      Role
+	SessionID string // the session the caller's token belongs to
 }
 
 // CheckAdministers fails unless the actor may administer users at all.

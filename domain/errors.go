@@ -31,6 +31,13 @@ var (
 	ErrNotPermitted        = fmt.Errorf("operation not permitted: %w", ErrForbidden)
 	ErrLastAdmin           = fmt.Errorf("the last admin cannot be removed or demoted: %w", ErrConflict)
 	ErrInvalidVerification = fmt.Errorf("invalid or expired verification token: %w", ErrInvalid)
+	ErrInvalidResetToken   = fmt.Errorf("invalid or expired reset token: %w", ErrInvalid)
+	ErrInvalidRefreshToken = fmt.Errorf("invalid refresh token: %w", ErrUnauthenticated)
+	// ErrRefreshTokenReused: a rotated refresh token came back, so it was
+	// stolen or replayed; its whole session is revoked.
+	ErrRefreshTokenReused = fmt.Errorf("refresh token reused: %w", ErrInvalidRefreshToken)
+	ErrWrongPassword      = fmt.Errorf("wrong password: %w", ErrInvalid)
+	ErrSessionNotFound    = fmt.Errorf("session not found: %w", ErrNotFound)
 	// ErrLoginBusy means every login slot of the account is taken by attempts
 	// still being checked; the caller waits and tries again, it is never shown.
 	ErrLoginBusy = fmt.Errorf("login attempts in flight: %w", ErrUnavailable)
@@ -66,6 +73,14 @@ func (e *ValidationError) Unwrap() error { return ErrInvalid }
 // Add records a field failure.
 func (e *ValidationError) Add(field, typ, msg string) {
 	e.Fields = append(e.Fields, FieldError{Field: field, Msg: msg, Type: typ})
+}
+
+// merge adds the fields of err, if it is a ValidationError.
+func (e *ValidationError) merge(err error) {
+	var ve *ValidationError
+	if errors.As(err, &ve) {
+		e.Fields = append(e.Fields, ve.Fields...)
+	}
 }
 
 // Err returns e as an error when it holds failures, nil otherwise.

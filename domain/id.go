@@ -17,7 +17,7 @@ func CanonicalUserID(s string) (string, bool) {
 				return "", false
 			}
 		default:
-			if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+			if (c < '0' || c > '9') && (c < 'a' || c > 'f') && (c < 'A' || c > 'F') {
 				return "", false
 			}
 		}

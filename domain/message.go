@@ -5,9 +5,10 @@ type MessageKind string
 
 // The messages usersvc sends.
 const (
-	MessageVerifyEmail  MessageKind = "verify_email"
-	MessageProfessional MessageKind = "professional_upgrade"
-	MessageLocked       MessageKind = "account_locked"
+	MessageVerifyEmail   MessageKind = "verify_email"
+	MessageProfessional  MessageKind = "professional_upgrade"
+	MessageLocked        MessageKind = "account_locked"
+	MessagePasswordReset MessageKind = "password_reset"
 )
 
 // Message is an email owed to a user; adapters render it.

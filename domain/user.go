@@ -89,6 +89,8 @@ type UserState struct {
 	EmailVerified               bool
 	VerificationTokenHash       string // empty: none pending
 	VerificationExpiresAt       time.Time
+	ResetTokenHash              string // empty: no password reset pending
+	ResetExpiresAt              time.Time
 	FailedLoginAttempts         int       // wrong passwords since the last success
 	LoginsInFlight              int       // attempts admitted and not yet decided
 	LoginLeaseUntil             time.Time // in-flight attempts older than this are forgotten
@@ -104,7 +106,8 @@ type UserState struct {
 // User is the aggregate that holds every user rule.
 type User struct {
 	s      UserState
-	outbox []Message // queued by the change in progress; see Queue
+	outbox []Message    // queued by the change in progress; see Queue
+	events []AuditEvent // recorded by the change in progress; see Record
 }
 
 // NewUserParams are the inputs of NewUser.
@@ -122,12 +125,8 @@ type NewUserParams struct {
 func NewUser(p NewUserParams) (*User, error) {
 	v := &ValidationError{}
 	email, err := NormalizeEmail(p.Email)
-	if err != nil {
-		v.Fields = append(v.Fields, err.(*ValidationError).Fields...)
-	}
-	if err := ValidateNickname(p.Nickname); err != nil {
-		v.Fields = append(v.Fields, err.(*ValidationError).Fields...)
-	}
+	v.merge(err)
+	v.merge(ValidateNickname(p.Nickname))
 	p.Profile.validateInto(v)
 	if p.Role.IsZero() {
 		v.Add("role", "enum", "a role is required")
@@ -221,6 +220,42 @@ func (u *User) UpdateProfile(p ProfilePatch, now time.Time) error {
 	u.touch(now)
 	return nil
 }
+
+// ChangePassword replaces the password hash after the owner proved the old
+// one. Access tokens stay valid: the caller ends their other sessions.
+func (u *User) ChangePassword(hash string, now time.Time) {
+	u.s.PasswordHash = hash
+	u.s.ResetTokenHash = ""
+	u.s.ResetExpiresAt = time.Time{}
+	u.touch(now)
+}
+
+// SetResetToken stores the hash of a new password-reset token; it replaces
+// any earlier one.
+func (u *User) SetResetToken(hash string, expiresAt time.Time) {
+	u.s.ResetTokenHash = hash
+	u.s.ResetExpiresAt = expiresAt.UTC()
+}
+
+// ResetPassword consumes a reset token: the password is replaced, the
+// account unlocked and every access token ended.
+func (u *User) ResetPassword(tokenHash, newHash string, now time.Time) error {
+	if u.s.ResetTokenHash == "" ||
+		subtle.ConstantTimeCompare([]byte(u.s.ResetTokenHash), []byte(tokenHash)) != 1 ||
+		!now.Before(u.s.ResetExpiresAt) {
+		return ErrInvalidResetToken
+	}
+	u.s.ResetTokenHash = ""
+	u.s.ResetExpiresAt = time.Time{}
+	u.s.PasswordHash = newHash
+	u.unlock(now)
+	u.s.LoginsInFlight = 0
+	u.revokeTokens()
+	return nil
+}
+
+// IsEmailVerified reports whether the email was verified.
+func (u *User) IsEmailVerified() bool { return u.s.EmailVerified }
 
 // SetPasswordHash replaces the password hash and ends every session.
 func (u *User) SetPasswordHash(hash string, now time.Time) {

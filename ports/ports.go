@@ -29,15 +29,20 @@ type UserStore interface {
 	// beyond the user; messages it queues on the user are saved to the
 	// outbox in the same transaction. Fails with domain.ErrUserNotFound and, when
 	// the new email or nickname is taken, with the domain's duplicate errors.
+	// Audit events recorded on the user (User.Record) are saved with it.
 	UpdateUser(ctx context.Context, id string, fn func(u *domain.User) error) error
 	// UpdateUserCountingAdmins is UpdateUser for changes that may take a user
 	// out of the ADMIN role: fn also gets the number of ADMINs, and no other
 	// such change commits between the count and the save.
 	UpdateUserCountingAdmins(ctx context.Context, id string, fn func(u *domain.User, admins int) error) error
 	// DeleteUser runs check on the user and the number of ADMINs, as
-	// UpdateUserCountingAdmins does, and deletes the user if check passes.
-	// Fails with domain.ErrUserNotFound.
+	// UpdateUserCountingAdmins does, and deletes the user if check passes,
+	// with the user's sessions; audit events check records are saved in the
+	// same transaction. Fails with domain.ErrUserNotFound.
 	DeleteUser(ctx context.Context, id string, check func(u *domain.User, admins int) error) error
+	// UserIDByResetTokenHash finds the user with that pending password-reset
+	// token hash. Fails with domain.ErrUserNotFound.
+	UserIDByResetTokenHash(ctx context.Context, hash string) (string, error)
 }
 
 // PasswordHasher hashes and checks passwords. Both calls may wait for a
@@ -54,6 +59,7 @@ type AccessClaims struct {
 	UserID       string
 	Role         domain.Role
 	TokenVersion int
+	SessionID    string // the session (login) the token belongs to
 }
 
 // TokenIssuer issues access tokens.
@@ -110,4 +116,49 @@ type Outbox interface {
 	MarkRetry(ctx context.Context, id string, next time.Time, lastError string) error
 	// MarkFailed gives the message up; it is never claimed again.
 	MarkFailed(ctx context.Context, id string, now time.Time, lastError string) error
+}
+
+// SessionStore keeps login sessions and their refresh tokens, stored only
+// as hashes. Every implementation passes porttest.SessionStore.
+type SessionStore interface {
+	// CreateSession stores a new session and its first refresh token hash.
+	CreateSession(ctx context.Context, s domain.Session, refreshHash string) error
+	// RotateRefreshToken exchanges the refresh token with oldHash for one with
+	// newHash, atomically: the old token can never be used again. It returns
+	// the session with ExpiresAt moved to newExpiry. If the old token was
+	// already rotated, the whole session is revoked (at now) and the error
+	// is domain.ErrRefreshTokenReused. An unknown token, or one of a revoked
+	// or expired session, fails with domain.ErrInvalidRefreshToken.
+	RotateRefreshToken(ctx context.Context, oldHash, newHash string, now, newExpiry time.Time) (domain.Session, error)
+	// SessionByID fails with domain.ErrSessionNotFound.
+	SessionByID(ctx context.Context, id string) (domain.Session, error)
+	// SessionByRefreshHash finds the session of a refresh token, rotated or
+	// not. Fails with domain.ErrSessionNotFound.
+	SessionByRefreshHash(ctx context.Context, hash string) (domain.Session, error)
+	// RevokeSession ends one session; revoking it twice is harmless.
+	// Fails with domain.ErrSessionNotFound.
+	RevokeSession(ctx context.Context, id string, now time.Time) error
+	// RevokeUserSessions ends every active session of userID except exceptID
+	// (empty: all of them) and reports how many it ended.
+	RevokeUserSessions(ctx context.Context, userID, exceptID string, now time.Time) (int, error)
+}
+
+// AuditFilter selects audit events; zero fields select everything.
+type AuditFilter struct {
+	ActorID  string
+	TargetID string
+	Type     domain.AuditEventType
+	Since    time.Time // inclusive
+	Until    time.Time // exclusive
+	Before   string    // cursor: only events older than the event with this id
+	Limit    int
+}
+
+// AuditLog keeps security events. Events that belong to a user change are
+// saved by the UserStore in its transaction; RecordEvent is for the others.
+// Every implementation passes porttest.AuditLog.
+type AuditLog interface {
+	RecordEvent(ctx context.Context, e domain.AuditEvent) error
+	// ListEvents returns matching events, newest first, at most f.Limit.
+	ListEvents(ctx context.Context, f AuditFilter) ([]domain.AuditEvent, error)
 }

@@ -1,12 +1,18 @@
 // Package argon2hash hashes passwords with argon2id, bounding how many
 // hashes run at once: each takes HASH_MEMORY_KIB of memory, so an unbounded
-// login flood would exhaust memory long before the CPU.
+// login flood would exhaust memory long before the CPU. Callers beyond the
+// bound wait in a short queue; when the queue is full, or a caller has
+// waited too long, the hasher sheds the load with domain.ErrUnavailable
+// (503 and Retry-After at the HTTP edge) rather than letting requests pile
+// up behind it until every one of them times out.
 package argon2hash
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
+	"time"
 
 	"github.com/alexedwards/argon2id"
 
@@ -24,16 +30,67 @@ type Params struct {
 // OWASP's recommended minimum for argon2id: m=19 MiB, t=2, p=1.
 var DefaultParams = Params{MemoryKiB: 19456, Iterations: 2, Parallelism: 1}
 
+// Defaults of the wait queue.
+const (
+	// DefaultWaitingPerSlot: with no MaxWaiting option, 64 callers per
+	// running hash may wait: at 40 ms a hash (the defaults on one core),
+	// under three seconds of queue, inside a client's patience.
+	DefaultWaitingPerSlot = 64
+	// DefaultMaxWait is how long a caller waits for a slot before giving up.
+	DefaultMaxWait = 10 * time.Second
+)
+
+// Errors of an overloaded hasher; both are domain.ErrUnavailable.
+var (
+	ErrQueueFull   = fmt.Errorf("too many password hashes waiting: %w", domain.ErrUnavailable)
+	ErrWaitTimeout = fmt.Errorf("waited too long for a password hashing slot: %w", domain.ErrUnavailable)
+)
+
 // Hasher implements ports.PasswordHasher.
 type Hasher struct {
-	params *argon2id.Params
-	slots  chan struct{}
+	params     *argon2id.Params
+	slots      chan struct{}
+	maxWaiting int64
+	maxWait    time.Duration
+	waiting    atomic.Int64
+
+	// The argon2id calls, replaced by tests to observe the bound.
+	create func(password string, p *argon2id.Params) (string, error)
+	check  func(password, hash string) (bool, *argon2id.Params, error)
 }
 
 var _ ports.PasswordHasher = (*Hasher)(nil)
 
+// Option tunes a Hasher.
+type Option func(*options)
+
+type options struct {
+	maxWaiting    int
+	maxWaitingSet bool
+	maxWait       time.Duration
+}
+
+// WithMaxWaiting sets how many callers may wait for a slot (0: none; a
+// caller that finds every slot busy fails at once). The default is
+// DefaultWaitingPerSlot times the concurrency.
+func WithMaxWaiting(n int) Option {
+	return func(o *options) { o.maxWaiting, o.maxWaitingSet = n, true }
+}
+
+// WithMaxWait sets how long a caller waits for a slot (default DefaultMaxWait).
+func WithMaxWait(d time.Duration) Option {
+	return func(o *options) { o.maxWait = d }
+}
+
 // New returns a hasher running at most concurrency hashes at once.
-func New(p Params, concurrency int) (*Hasher, error) {
+func New(p Params, concurrency int, opts ...Option) (*Hasher, error) {
+	o := options{maxWait: DefaultMaxWait}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if !o.maxWaitingSet {
+		o.maxWaiting = DefaultWaitingPerSlot * concurrency
+	}
 	switch {
 	case p.MemoryKiB < 8*uint32(p.Parallelism) || p.MemoryKiB < 1024:
 		return nil, fmt.Errorf("argon2id memory must be at least 1024 KiB, got %d", p.MemoryKiB)
@@ -43,20 +100,48 @@ func New(p Params, concurrency int) (*Hasher, error) {
 		return nil, errors.New("argon2id parallelism must be at least 1")
 	case concurrency < 1:
 		return nil, errors.New("hash concurrency must be at least 1")
+	case o.maxWaiting < 0:
+		return nil, fmt.Errorf("hash queue length must be at least 0, got %d", o.maxWaiting)
+	case o.maxWait <= 0:
+		return nil, fmt.Errorf("hash queue wait must be positive, got %s", o.maxWait)
 	}
 	return &Hasher{
 		params: &argon2id.Params{
 			Memory: p.MemoryKiB, Iterations: p.Iterations, Parallelism: p.Parallelism,
 			SaltLength: 16, KeyLength: 32,
 		},
-		slots: make(chan struct{}, concurrency),
+		slots:      make(chan struct{}, concurrency),
+		maxWaiting: int64(o.maxWaiting),
+		maxWait:    o.maxWait,
+		create:     argon2id.CreateHash,
+		check:      argon2id.CheckHash,
 	}, nil
 }
 
+// acquire takes a slot: at once if one is free, else after waiting in a
+// queue of at most maxWaiting callers, for at most maxWait. Waiters are
+// served in order: a freed slot goes to the longest blocked sender.
 func (h *Hasher) acquire(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("waiting for a hashing slot: %w: %w", domain.ErrUnavailable, err)
+	}
 	select {
 	case h.slots <- struct{}{}:
 		return nil
+	default:
+	}
+	if h.waiting.Add(1) > h.maxWaiting {
+		h.waiting.Add(-1)
+		return ErrQueueFull
+	}
+	defer h.waiting.Add(-1)
+	timer := time.NewTimer(h.maxWait)
+	defer timer.Stop()
+	select {
+	case h.slots <- struct{}{}:
+		return nil
+	case <-timer.C:
+		return ErrWaitTimeout
 	case <-ctx.Done():
 		return fmt.Errorf("waiting for a hashing slot: %w: %w", domain.ErrUnavailable, ctx.Err())
 	}
@@ -67,20 +152,20 @@ func (h *Hasher) release() { <-h.slots }
 // Hash implements ports.PasswordHasher.
 func (h *Hasher) Hash(ctx context.Context, password string) (string, error) {
 	if err := h.acquire(ctx); err != nil {
-		return "", err
+		return "", fmt.Errorf("hash password: %w", err)
 	}
 	defer h.release()
-	return argon2id.CreateHash(password, h.params)
+	return h.create(password, h.params)
 }
 
 // Verify implements ports.PasswordHasher. A hash that cannot be decoded is
 // an error, not a mismatch: it means the stored data is corrupt.
 func (h *Hasher) Verify(ctx context.Context, password, hash string) (ok, stale bool, err error) {
 	if err := h.acquire(ctx); err != nil {
-		return false, false, err
+		return false, false, fmt.Errorf("verify password: %w", err)
 	}
 	defer h.release()
-	ok, p, err := argon2id.CheckHash(password, hash)
+	ok, p, err := h.check(password, hash)
 	if err != nil {
 		return false, false, fmt.Errorf("verify password: %w", err)
 	}

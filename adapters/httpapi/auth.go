@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -66,7 +67,7 @@ type registerer interface {
 // newUserFields are the fields of the seed's UserCreate.
 var newUserFields = append([]string{"email", "nickname", "password", "role"}, profileFields...)
 
-func handleRegister(log *slog.Logger, uc registerer) http.Handler {
+func handleRegister(log *slog.Logger, lim *limits, uc registerer) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		o, err := decodeJSONObject(w, r)
 		if writeDecodeError(w, err) {
@@ -76,6 +77,9 @@ func handleRegister(log *slog.Logger, uc registerer) http.Handler {
 		in := readNewUser(o)
 		o.str("role", false, true) // accepted for the seed's clients, never used
 		if writeDecodeError(w, o.err()) {
+			return
+		}
+		if !lim.allowAccount(w, r, limitRegister, in.Email) {
 			return
 		}
 		u, err := uc.Register(r.Context(), in)
@@ -134,7 +138,17 @@ type emailVerifier interface {
 func handleVerifyEmail(log *slog.Logger, uc emailVerifier) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		v := pathVars(r)
-		if err := uc.VerifyEmail(r.Context(), v["user_id"], v["token"]); err != nil {
+		err := uc.VerifyEmail(r.Context(), v["user_id"], v["token"])
+		if wantsHTML(r) && (err == nil || errors.Is(err, domain.ErrInvalidVerification)) {
+			// A person following the link from the email.
+			if err != nil {
+				writePage(w, http.StatusBadRequest, pageData{Title: "Email not verified", Message: detailInvalidVerify + ".", IsError: true})
+				return
+			}
+			writePage(w, http.StatusOK, pageData{Title: "Email verified", Message: "Thank you: your email is verified and you can log in."})
+			return
+		}
+		if err != nil {
 			writeError(w, r, log, seedRoute, "path", err)
 			return
 		}

@@ -210,6 +210,13 @@ func TestBadTokens(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	var inToken struct {
+		SID string `json:"sid"`
+	}
+	if err := json.Unmarshal(payload, &inToken); err != nil {
+		t.Fatal(err)
+	}
+	claims.SessionID = inToken.SID
 
 	// The control: a token made the same way is accepted.
 	wantStatus(t, h.do(http.MethodGet, "/users/me", issue(jwtKey, jwtIssuer, claims, now), nil), http.StatusOK)

@@ -26,6 +26,9 @@ const (
 	detailInternal           = "internal error"
 	detailBodyTooLarge       = "Request body too large (limit 1 MiB)"
 	detailUnsupportedContent = "Unsupported media type: send application/json"
+	detailInvalidReset       = "Invalid or expired reset token"
+	detailInvalidRefresh     = "Invalid refresh token"
+	detailWrongPassword      = "Incorrect password"
 )
 
 // problem is the error body: FastAPI's {"detail": …}, plus the request id
@@ -76,6 +79,12 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, mode e
 		writeDetail(w, http.StatusBadRequest, detailLocked)
 	case errors.Is(err, domain.ErrInvalidVerification):
 		writeDetail(w, http.StatusBadRequest, detailInvalidVerify)
+	case errors.Is(err, domain.ErrInvalidResetToken):
+		writeDetail(w, http.StatusBadRequest, detailInvalidReset)
+	case errors.Is(err, domain.ErrWrongPassword):
+		writeDetail(w, http.StatusBadRequest, detailWrongPassword)
+	case errors.Is(err, domain.ErrInvalidRefreshToken):
+		writeDetail(w, http.StatusUnauthorized, detailInvalidRefresh)
 	case errors.Is(err, domain.ErrUnauthenticated):
 		w.Header().Set("WWW-Authenticate", "Bearer")
 		writeDetail(w, http.StatusUnauthorized, detailBadCredentials)

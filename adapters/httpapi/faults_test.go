@@ -68,7 +68,7 @@ func failingMock(err error) *UseCasesMock {
 
 func newMockServer(m httpapi.UseCases) (http.Handler, *logBuffer) {
 	logger, logs := newTestLogger()
-	return httpapi.NewServer(logger, m, nil), logs
+	return httpapi.NewServer(logger, m, httpapi.Options{}), logs
 }
 
 // mockRoute is a request that reaches one use case of the mock.

@@ -239,17 +239,19 @@ func newHarness(tb testing.TB) *harness {
 		tb.Fatal(err)
 	}
 	mail := &outbox{tb: tb, dispatcher: dispatcher, mailer: mailer}
-	svc, err := app.New(store, hasher, tokens, tokens, clock,
-		system.IDs{}, system.Secrets{}, app.Config{
-			Lockout:         domain.LockoutPolicy{MaxAttempts: maxAttempts, Duration: lockoutFor},
-			VerificationTTL: verificationIn,
-			PublicBaseURL:   publicBaseURL,
-		}, dummy, logger)
+	svc, err := app.New(app.Deps{
+		Users: store, Sessions: store, Audit: store, Hasher: hasher, Issuer: tokens, Verifier: tokens,
+		Clock: clock, IDs: system.IDs{}, Secrets: system.Secrets{}, Log: logger, DummyHash: dummy,
+	}, app.Config{
+		Lockout:         domain.LockoutPolicy{MaxAttempts: maxAttempts, Duration: lockoutFor},
+		VerificationTTL: verificationIn,
+		PublicBaseURL:   publicBaseURL,
+	})
 	if err != nil {
 		tb.Fatal(err)
 	}
 	h := &harness{
-		tb: tb, svc: svc, srv: httpapi.NewServer(logger, svc, nil),
+		tb: tb, svc: svc, srv: httpapi.NewServer(logger, svc, httpapi.Options{}),
 		clock: clock, mail: mail, logs: logs, hasher: hasher,
 	}
 	u, err := svc.CreateAdmin(context.Background(), "root@example.com", testPassword)

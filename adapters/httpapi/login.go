@@ -14,43 +14,88 @@ import (
 
 type loginer interface {
 	Login(ctx context.Context, email, password string) (app.LoginResult, error)
+	Refresh(ctx context.Context, refreshToken string) (app.LoginResult, error)
 }
 
 // tokenJSON is the OAuth2 token response (RFC 6749 section 5.1).
 type tokenJSON struct {
-	AccessToken string `json:"access_token"`
-	TokenType   string `json:"token_type"`
-	ExpiresIn   int    `json:"expires_in"`
+	AccessToken  string `json:"access_token"`
+	TokenType    string `json:"token_type"`
+	ExpiresIn    int    `json:"expires_in"`
+	RefreshToken string `json:"refresh_token,omitempty"`
 }
 
 // loginFields are what /login/ reads; OAuth2 clients may also send a client
-// id and secret, which a public client's password grant ignores.
-var loginFields = []string{"username", "email", "password", "grant_type", "scope", "client_id", "client_secret"}
+// id and secret, which a public client's grants ignore.
+var loginFields = []string{"username", "email", "password", "grant_type", "scope", "client_id", "client_secret", "refresh_token"}
 
-// handleLogin takes the OAuth2 password form (RFC 6749 section 4.3) or JSON.
-func handleLogin(log *slog.Logger, uc loginer) http.Handler {
+// loginRequest is a password grant or a refresh-token grant.
+type loginRequest struct {
+	grantType    string
+	email        string
+	password     string
+	refreshToken string
+}
+
+// handleLogin takes the OAuth2 password grant (RFC 6749 section 4.3) and
+// refresh grant (section 6), as a form or as JSON.
+func handleLogin(log *slog.Logger, lim *limits, uc loginer) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		email, password, err := readLogin(w, r)
+		req, err := readLogin(w, r)
 		if writeDecodeError(w, err) {
 			return
 		}
-		res, err := uc.Login(r.Context(), email, password)
+		var res app.LoginResult
+		if req.grantType == "refresh_token" {
+			res, err = uc.Refresh(r.Context(), req.refreshToken)
+		} else {
+			if !lim.allowAccount(w, r, limitLogin, req.email) {
+				return
+			}
+			res, err = uc.Login(r.Context(), req.email, req.password)
+		}
 		if err != nil {
 			writeError(w, r, log, seedRoute, "body", err)
 			return
 		}
-		w.Header().Set("Cache-Control", "no-store")
-		w.Header().Set("Pragma", "no-cache")
-		writeJSON(w, http.StatusOK, tokenJSON{
-			AccessToken: res.AccessToken,
-			TokenType:   "bearer",
-			ExpiresIn:   int(res.ExpiresIn.Seconds()),
-		})
+		writeToken(w, res)
 	})
 }
 
-func readLogin(w http.ResponseWriter, r *http.Request) (email, password string, err error) {
+// handleRefresh takes {"refresh_token"} and rotates it.
+func handleRefresh(log *slog.Logger, uc loginer) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		o, err := decodeJSONObject(w, r)
+		if writeDecodeError(w, err) {
+			return
+		}
+		o.allow("refresh_token")
+		token := o.str("refresh_token", true, false)
+		if writeDecodeError(w, o.err()) {
+			return
+		}
+		res, err := uc.Refresh(r.Context(), *token)
+		if err != nil {
+			writeError(w, r, log, newRoute, "body", err)
+			return
+		}
+		writeToken(w, res)
+	})
+}
+
+func writeToken(w http.ResponseWriter, res app.LoginResult) {
+	w.Header().Set("Pragma", "no-cache")
+	writeJSON(w, http.StatusOK, tokenJSON{
+		AccessToken:  res.AccessToken,
+		TokenType:    "bearer",
+		ExpiresIn:    int(res.ExpiresIn.Seconds()),
+		RefreshToken: res.RefreshToken,
+	})
+}
+
+func readLogin(w http.ResponseWriter, r *http.Request) (loginRequest, error) {
 	var o *object
+	var err error
 	switch mediaType(r) {
 	case "application/x-www-form-urlencoded":
 		o, err = readForm(func() (url.Values, error) {
@@ -63,7 +108,7 @@ func readLogin(w http.ResponseWriter, r *http.Request) (email, password string, 
 	case "multipart/form-data":
 		o, err = readForm(func() (url.Values, error) {
 			r.Body = http.MaxBytesReader(w, r.Body, maxBodyBytes)
-			if err := r.ParseMultipartForm(maxBodyBytes); err != nil {
+			if err := r.ParseMultipartForm(maxBodyBytes); err != nil { //nolint:gosec // the body is capped just above
 				var mbe *http.MaxBytesError
 				if errors.As(err, &mbe) {
 					return nil, errBodyTooLarge
@@ -76,23 +121,34 @@ func readLogin(w http.ResponseWriter, r *http.Request) (email, password string, 
 		o, err = decodeJSONObject(w, r)
 	}
 	if err != nil {
-		return "", "", err
+		return loginRequest{}, err
 	}
 	o.allow(loginFields...)
-	if gt := o.str("grant_type", false, true); gt != nil && *gt != "password" {
-		o.fail("grant_type", "string_pattern_mismatch", "String should match pattern '^password$'")
+	req := loginRequest{grantType: "password"}
+	if gt := o.str("grant_type", false, true); gt != nil {
+		req.grantType = *gt
+	}
+	switch req.grantType {
+	case "refresh_token":
+		if s := o.str("refresh_token", true, false); s != nil {
+			req.refreshToken = *s
+		}
+		return req, o.err()
+	case "password":
+	default:
+		o.fail("grant_type", "string_pattern_mismatch", "String should match pattern '^(password|refresh_token)$'")
 	}
 	if o.has("email") {
 		if s := o.str("email", true, false); s != nil {
-			email = *s
+			req.email = *s
 		}
 	} else if s := o.str("username", true, false); s != nil {
-		email = *s
+		req.email = *s
 	}
 	if s := o.str("password", true, false); s != nil {
-		password = *s
+		req.password = *s
 	}
-	return email, password, o.err()
+	return req, o.err()
 }
 
 // readForm turns form values into an object, so forms and JSON are checked

@@ -24,11 +24,20 @@ var _ httpapi.UseCases = &UseCasesMock{}
 //			AuthenticateFunc: func(ctx context.Context, token string) (domain.Actor, error) {
 //				panic("mock out the Authenticate method")
 //			},
+//			ChangePasswordFunc: func(ctx context.Context, actor domain.Actor, current string, newPassword string) error {
+//				panic("mock out the ChangePassword method")
+//			},
 //			ChangeRoleFunc: func(ctx context.Context, actor domain.Actor, userID string, role domain.Role) (*domain.User, error) {
 //				panic("mock out the ChangeRole method")
 //			},
+//			ConfirmPasswordResetFunc: func(ctx context.Context, token string, newPassword string) error {
+//				panic("mock out the ConfirmPasswordReset method")
+//			},
 //			CreateUserFunc: func(ctx context.Context, actor domain.Actor, in app.NewUserInput) (*domain.User, error) {
 //				panic("mock out the CreateUser method")
+//			},
+//			DeleteMeFunc: func(ctx context.Context, actor domain.Actor, password string) error {
+//				panic("mock out the DeleteMe method")
 //			},
 //			DeleteUserFunc: func(ctx context.Context, actor domain.Actor, userID string) error {
 //				panic("mock out the DeleteUser method")
@@ -36,17 +45,32 @@ var _ httpapi.UseCases = &UseCasesMock{}
 //			GetUserFunc: func(ctx context.Context, actor domain.Actor, userID string) (*domain.User, error) {
 //				panic("mock out the GetUser method")
 //			},
+//			ListAuditEventsFunc: func(ctx context.Context, actor domain.Actor, q app.AuditQuery) (app.AuditPage, error) {
+//				panic("mock out the ListAuditEvents method")
+//			},
 //			ListUsersFunc: func(ctx context.Context, actor domain.Actor, skip int, limit int) (app.UserPage, error) {
 //				panic("mock out the ListUsers method")
 //			},
 //			LoginFunc: func(ctx context.Context, email string, password string) (app.LoginResult, error) {
 //				panic("mock out the Login method")
 //			},
+//			LogoutFunc: func(ctx context.Context, actor domain.Actor, refreshToken string) error {
+//				panic("mock out the Logout method")
+//			},
 //			MeFunc: func(ctx context.Context, actor domain.Actor) (*domain.User, error) {
 //				panic("mock out the Me method")
 //			},
+//			RefreshFunc: func(ctx context.Context, refreshToken string) (app.LoginResult, error) {
+//				panic("mock out the Refresh method")
+//			},
 //			RegisterFunc: func(ctx context.Context, in app.NewUserInput) (*domain.User, error) {
 //				panic("mock out the Register method")
+//			},
+//			RequestPasswordResetFunc: func(ctx context.Context, email string) error {
+//				panic("mock out the RequestPasswordReset method")
+//			},
+//			ResendVerificationFunc: func(ctx context.Context, email string) error {
+//				panic("mock out the ResendVerification method")
 //			},
 //			UnlockFunc: func(ctx context.Context, actor domain.Actor, userID string) (*domain.User, error) {
 //				panic("mock out the Unlock method")
@@ -73,11 +97,20 @@ type UseCasesMock struct {
 	// AuthenticateFunc mocks the Authenticate method.
 	AuthenticateFunc func(ctx context.Context, token string) (domain.Actor, error)
 
+	// ChangePasswordFunc mocks the ChangePassword method.
+	ChangePasswordFunc func(ctx context.Context, actor domain.Actor, current string, newPassword string) error
+
 	// ChangeRoleFunc mocks the ChangeRole method.
 	ChangeRoleFunc func(ctx context.Context, actor domain.Actor, userID string, role domain.Role) (*domain.User, error)
 
+	// ConfirmPasswordResetFunc mocks the ConfirmPasswordReset method.
+	ConfirmPasswordResetFunc func(ctx context.Context, token string, newPassword string) error
+
 	// CreateUserFunc mocks the CreateUser method.
 	CreateUserFunc func(ctx context.Context, actor domain.Actor, in app.NewUserInput) (*domain.User, error)
+
+	// DeleteMeFunc mocks the DeleteMe method.
+	DeleteMeFunc func(ctx context.Context, actor domain.Actor, password string) error
 
 	// DeleteUserFunc mocks the DeleteUser method.
 	DeleteUserFunc func(ctx context.Context, actor domain.Actor, userID string) error
@@ -85,17 +118,32 @@ type UseCasesMock struct {
 	// GetUserFunc mocks the GetUser method.
 	GetUserFunc func(ctx context.Context, actor domain.Actor, userID string) (*domain.User, error)
 
+	// ListAuditEventsFunc mocks the ListAuditEvents method.
+	ListAuditEventsFunc func(ctx context.Context, actor domain.Actor, q app.AuditQuery) (app.AuditPage, error)
+
 	// ListUsersFunc mocks the ListUsers method.
 	ListUsersFunc func(ctx context.Context, actor domain.Actor, skip int, limit int) (app.UserPage, error)
 
 	// LoginFunc mocks the Login method.
 	LoginFunc func(ctx context.Context, email string, password string) (app.LoginResult, error)
 
+	// LogoutFunc mocks the Logout method.
+	LogoutFunc func(ctx context.Context, actor domain.Actor, refreshToken string) error
+
 	// MeFunc mocks the Me method.
 	MeFunc func(ctx context.Context, actor domain.Actor) (*domain.User, error)
 
+	// RefreshFunc mocks the Refresh method.
+	RefreshFunc func(ctx context.Context, refreshToken string) (app.LoginResult, error)
+
 	// RegisterFunc mocks the Register method.
 	RegisterFunc func(ctx context.Context, in app.NewUserInput) (*domain.User, error)
+
+	// RequestPasswordResetFunc mocks the RequestPasswordReset method.
+	RequestPasswordResetFunc func(ctx context.Context, email string) error
+
+	// ResendVerificationFunc mocks the ResendVerification method.
+	ResendVerificationFunc func(ctx context.Context, email string) error
 
 	// UnlockFunc mocks the Unlock method.
 	UnlockFunc func(ctx context.Context, actor domain.Actor, userID string) (*domain.User, error)
@@ -121,6 +169,17 @@ type UseCasesMock struct {
 			// Token is the token argument value.
 			Token string
 		}
+		// ChangePassword holds details about calls to the ChangePassword method.
+		ChangePassword []struct {
+			// Ctx is the ctx argument value.
+			Ctx context.Context
+			// Actor is the actor argument value.
+			Actor domain.Actor
+			// Current is the current argument value.
+			Current string
+			// NewPassword is the newPassword argument value.
+			NewPassword string
+		}
 		// ChangeRole holds details about calls to the ChangeRole method.
 		ChangeRole []struct {
 			// Ctx is the ctx argument value.
@@ -132,6 +191,15 @@ type UseCasesMock struct {
 			// Role is the role argument value.
 			Role domain.Role
 		}
+		// ConfirmPasswordReset holds details about calls to the ConfirmPasswordReset method.
+		ConfirmPasswordReset []struct {
+			// Ctx is the ctx argument value.
+			Ctx context.Context
+			// Token is the token argument value.
+			Token string
+			// NewPassword is the newPassword argument value.
+			NewPassword string
+		}
 		// CreateUser holds details about calls to the CreateUser method.
 		CreateUser []struct {
 			// Ctx is the ctx argument value.
@@ -140,6 +208,15 @@ type UseCasesMock struct {
 			Actor domain.Actor
 			// In is the in argument value.
 			In app.NewUserInput
+		}
+		// DeleteMe holds details about calls to the DeleteMe method.
+		DeleteMe []struct {
+			// Ctx is the ctx argument value.
+			Ctx context.Context
+			// Actor is the actor argument value.
+			Actor domain.Actor
+			// Password is the password argument value.
+			Password string
 		}
 		// DeleteUser holds details about calls to the DeleteUser method.
 		DeleteUser []struct {
@@ -158,6 +235,15 @@ type UseCasesMock struct {
 			Actor domain.Actor
 			// UserID is the userID argument value.
 			UserID string
+		}
+		// ListAuditEvents holds details about calls to the ListAuditEvents method.
+		ListAuditEvents []struct {
+			// Ctx is the ctx argument value.
+			Ctx context.Context
+			// Actor is the actor argument value.
+			Actor domain.Actor
+			// Q is the q argument value.
+			Q app.AuditQuery
 		}
 		// ListUsers holds details about calls to the ListUsers method.
 		ListUsers []struct {
@@ -179,6 +265,15 @@ type UseCasesMock struct {
 			// Password is the password argument value.
 			Password string
 		}
+		// Logout holds details about calls to the Logout method.
+		Logout []struct {
+			// Ctx is the ctx argument value.
+			Ctx context.Context
+			// Actor is the actor argument value.
+			Actor domain.Actor
+			// RefreshToken is the refreshToken argument value.
+			RefreshToken string
+		}
 		// Me holds details about calls to the Me method.
 		Me []struct {
 			// Ctx is the ctx argument value.
@@ -186,12 +281,33 @@ type UseCasesMock struct {
 			// Actor is the actor argument value.
 			Actor domain.Actor
 		}
+		// Refresh holds details about calls to the Refresh method.
+		Refresh []struct {
+			// Ctx is the ctx argument value.
+			Ctx context.Context
+			// RefreshToken is the refreshToken argument value.
+			RefreshToken string
+		}
 		// Register holds details about calls to the Register method.
 		Register []struct {
 			// Ctx is the ctx argument value.
 			Ctx context.Context
 			// In is the in argument value.
 			In app.NewUserInput
+		}
+		// RequestPasswordReset holds details about calls to the RequestPasswordReset method.
+		RequestPasswordReset []struct {
+			// Ctx is the ctx argument value.
+			Ctx context.Context
+			// Email is the email argument value.
+			Email string
+		}
+		// ResendVerification holds details about calls to the ResendVerification method.
+		ResendVerification []struct {
+			// Ctx is the ctx argument value.
+			Ctx context.Context
+			// Email is the email argument value.
+			Email string
 		}
 		// Unlock holds details about calls to the Unlock method.
 		Unlock []struct {
@@ -242,14 +358,22 @@ type UseCasesMock struct {
 		}
 	}
 	lockAuthenticate          sync.RWMutex
+	lockChangePassword        sync.RWMutex
 	lockChangeRole            sync.RWMutex
+	lockConfirmPasswordReset  sync.RWMutex
 	lockCreateUser            sync.RWMutex
+	lockDeleteMe              sync.RWMutex
 	lockDeleteUser            sync.RWMutex
 	lockGetUser               sync.RWMutex
+	lockListAuditEvents       sync.RWMutex
 	lockListUsers             sync.RWMutex
 	lockLogin                 sync.RWMutex
+	lockLogout                sync.RWMutex
 	lockMe                    sync.RWMutex
+	lockRefresh               sync.RWMutex
 	lockRegister              sync.RWMutex
+	lockRequestPasswordReset  sync.RWMutex
+	lockResendVerification    sync.RWMutex
 	lockUnlock                sync.RWMutex
 	lockUpdateMe              sync.RWMutex
 	lockUpdateUser            sync.RWMutex
@@ -290,6 +414,50 @@ func (mock *UseCasesMock) AuthenticateCalls() []struct {
 	mock.lockAuthenticate.RLock()
 	calls = mock.calls.Authenticate
 	mock.lockAuthenticate.RUnlock()
+	return calls
+}
+
+// ChangePassword calls ChangePasswordFunc.
+func (mock *UseCasesMock) ChangePassword(ctx context.Context, actor domain.Actor, current string, newPassword string) error {
+	if mock.ChangePasswordFunc == nil {
+		panic("UseCasesMock.ChangePasswordFunc: method is nil but UseCases.ChangePassword was just called")
+	}
+	callInfo := struct {
+		Ctx         context.Context
+		Actor       domain.Actor
+		Current     string
+		NewPassword string
+	}{
+		Ctx:         ctx,
+		Actor:       actor,
+		Current:     current,
+		NewPassword: newPassword,
+	}
+	mock.lockChangePassword.Lock()
+	mock.calls.ChangePassword = append(mock.calls.ChangePassword, callInfo)
+	mock.lockChangePassword.Unlock()
+	return mock.ChangePasswordFunc(ctx, actor, current, newPassword)
+}
+
+// ChangePasswordCalls gets all the calls that were made to ChangePassword.
+// Check the length with:
+//
+//	len(mockedUseCases.ChangePasswordCalls())
+func (mock *UseCasesMock) ChangePasswordCalls() []struct {
+	Ctx         context.Context
+	Actor       domain.Actor
+	Current     string
+	NewPassword string
+} {
+	var calls []struct {
+		Ctx         context.Context
+		Actor       domain.Actor
+		Current     string
+		NewPassword string
+	}
+	mock.lockChangePassword.RLock()
+	calls = mock.calls.ChangePassword
+	mock.lockChangePassword.RUnlock()
 	return calls
 }
 
@@ -337,6 +505,46 @@ func (mock *UseCasesMock) ChangeRoleCalls() []struct {
 	return calls
 }
 
+// ConfirmPasswordReset calls ConfirmPasswordResetFunc.
+func (mock *UseCasesMock) ConfirmPasswordReset(ctx context.Context, token string, newPassword string) error {
+	if mock.ConfirmPasswordResetFunc == nil {
+		panic("UseCasesMock.ConfirmPasswordResetFunc: method is nil but UseCases.ConfirmPasswordReset was just called")
+	}
+	callInfo := struct {
+		Ctx         context.Context
+		Token       string
+		NewPassword string
+	}{
+		Ctx:         ctx,
+		Token:       token,
+		NewPassword: newPassword,
+	}
+	mock.lockConfirmPasswordReset.Lock()
+	mock.calls.ConfirmPasswordReset = append(mock.calls.ConfirmPasswordReset, callInfo)
+	mock.lockConfirmPasswordReset.Unlock()
+	return mock.ConfirmPasswordResetFunc(ctx, token, newPassword)
+}
+
+// ConfirmPasswordResetCalls gets all the calls that were made to ConfirmPasswordReset.
+// Check the length with:
+//
+//	len(mockedUseCases.ConfirmPasswordResetCalls())
+func (mock *UseCasesMock) ConfirmPasswordResetCalls() []struct {
+	Ctx         context.Context
+	Token       string
+	NewPassword string
+} {
+	var calls []struct {
+		Ctx         context.Context
+		Token       string
+		NewPassword string
+	}
+	mock.lockConfirmPasswordReset.RLock()
+	calls = mock.calls.ConfirmPasswordReset
+	mock.lockConfirmPasswordReset.RUnlock()
+	return calls
+}
+
 // CreateUser calls CreateUserFunc.
 func (mock *UseCasesMock) CreateUser(ctx context.Context, actor domain.Actor, in app.NewUserInput) (*domain.User, error) {
 	if mock.CreateUserFunc == nil {
@@ -374,6 +582,46 @@ func (mock *UseCasesMock) CreateUserCalls() []struct {
 	mock.lockCreateUser.RLock()
 	calls = mock.calls.CreateUser
 	mock.lockCreateUser.RUnlock()
+	return calls
+}
+
+// DeleteMe calls DeleteMeFunc.
+func (mock *UseCasesMock) DeleteMe(ctx context.Context, actor domain.Actor, password string) error {
+	if mock.DeleteMeFunc == nil {
+		panic("UseCasesMock.DeleteMeFunc: method is nil but UseCases.DeleteMe was just called")
+	}
+	callInfo := struct {
+		Ctx      context.Context
+		Actor    domain.Actor
+		Password string
+	}{
+		Ctx:      ctx,
+		Actor:    actor,
+		Password: password,
+	}
+	mock.lockDeleteMe.Lock()
+	mock.calls.DeleteMe = append(mock.calls.DeleteMe, callInfo)
+	mock.lockDeleteMe.Unlock()
+	return mock.DeleteMeFunc(ctx, actor, password)
+}
+
+// DeleteMeCalls gets all the calls that were made to DeleteMe.
+// Check the length with:
+//
+//	len(mockedUseCases.DeleteMeCalls())
+func (mock *UseCasesMock) DeleteMeCalls() []struct {
+	Ctx      context.Context
+	Actor    domain.Actor
+	Password string
+} {
+	var calls []struct {
+		Ctx      context.Context
+		Actor    domain.Actor
+		Password string
+	}
+	mock.lockDeleteMe.RLock()
+	calls = mock.calls.DeleteMe
+	mock.lockDeleteMe.RUnlock()
 	return calls
 }
 
@@ -454,6 +702,46 @@ func (mock *UseCasesMock) GetUserCalls() []struct {
 	mock.lockGetUser.RLock()
 	calls = mock.calls.GetUser
 	mock.lockGetUser.RUnlock()
+	return calls
+}
+
+// ListAuditEvents calls ListAuditEventsFunc.
+func (mock *UseCasesMock) ListAuditEvents(ctx context.Context, actor domain.Actor, q app.AuditQuery) (app.AuditPage, error) {
+	if mock.ListAuditEventsFunc == nil {
+		panic("UseCasesMock.ListAuditEventsFunc: method is nil but UseCases.ListAuditEvents was just called")
+	}
+	callInfo := struct {
+		Ctx   context.Context
+		Actor domain.Actor
+		Q     app.AuditQuery
+	}{
+		Ctx:   ctx,
+		Actor: actor,
+		Q:     q,
+	}
+	mock.lockListAuditEvents.Lock()
+	mock.calls.ListAuditEvents = append(mock.calls.ListAuditEvents, callInfo)
+	mock.lockListAuditEvents.Unlock()
+	return mock.ListAuditEventsFunc(ctx, actor, q)
+}
+
+// ListAuditEventsCalls gets all the calls that were made to ListAuditEvents.
+// Check the length with:
+//
+//	len(mockedUseCases.ListAuditEventsCalls())
+func (mock *UseCasesMock) ListAuditEventsCalls() []struct {
+	Ctx   context.Context
+	Actor domain.Actor
+	Q     app.AuditQuery
+} {
+	var calls []struct {
+		Ctx   context.Context
+		Actor domain.Actor
+		Q     app.AuditQuery
+	}
+	mock.lockListAuditEvents.RLock()
+	calls = mock.calls.ListAuditEvents
+	mock.lockListAuditEvents.RUnlock()
 	return calls
 }
 
@@ -541,6 +829,46 @@ func (mock *UseCasesMock) LoginCalls() []struct {
 	return calls
 }
 
+// Logout calls LogoutFunc.
+func (mock *UseCasesMock) Logout(ctx context.Context, actor domain.Actor, refreshToken string) error {
+	if mock.LogoutFunc == nil {
+		panic("UseCasesMock.LogoutFunc: method is nil but UseCases.Logout was just called")
+	}
+	callInfo := struct {
+		Ctx          context.Context
+		Actor        domain.Actor
+		RefreshToken string
+	}{
+		Ctx:          ctx,
+		Actor:        actor,
+		RefreshToken: refreshToken,
+	}
+	mock.lockLogout.Lock()
+	mock.calls.Logout = append(mock.calls.Logout, callInfo)
+	mock.lockLogout.Unlock()
+	return mock.LogoutFunc(ctx, actor, refreshToken)
+}
+
+// LogoutCalls gets all the calls that were made to Logout.
+// Check the length with:
+//
+//	len(mockedUseCases.LogoutCalls())
+func (mock *UseCasesMock) LogoutCalls() []struct {
+	Ctx          context.Context
+	Actor        domain.Actor
+	RefreshToken string
+} {
+	var calls []struct {
+		Ctx          context.Context
+		Actor        domain.Actor
+		RefreshToken string
+	}
+	mock.lockLogout.RLock()
+	calls = mock.calls.Logout
+	mock.lockLogout.RUnlock()
+	return calls
+}
+
 // Me calls MeFunc.
 func (mock *UseCasesMock) Me(ctx context.Context, actor domain.Actor) (*domain.User, error) {
 	if mock.MeFunc == nil {
@@ -577,6 +905,42 @@ func (mock *UseCasesMock) MeCalls() []struct {
 	return calls
 }
 
+// Refresh calls RefreshFunc.
+func (mock *UseCasesMock) Refresh(ctx context.Context, refreshToken string) (app.LoginResult, error) {
+	if mock.RefreshFunc == nil {
+		panic("UseCasesMock.RefreshFunc: method is nil but UseCases.Refresh was just called")
+	}
+	callInfo := struct {
+		Ctx          context.Context
+		RefreshToken string
+	}{
+		Ctx:          ctx,
+		RefreshToken: refreshToken,
+	}
+	mock.lockRefresh.Lock()
+	mock.calls.Refresh = append(mock.calls.Refresh, callInfo)
+	mock.lockRefresh.Unlock()
+	return mock.RefreshFunc(ctx, refreshToken)
+}
+
+// RefreshCalls gets all the calls that were made to Refresh.
+// Check the length with:
+//
+//	len(mockedUseCases.RefreshCalls())
+func (mock *UseCasesMock) RefreshCalls() []struct {
+	Ctx          context.Context
+	RefreshToken string
+} {
+	var calls []struct {
+		Ctx          context.Context
+		RefreshToken string
+	}
+	mock.lockRefresh.RLock()
+	calls = mock.calls.Refresh
+	mock.lockRefresh.RUnlock()
+	return calls
+}
+
 // Register calls RegisterFunc.
 func (mock *UseCasesMock) Register(ctx context.Context, in app.NewUserInput) (*domain.User, error) {
 	if mock.RegisterFunc == nil {
@@ -610,6 +974,78 @@ func (mock *UseCasesMock) RegisterCalls() []struct {
 	mock.lockRegister.RLock()
 	calls = mock.calls.Register
 	mock.lockRegister.RUnlock()
+	return calls
+}
+
+// RequestPasswordReset calls RequestPasswordResetFunc.
+func (mock *UseCasesMock) RequestPasswordReset(ctx context.Context, email string) error {
+	if mock.RequestPasswordResetFunc == nil {
+		panic("UseCasesMock.RequestPasswordResetFunc: method is nil but UseCases.RequestPasswordReset was just called")
+	}
+	callInfo := struct {
+		Ctx   context.Context
+		Email string
+	}{
+		Ctx:   ctx,
+		Email: email,
+	}
+	mock.lockRequestPasswordReset.Lock()
+	mock.calls.RequestPasswordReset = append(mock.calls.RequestPasswordReset, callInfo)
+	mock.lockRequestPasswordReset.Unlock()
+	return mock.RequestPasswordResetFunc(ctx, email)
+}
+
+// RequestPasswordResetCalls gets all the calls that were made to RequestPasswordReset.
+// Check the length with:
+//
+//	len(mockedUseCases.RequestPasswordResetCalls())
+func (mock *UseCasesMock) RequestPasswordResetCalls() []struct {
+	Ctx   context.Context
+	Email string
+} {
+	var calls []struct {
+		Ctx   context.Context
+		Email string
+	}
+	mock.lockRequestPasswordReset.RLock()
+	calls = mock.calls.RequestPasswordReset
+	mock.lockRequestPasswordReset.RUnlock()
+	return calls
+}
+
+// ResendVerification calls ResendVerificationFunc.
+func (mock *UseCasesMock) ResendVerification(ctx context.Context, email string) error {
+	if mock.ResendVerificationFunc == nil {
+		panic("UseCasesMock.ResendVerificationFunc: method is nil but UseCases.ResendVerification was just called")
+	}
+	callInfo := struct {
+		Ctx   context.Context
+		Email string
+	}{
+		Ctx:   ctx,
+		Email: email,
+	}
+	mock.lockResendVerification.Lock()
+	mock.calls.ResendVerification = append(mock.calls.ResendVerification, callInfo)
+	mock.lockResendVerification.Unlock()
+	return mock.ResendVerificationFunc(ctx, email)
+}
+
+// ResendVerificationCalls gets all the calls that were made to ResendVerification.
+// Check the length with:
+//
+//	len(mockedUseCases.ResendVerificationCalls())
+func (mock *UseCasesMock) ResendVerificationCalls() []struct {
+	Ctx   context.Context
+	Email string
+} {
+	var calls []struct {
+		Ctx   context.Context
+		Email string
+	}
+	mock.lockResendVerification.RLock()
+	calls = mock.calls.ResendVerification
+	mock.lockResendVerification.RUnlock()
 	return calls
 }
 

@@ -21,12 +21,25 @@ func addRoutes(r *mux.Router, d deps) {
 	route("/healthz", handleHealth(), http.MethodGet, http.MethodHead)
 	route("/readyz", handleReady(d.log, d.ready), http.MethodGet, http.MethodHead)
 
-	route("/register", handleRegister(d.log, d.uc), http.MethodPost)
-	route("/login", handleLogin(d.log, d.uc), http.MethodPost)
+	route("/register", d.lim.IP(limitRegister)(handleRegister(d.log, d.lim, d.uc)), http.MethodPost)
+	route("/login", d.lim.IP(limitLogin)(handleLogin(d.log, d.lim, d.uc)), http.MethodPost)
 	route("/verify-email/{user_id}/{token}", handleVerifyEmail(d.log, d.uc), http.MethodGet)
+
+	route("/token/refresh", d.lim.IP(limitRefresh)(handleRefresh(d.log, d.uc)), http.MethodPost)
+	route("/logout", actor(handleLogout(d.log, d.uc)), http.MethodPost)
+	route("/password-reset/request", d.lim.IP(limitResetRequest)(handleEmailRequest(d.log, d.lim, limitResetRequest,
+		"If an account with that email exists, a password reset link has been sent.", d.uc.RequestPasswordReset)), http.MethodPost)
+	route("/password-reset/confirm", d.lim.IP(limitResetConfirm)(handleResetConfirm(d.log, d.uc)), http.MethodPost)
+	route("/password-reset", handleResetPage(), http.MethodGet)
+	route("/password-reset", d.lim.IP(limitResetConfirm)(handleResetForm(d.log, d.uc)), http.MethodPost)
+	route("/verify-email/resend", d.lim.IP(limitResendVerification)(handleEmailRequest(d.log, d.lim, limitResendVerification,
+		"If an unverified account with that email exists, a verification link has been sent.", d.uc.ResendVerification)), http.MethodPost)
 
 	route("/users/me", actor(handleMe(d.log, d.uc)), http.MethodGet)
 	route("/users/me", actor(handleUpdateMe(d.log, d.uc)), http.MethodPatch)
+	route("/users/me", actor(handleDeleteMe(d.log, d.uc)), http.MethodDelete)
+	route("/users/me/password", actor(handleChangePassword(d.log, d.uc)), http.MethodPut)
+	route("/audit-log", actor(handleAuditLog(d.log, d.uc)), http.MethodGet)
 
 	route("/users", staff(handleListUsers(d.log, d.uc)), http.MethodGet)
 	route("/users", staff(handleCreateUser(d.log, d.uc)), http.MethodPost)

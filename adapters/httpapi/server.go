@@ -28,6 +28,10 @@ type UseCases interface {
 	roleChanger
 	meReader
 	meUpdater
+	loggerOut
+	recoverer
+	passwordChanger
+	auditReader
 }
 
 // ReadyFunc reports whether the service can serve (its database answers).
@@ -37,10 +41,11 @@ type deps struct {
 	log   *slog.Logger
 	uc    UseCases
 	ready ReadyFunc
+	lim   *limits // rate limits (ratelimit.go); allow everything unless Options.RateLimits
 }
 
 // NewServer returns the API handler.
-func NewServer(log *slog.Logger, uc UseCases, ready ReadyFunc) http.Handler {
+func NewServer(log *slog.Logger, uc UseCases, opts Options) http.Handler {
 	r := mux.NewRouter()
 	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		writeDetail(w, http.StatusNotFound, "Not Found")
@@ -50,11 +55,13 @@ func NewServer(log *slog.Logger, uc UseCases, ready ReadyFunc) http.Handler {
 		writeDetail(w, http.StatusMethodNotAllowed, "Method Not Allowed")
 	})
 	r.Use(nameRoute)
-	addRoutes(r, deps{log: log, uc: uc, ready: ready})
+	addRoutes(r, deps{log: log, uc: uc, ready: opts.Ready, lim: newLimits(opts)})
 	var h http.Handler = r
+	h = withCORS(newCORSPolicy(opts.CORSOrigins), h)
 	h = securityHeaders(h)
 	h = recoverPanics(log, h)
 	h = accessLog(log, h)
+	h = withClientIP(opts.TrustedProxies, h)
 	h = withRequestID(h)
 	return h
 }

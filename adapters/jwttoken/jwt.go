@@ -49,8 +49,9 @@ func New(key []byte, issuer string, ttl time.Duration) (*Tokens, error) {
 
 type claims struct {
 	jwt.RegisteredClaims
-	Role    string `json:"role"`
-	Version int    `json:"ver"`
+	Role      string `json:"role"`
+	Version   int    `json:"ver"`
+	SessionID string `json:"sid"`
 }
 
 // Issue implements ports.TokenIssuer.
@@ -66,8 +67,9 @@ func (t *Tokens) Issue(c ports.AccessClaims, now time.Time) (string, time.Durati
 			IssuedAt:  jwt.NewNumericDate(now),
 			ID:        rand.Text(),
 		},
-		Role:    c.Role.String(),
-		Version: c.TokenVersion,
+		Role:      c.Role.String(),
+		Version:   c.TokenVersion,
+		SessionID: c.SessionID,
 	})
 	s, err := tok.SignedString(t.key)
 	if err != nil {
@@ -93,8 +95,8 @@ func (t *Tokens) Verify(token string, now time.Time) (ports.AccessClaims, error)
 		return ports.AccessClaims{}, fmt.Errorf("%w: %w", domain.ErrInvalidToken, err)
 	}
 	role, err := domain.ParseRole(c.Role)
-	if err != nil || c.Subject == "" {
+	if err != nil || c.Subject == "" || c.SessionID == "" {
 		return ports.AccessClaims{}, domain.ErrInvalidToken
 	}
-	return ports.AccessClaims{UserID: c.Subject, Role: role, TokenVersion: c.Version}, nil
+	return ports.AccessClaims{UserID: c.Subject, Role: role, TokenVersion: c.Version, SessionID: c.SessionID}, nil
 }

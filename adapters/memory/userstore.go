@@ -1,10 +1,12 @@
-// Package memory holds in-memory adapters: a user store for tests and
-// development that passes the same contract suite as the SQL stores.
+// Package memory holds in-memory adapters: a user store (with its outbox,
+// sessions and audit log) for tests and development that passes the same
+// contract suites as the SQL stores.
 package memory
 
 import (
 	"cmp"
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"sync"
@@ -13,26 +15,34 @@ import (
 	"github.com/usersvc/usersvc/ports"
 )
 
-// UserStore keeps users in a map and their outbox in a slice. One lock
-// serialises writers, which is what makes UpdateUser atomic, the ADMIN count
-// exact, and a user change and its messages saved together or not at all.
+// UserStore keeps users in a map, their outbox and audit log in slices and
+// their sessions in maps. One lock serialises writers, which is what makes
+// UpdateUser and RotateRefreshToken atomic, the ADMIN count exact, and a user
+// change, its messages and its audit events saved together or not at all.
 type UserStore struct {
-	mu     sync.RWMutex
-	users  map[string]domain.UserState
-	outbox []*outboxEntry          // in insertion order
-	byID   map[string]*outboxEntry // outbox by message id
+	mu       sync.RWMutex
+	users    map[string]domain.UserState
+	outbox   []*outboxEntry          // in insertion order
+	byID     map[string]*outboxEntry // outbox by message id
+	sessions map[string]*domain.Session
+	tokens   map[string]*refreshToken // by hash
+	events   []domain.AuditEvent      // in insertion order, which is id order
 }
 
 var (
-	_ ports.UserStore = (*UserStore)(nil)
-	_ ports.Outbox    = (*UserStore)(nil)
+	_ ports.UserStore    = (*UserStore)(nil)
+	_ ports.Outbox       = (*UserStore)(nil)
+	_ ports.SessionStore = (*UserStore)(nil)
+	_ ports.AuditLog     = (*UserStore)(nil)
 )
 
 // NewUserStore returns an empty store.
 func NewUserStore() *UserStore {
 	return &UserStore{
-		users: make(map[string]domain.UserState),
-		byID:  make(map[string]*outboxEntry),
+		users:    make(map[string]domain.UserState),
+		byID:     make(map[string]*outboxEntry),
+		sessions: make(map[string]*domain.Session),
+		tokens:   make(map[string]*refreshToken),
 	}
 }
 
@@ -50,16 +60,23 @@ func (s *UserStore) CreateUser(ctx context.Context, u *domain.User) error {
 	if err := s.checkUnique(st); err != nil {
 		return err
 	}
-	msgs := u.TakeMessages()
+	msgs, events := u.TakeMessages(), u.TakeEvents()
 	entries, err := newEntries(msgs, st.UpdatedAt)
+	if err == nil {
+		events, err = newEvents(events, st.UpdatedAt)
+	}
 	if err != nil {
-		for _, m := range msgs { // CreateUser failed: they stay queued
+		for _, m := range msgs { // CreateUser failed: they stay on the user
 			u.Queue(m)
+		}
+		for _, e := range events {
+			u.Record(e)
 		}
 		return err
 	}
 	s.users[st.ID] = st
 	s.appendEntries(entries)
+	s.events = append(s.events, events...)
 	return nil
 }
 
@@ -74,6 +91,9 @@ func (s *UserStore) checkUnique(st domain.UserState) error {
 		}
 		if strings.EqualFold(o.Nickname, st.Nickname) {
 			return domain.ErrNicknameTaken
+		}
+		if st.ResetTokenHash != "" && o.ResetTokenHash == st.ResetTokenHash {
+			return fmt.Errorf("memory: reset token hash already in use: %w", domain.ErrConflict)
 		}
 	}
 	return nil
@@ -161,13 +181,20 @@ func (s *UserStore) UpdateUserCountingAdmins(ctx context.Context, id string, fn 
 	if err != nil {
 		return err
 	}
+	events, err := newEvents(u.TakeEvents(), next.UpdatedAt)
+	if err != nil {
+		return err
+	}
 	s.users[id] = next
 	s.appendEntries(entries)
+	s.events = append(s.events, events...)
 	return nil
 }
 
-// DeleteUser implements ports.UserStore. Messages queued on the user by
-// check are not saved.
+// DeleteUser implements ports.UserStore. The user's sessions and refresh
+// tokens go with it, as the SQL stores' ON DELETE CASCADE does. Audit events
+// check records are saved (one without a time gets the user's UpdatedAt);
+// messages it queues are not.
 func (s *UserStore) DeleteUser(ctx context.Context, id string, check func(u *domain.User, admins int) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -178,11 +205,37 @@ func (s *UserStore) DeleteUser(ctx context.Context, id string, check func(u *dom
 	if !ok {
 		return domain.ErrUserNotFound
 	}
-	if err := check(domain.RehydrateUser(st), s.countAdmins()); err != nil {
+	u := domain.RehydrateUser(st)
+	if err := check(u, s.countAdmins()); err != nil {
+		return err
+	}
+	events, err := newEvents(u.TakeEvents(), st.UpdatedAt)
+	if err != nil {
 		return err
 	}
 	delete(s.users, id)
+	s.deleteSessionsOf(id)
+	s.events = append(s.events, events...)
 	return nil
+}
+
+// UserIDByResetTokenHash implements ports.UserStore. It does not look at the
+// token's expiry.
+func (s *UserStore) UserIDByResetTokenHash(ctx context.Context, hash string) (string, error) {
+	if err := ctx.Err(); err != nil {
+		return "", err
+	}
+	if hash == "" {
+		return "", domain.ErrUserNotFound
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	for id, st := range s.users {
+		if st.ResetTokenHash == hash {
+			return id, nil
+		}
+	}
+	return "", domain.ErrUserNotFound
 }
 
 func (s *UserStore) countAdmins() int {

@@ -15,3 +15,11 @@ func TestUserStore(t *testing.T) {
 func TestOutbox(t *testing.T) {
 	porttest.Outbox(t, func(*testing.T) porttest.OutboxStore { return memory.NewUserStore() })
 }
+
+func TestSessionStore(t *testing.T) {
+	porttest.SessionStore(t, func(*testing.T) porttest.SessionStoreUnderTest { return memory.NewUserStore() })
+}
+
+func TestAuditLog(t *testing.T) {
+	porttest.AuditLog(t, func(*testing.T) porttest.AuditStoreUnderTest { return memory.NewUserStore() })
+}

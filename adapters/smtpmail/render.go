@@ -37,7 +37,7 @@ type Renderer struct {
 }
 
 // kinds are the messages with templates.
-var kinds = []domain.MessageKind{domain.MessageVerifyEmail, domain.MessageProfessional, domain.MessageLocked}
+var kinds = []domain.MessageKind{domain.MessageVerifyEmail, domain.MessageProfessional, domain.MessageLocked, domain.MessagePasswordReset}
 
 // NewRenderer parses the templates; baseURL appears in the footer.
 func NewRenderer(baseURL string) (*Renderer, error) {

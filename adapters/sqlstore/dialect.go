@@ -1,7 +1,10 @@
 package sqlstore
 
 import (
+	"context"
 	"time"
+
+	"github.com/jmoiron/sqlx"
 
 	"github.com/pressly/goose/v3"
 )
@@ -20,12 +23,17 @@ type dialect interface {
 	// uniqueViolation reports whether err is a unique-key violation and,
 	// when the driver says, the name of the index that was violated.
 	uniqueViolation(err error) (index string, ok bool)
+	// foreignKeyViolation reports whether err is a foreign-key violation
+	// (a row that references a missing one).
+	foreignKeyViolation(err error) bool
 	// retryable reports whether the database aborted a transaction that
 	// would succeed if run again (deadlock, serialization failure).
 	retryable(err error) bool
 	// unavailable reports whether err means the database cannot be reached
 	// or is overloaded, so that retrying later may succeed.
 	unavailable(err error) bool
+	// checkConn checks the settings the store relies on, once connected.
+	checkConn(ctx context.Context, db *sqlx.DB) error
 	// describe names the database for error messages, without credentials.
 	describe() string
 	// migrations are the goose dialect, the folder in migrations.FS and any

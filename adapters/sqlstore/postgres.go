@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"context"
 	"database/sql"
 	"database/sql/driver"
 	"errors"
@@ -74,6 +75,14 @@ func (postgres) uniqueViolation(err error) (string, bool) {
 	}
 	return "", false
 }
+
+func (postgres) foreignKeyViolation(err error) bool {
+	var pe *pq.Error
+	return errors.As(err, &pe) && pe.Code == pqerror.ForeignKeyViolation
+}
+
+// checkConn has nothing to check: foreign keys are always enforced.
+func (postgres) checkConn(context.Context, *sqlx.DB) error { return nil }
 
 func (postgres) retryable(err error) bool {
 	var pe *pq.Error

@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -98,6 +99,25 @@ func (sqliteDialect) uniqueViolation(err error) (string, bool) {
 		return "", true
 	}
 	return "", false
+}
+
+func (sqliteDialect) foreignKeyViolation(err error) bool {
+	var se *sqlite.Error
+	return errors.As(err, &se) && se.Code() == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY
+}
+
+// checkConn makes sure foreign keys are enforced, which SQLite does only
+// when asked (sqliteParams asks on every connection): without them deleting
+// a user would leave its sessions behind.
+func (sqliteDialect) checkConn(ctx context.Context, db *sqlx.DB) error {
+	var on int
+	if err := db.GetContext(ctx, &on, "PRAGMA foreign_keys"); err != nil {
+		return err
+	}
+	if on != 1 {
+		return errors.New("foreign keys are not enforced (PRAGMA foreign_keys is off)")
+	}
+	return nil
 }
 
 // retryable is false: a single writer cannot deadlock.

@@ -1,6 +1,7 @@
-// Package sqlstore persists users in PostgreSQL or SQLite. The SQL is written
-// once; what differs between the two (placeholders, locking, time encoding,
-// error codes) lives in postgres.go and sqlite.go.
+// Package sqlstore persists users, their outbox, sessions and audit log in
+// PostgreSQL or SQLite. The SQL is written once; what differs between the two
+// (placeholders, locking, time encoding, error codes) lives in postgres.go
+// and sqlite.go.
 package sqlstore
 
 import (
@@ -17,7 +18,8 @@ import (
 	"github.com/usersvc/usersvc/ports"
 )
 
-// Store is a ports.UserStore and a ports.Outbox backed by a SQL database.
+// Store is a ports.UserStore, ports.Outbox, ports.SessionStore and
+// ports.AuditLog backed by a SQL database.
 type Store struct {
 	db *sqlx.DB
 	d  dialect
@@ -62,6 +64,10 @@ func Open(ctx context.Context, databaseURL string) (*Store, error) {
 		}
 		return nil, fmt.Errorf("sqlstore: cannot connect to %s: %w", s.d.describe(), oneLine(err))
 	}
+	if err := s.d.checkConn(pctx, s.db); err != nil {
+		s.db.Close()
+		return nil, fmt.Errorf("sqlstore: %s: %w", s.d.describe(), oneLine(err))
+	}
 	return s, nil
 }
 
@@ -83,6 +89,7 @@ var userColumns = []string{
 	"profile_picture_url", "linkedin_profile_url", "github_profile_url",
 	"role", "is_professional", "professional_status_updated_at",
 	"email_verified", "verification_token_hash", "verification_expires_at",
+	"reset_token_hash", "reset_expires_at",
 	"failed_login_attempts", "logins_in_flight", "login_lease_until",
 	"is_locked", "locked_at", "last_login_at",
 	"created_at", "updated_at", "token_version",
@@ -103,6 +110,7 @@ const (
 	listUsers      = " ORDER BY created_at, id LIMIT ? OFFSET ?"
 	emailOwner     = "SELECT id FROM users WHERE email = ? AND id <> ?"
 	nicknameOwner  = "SELECT id FROM users WHERE lower(nickname) = lower(?) AND id <> ?"
+	resetOwner     = "SELECT id FROM users WHERE reset_token_hash = ?"
 )
 
 // Names from the migrations that tell one duplicate from another.
@@ -110,6 +118,7 @@ const (
 	pkeyName    = "users_pkey"
 	emailKey    = "users_email_key"
 	nicknameKey = "users_nickname_lower_key"
+	resetKey    = "users_reset_token_hash_key"
 )
 
 // userRow is one row of users.
@@ -131,6 +140,8 @@ type userRow struct {
 	EmailVerified               bool           `db:"email_verified"`
 	VerificationTokenHash       sql.NullString `db:"verification_token_hash"`
 	VerificationExpiresAt       dbTime         `db:"verification_expires_at"`
+	ResetTokenHash              sql.NullString `db:"reset_token_hash"`
+	ResetExpiresAt              dbTime         `db:"reset_expires_at"`
 	FailedLoginAttempts         int            `db:"failed_login_attempts"`
 	LoginsInFlight              int            `db:"logins_in_flight"`
 	LoginLeaseUntil             dbTime         `db:"login_lease_until"`
@@ -167,6 +178,8 @@ func (r *userRow) user() (*domain.User, error) {
 		EmailVerified:               r.EmailVerified,
 		VerificationTokenHash:       r.VerificationTokenHash.String,
 		VerificationExpiresAt:       r.VerificationExpiresAt.Time,
+		ResetTokenHash:              r.ResetTokenHash.String,
+		ResetExpiresAt:              r.ResetExpiresAt.Time,
 		FailedLoginAttempts:         r.FailedLoginAttempts,
 		LoginsInFlight:              r.LoginsInFlight,
 		LoginLeaseUntil:             r.LoginLeaseUntil.Time,
@@ -201,25 +214,30 @@ func (s *Store) values(id string, st domain.UserState) []any {
 		str(p.ProfilePictureURL), str(p.LinkedInProfileURL), str(p.GitHubProfileURL),
 		st.Role.String(), st.IsProfessional, opt(st.ProfessionalStatusUpdatedAt),
 		st.EmailVerified, str(st.VerificationTokenHash), opt(st.VerificationExpiresAt),
+		str(st.ResetTokenHash), opt(st.ResetExpiresAt),
 		st.FailedLoginAttempts, st.LoginsInFlight, opt(st.LoginLeaseUntil),
 		st.IsLocked, opt(st.LockedAt), opt(st.LastLoginAt),
 		s.d.timeValue(st.CreatedAt), s.d.timeValue(st.UpdatedAt), st.TokenVersion,
 	}
 }
 
-// CreateUser implements ports.UserStore. The messages queued on u are saved
-// in the same transaction; if it fails they stay queued on u.
+// CreateUser implements ports.UserStore. The messages queued and the audit
+// events recorded on u are saved in the same transaction; if it fails they
+// stay on u.
 func (s *Store) CreateUser(ctx context.Context, u *domain.User) (err error) {
 	st := u.State()
 	id, ok := domain.CanonicalUserID(st.ID)
 	if !ok {
 		return fmt.Errorf("sqlstore: create user: id %q is not a UUID: %w", st.ID, domain.ErrInvalid)
 	}
-	msgs := u.TakeMessages()
+	msgs, events := u.TakeMessages(), u.TakeEvents()
 	defer func() {
 		if err != nil {
 			for _, m := range msgs {
 				u.Queue(m)
+			}
+			for _, e := range events {
+				u.Record(e)
 			}
 		}
 	}()
@@ -232,6 +250,9 @@ func (s *Store) CreateUser(ctx context.Context, u *domain.User) (err error) {
 		return s.writeError(ctx, tx, "create user", err, id, st)
 	}
 	if err := s.saveMessages(ctx, tx, "create user", msgs, st.UpdatedAt); err != nil {
+		return err
+	}
+	if err := s.saveEvents(ctx, tx, "create user", events, st.UpdatedAt); err != nil {
 		return err
 	}
 	return s.wrap("create user", tx.Commit())
@@ -322,8 +343,8 @@ func (s *Store) update(ctx context.Context, id string, countAdmins bool, fn func
 			return err
 		}
 		// u is this attempt's own copy: a retry rehydrates a new one and
-		// fn queues its messages again.
-		msgs := u.TakeMessages()
+		// fn queues its messages and records its events again.
+		msgs, events := u.TakeMessages(), u.TakeEvents()
 		st := u.State()
 		args := append(s.values(id, st)[1:], id)
 		if _, err := tx.ExecContext(ctx, s.q(updateUser), args...); err != nil {
@@ -332,12 +353,18 @@ func (s *Store) update(ctx context.Context, id string, countAdmins bool, fn func
 		if err := s.saveMessages(ctx, tx, "update user", msgs, st.UpdatedAt); err != nil {
 			return err
 		}
+		if err := s.saveEvents(ctx, tx, "update user", events, st.UpdatedAt); err != nil {
+			return err
+		}
 		return s.wrap("update user", tx.Commit())
 	})
 }
 
-// DeleteUser implements ports.UserStore. Messages queued on the user by
-// check are not saved.
+// DeleteUser implements ports.UserStore. The user's sessions and their
+// refresh tokens go with it (ON DELETE CASCADE). Audit events check records
+// on the user are saved in the same transaction (one without a time gets the
+// user's UpdatedAt, its last change: checks should set At); messages it
+// queues are not saved.
 func (s *Store) DeleteUser(ctx context.Context, id string, check func(u *domain.User, admins int) error) error {
 	id, ok := domain.CanonicalUserID(id)
 	if !ok {
@@ -363,8 +390,27 @@ func (s *Store) DeleteUser(ctx context.Context, id string, check func(u *domain.
 		if _, err := tx.ExecContext(ctx, s.q(deleteUser), id); err != nil {
 			return s.wrap("delete user", err)
 		}
+		if err := s.saveEvents(ctx, tx, "delete user", u.TakeEvents(), u.State().UpdatedAt); err != nil {
+			return err
+		}
 		return s.wrap("delete user", tx.Commit())
 	})
+}
+
+// UserIDByResetTokenHash implements ports.UserStore. It does not look at the
+// token's expiry: ResetPassword does.
+func (s *Store) UserIDByResetTokenHash(ctx context.Context, hash string) (string, error) {
+	if hash == "" {
+		return "", domain.ErrUserNotFound
+	}
+	var id string
+	if err := s.db.GetContext(ctx, &id, s.q(resetOwner), hash); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return "", domain.ErrUserNotFound
+		}
+		return "", s.wrap("user by reset token", err)
+	}
+	return id, nil
 }
 
 // maxAttempts bounds how often a transaction the database aborted to break
@@ -406,6 +452,8 @@ func (s *Store) writeError(ctx context.Context, tx *sqlx.Tx, op string, err erro
 		return domain.ErrEmailTaken
 	case nicknameKey:
 		return domain.ErrNicknameTaken
+	case resetKey:
+		return fmt.Errorf("sqlstore: %s: reset token hash already in use: %w", op, domain.ErrConflict)
 	case pkeyName:
 		return fmt.Errorf("sqlstore: %s: id %s already exists: %w", op, id, domain.ErrConflict)
 	}

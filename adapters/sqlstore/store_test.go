@@ -29,16 +29,51 @@ func TestSQLiteUserStore(t *testing.T) {
 
 func TestPostgresUserStore(t *testing.T) {
 	t.Parallel()
+	newStore := emptyPostgres(t)
+	porttest.UserStore(t, func(t *testing.T) ports.UserStore { return newStore(t) })
+}
+
+func TestSQLiteSessionStore(t *testing.T) {
+	t.Parallel()
+	porttest.SessionStore(t, func(t *testing.T) porttest.SessionStoreUnderTest {
+		return openMigrated(t, sqliteURL(t))
+	})
+}
+
+func TestPostgresSessionStore(t *testing.T) {
+	t.Parallel()
+	newStore := emptyPostgres(t)
+	porttest.SessionStore(t, func(t *testing.T) porttest.SessionStoreUnderTest { return newStore(t) })
+}
+
+func TestSQLiteAuditLog(t *testing.T) {
+	t.Parallel()
+	porttest.AuditLog(t, func(t *testing.T) porttest.AuditStoreUnderTest {
+		return openMigrated(t, sqliteURL(t))
+	})
+}
+
+func TestPostgresAuditLog(t *testing.T) {
+	t.Parallel()
+	newStore := emptyPostgres(t)
+	porttest.AuditLog(t, func(t *testing.T) porttest.AuditStoreUnderTest { return newStore(t) })
+}
+
+// emptyPostgres migrates a throwaway database and returns a function that
+// empties it and opens a store on it. A suite's subtests run one at a time,
+// so each starts empty.
+func emptyPostgres(t *testing.T) func(t *testing.T) *sqlstore.Store {
+	t.Helper()
 	dbURL := sqlstoretest.NewPostgresURL(t)
 	openMigrated(t, dbURL)
 	raw := rawPostgres(t, dbURL)
-	porttest.UserStore(t, func(t *testing.T) ports.UserStore {
-		// The suite's subtests run one at a time; each starts empty.
-		if _, err := raw.ExecContext(t.Context(), "TRUNCATE users, outbox"); err != nil {
-			t.Fatalf("empty users: %v", err)
+	return func(t *testing.T) *sqlstore.Store {
+		t.Helper()
+		if _, err := raw.ExecContext(t.Context(), "TRUNCATE users, outbox, sessions, refresh_tokens, audit_log"); err != nil {
+			t.Fatalf("empty tables: %v", err)
 		}
 		return openMigrated(t, dbURL)
-	})
+	}
 }
 
 func TestSQLiteOutbox(t *testing.T) {
@@ -50,16 +85,8 @@ func TestSQLiteOutbox(t *testing.T) {
 
 func TestPostgresOutbox(t *testing.T) {
 	t.Parallel()
-	dbURL := sqlstoretest.NewPostgresURL(t)
-	openMigrated(t, dbURL)
-	raw := rawPostgres(t, dbURL)
-	porttest.Outbox(t, func(t *testing.T) porttest.OutboxStore {
-		// The suite's subtests run one at a time; each starts empty.
-		if _, err := raw.ExecContext(t.Context(), "TRUNCATE users, outbox"); err != nil {
-			t.Fatalf("empty tables: %v", err)
-		}
-		return openMigrated(t, dbURL)
-	})
+	newStore := emptyPostgres(t)
+	porttest.Outbox(t, func(t *testing.T) porttest.OutboxStore { return newStore(t) })
 }
 
 // TestOutboxRows checks what the port cannot show: a sent message loses its
@@ -191,28 +218,30 @@ func TestMigrationsRoundTrip(t *testing.T) {
 					t.Fatalf("Migrate: %v", err)
 				}
 				assertStatus(t, s, "applied")
-				mustCreate(t, s)
-				// Down one step: the outbox goes, users stay. A user whose
-				// message cannot be saved is not created either.
-				if err := s.MigrateDown(ctx); err != nil {
-					t.Fatalf("MigrateDown: %v", err)
-				}
-				mustCreate(t, s)
+				// A row in every table, so each down step drops filled tables.
 				u := newUser(t)
 				u.Queue(domain.Message{Kind: domain.MessageVerifyEmail, To: u.Email(), Name: "x"})
-				if err := s.CreateUser(ctx, u); err == nil {
-					t.Fatal("CreateUser with a message succeeded with no outbox table")
+				u.Record(domain.AuditEvent{Type: domain.EventUserRegistered, TargetID: u.ID()})
+				u.SetResetToken("reset-hash", time.Now().Add(time.Hour))
+				if err := s.CreateUser(ctx, u); err != nil {
+					t.Fatalf("CreateUser: %v", err)
 				}
-				if _, err := s.UserByID(ctx, u.ID()); !errors.Is(err, domain.ErrUserNotFound) {
-					t.Fatalf("user whose message failed to save: UserByID error = %v, want ErrUserNotFound", err)
+				sess := domain.Session{ID: uuid.NewString(), UserID: u.ID(), CreatedAt: time.Now(), ExpiresAt: time.Now().Add(time.Hour)}
+				if err := s.CreateSession(ctx, sess, "refresh-hash"); err != nil {
+					t.Fatalf("CreateSession: %v", err)
 				}
-				if len(u.TakeMessages()) != 1 {
-					t.Error("a failed CreateUser did not leave the message queued on the user")
+				// Down one step at a time: the newest applied one goes.
+				n := len(migrationStates(t, s))
+				for applied := n - 1; applied >= 0; applied-- {
+					if err := s.MigrateDown(ctx); err != nil {
+						t.Fatalf("MigrateDown to %d applied: %v", applied, err)
+					}
+					for i, st := range migrationStates(t, s) {
+						if want := map[bool]string{true: "applied", false: "pending"}[i < applied]; st != want {
+							t.Errorf("with %d applied, migration %d is %s, want %s", applied, i+1, st, want)
+						}
+					}
 				}
-				if err := s.MigrateDown(ctx); err != nil {
-					t.Fatalf("MigrateDown: %v", err)
-				}
-				assertStatus(t, s, "pending")
 				if err := s.CreateUser(ctx, newUser(t)); err == nil {
 					t.Fatal("CreateUser succeeded with no users table")
 				}
@@ -225,6 +254,121 @@ func TestMigrationsRoundTrip(t *testing.T) {
 			}
 			if err := s.Migrate(ctx); err != nil {
 				t.Fatalf("Migrate with nothing pending: %v", err)
+			}
+		})
+	}
+}
+
+// TestFailedSaveLeavesNothing checks what the contract suites cannot stage:
+// when saving an audit event fails after the user row was written, the
+// whole change is rolled back, messages included, and a failed CreateUser
+// leaves its messages and events on the user.
+func TestFailedSaveLeavesNothing(t *testing.T) {
+	t.Parallel()
+	for name, dbURL := range map[string]func(testing.TB) string{
+		"sqlite":   sqliteURL,
+		"postgres": sqlstoretest.NewPostgresURL,
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			ctx := t.Context()
+			s := openMigrated(t, dbURL(t))
+			// An event id that is not a UUID cannot be saved.
+			bad := domain.AuditEvent{ID: "not-a-uuid", Type: domain.EventUserRegistered, At: time.Now()}
+			msg := domain.Message{Kind: domain.MessageVerifyEmail, To: "x@example.com", Name: "x"}
+
+			u := newUser(t)
+			u.Queue(msg)
+			u.Record(bad)
+			if err := s.CreateUser(ctx, u); !errors.Is(err, domain.ErrInvalid) {
+				t.Fatalf("CreateUser with an unsavable event: error = %v, want ErrInvalid", err)
+			}
+			if _, err := s.UserByID(ctx, u.ID()); !errors.Is(err, domain.ErrUserNotFound) {
+				t.Errorf("user whose event failed to save: UserByID error = %v, want ErrUserNotFound", err)
+			}
+			if len(u.TakeMessages()) != 1 || len(u.TakeEvents()) != 1 {
+				t.Error("a failed CreateUser did not leave the message and event on the user")
+			}
+
+			kept := mustCreate(t, s)
+			if err := s.UpdateUser(ctx, kept.ID(), func(cur *domain.User) error {
+				cur.SetRole(domain.RoleManager, time.Now())
+				cur.Queue(msg)
+				cur.Record(domain.AuditEvent{Type: domain.EventRoleChanged, TargetID: cur.ID()})
+				cur.Record(bad)
+				return nil
+			}); !errors.Is(err, domain.ErrInvalid) {
+				t.Fatalf("UpdateUser with an unsavable event: error = %v, want ErrInvalid", err)
+			}
+			if got, err := s.UserByID(ctx, kept.ID()); err != nil || got.Role() != domain.RoleAnonymous {
+				t.Errorf("after a failed update: role %v (%v), want it unchanged", got.Role(), err)
+			}
+			if err := s.DeleteUser(ctx, kept.ID(), func(cur *domain.User, _ int) error { cur.Record(bad); return nil }); !errors.Is(err, domain.ErrInvalid) {
+				t.Fatalf("DeleteUser with an unsavable event: error = %v, want ErrInvalid", err)
+			}
+			if _, err := s.UserByID(ctx, kept.ID()); err != nil {
+				t.Errorf("after a failed delete: UserByID: %v", err)
+			}
+			if got, err := s.ClaimMessages(ctx, time.Now().Add(time.Hour), 10, time.Minute); err != nil || len(got) != 0 {
+				t.Errorf("messages of failed changes: %d (%v), want none", len(got), err)
+			}
+			if got, err := s.ListEvents(ctx, ports.AuditFilter{}); err != nil || len(got) != 0 {
+				t.Errorf("events of failed changes: %d (%v), want none", len(got), err)
+			}
+		})
+	}
+}
+
+// TestSessionAndAuditRows checks what the ports cannot show: a deleted
+// user's refresh token rows go too (foreign keys are on, on SQLite too),
+// audit rows stay, and free text is stored clean.
+func TestSessionAndAuditRows(t *testing.T) {
+	t.Parallel()
+	for name, dbs := range map[string]func(testing.TB) (string, *sql.DB){
+		"sqlite": func(tb testing.TB) (string, *sql.DB) {
+			path := filepath.Join(tb.TempDir(), "usersvc.db")
+			return "sqlite:" + path, rawSQLite(tb, path)
+		},
+		"postgres": func(tb testing.TB) (string, *sql.DB) {
+			dbURL := sqlstoretest.NewPostgresURL(tb)
+			return dbURL, rawPostgres(tb, dbURL)
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			ctx := t.Context()
+			dbURL, raw := dbs(t)
+			s := openMigrated(t, dbURL)
+			now := time.Now()
+			u := mustCreate(t, s)
+			sess := domain.Session{ID: uuid.NewString(), UserID: u.ID(), CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
+			if err := s.CreateSession(ctx, sess, "h1"); err != nil {
+				t.Fatalf("CreateSession: %v", err)
+			}
+			if _, err := s.RotateRefreshToken(ctx, "h1", "h2", now, now.Add(time.Hour)); err != nil {
+				t.Fatalf("RotateRefreshToken: %v", err)
+			}
+			if err := s.DeleteUser(ctx, u.ID(), func(cur *domain.User, _ int) error {
+				cur.Record(domain.AuditEvent{Type: domain.EventUserDeleted, TargetID: cur.ID(), At: now, IP: "192.0.2.1\x00", Detail: "bad \xff\x00 text"})
+				return nil
+			}); err != nil {
+				t.Fatalf("DeleteUser: %v", err)
+			}
+			for table, want := range map[string]int{"users": 0, "sessions": 0, "refresh_tokens": 0, "audit_log": 1} {
+				var n int
+				if err := raw.QueryRowContext(ctx, "SELECT count(*) FROM "+table).Scan(&n); err != nil {
+					t.Fatalf("count %s: %v", table, err)
+				}
+				if n != want {
+					t.Errorf("%s holds %d rows after DeleteUser, want %d", table, n, want)
+				}
+			}
+			got, err := s.ListEvents(ctx, ports.AuditFilter{TargetID: u.ID()})
+			if err != nil || len(got) != 1 {
+				t.Fatalf("ListEvents: %d events, %v; want 1", len(got), err)
+			}
+			if got[0].IP != "192.0.2.1" || got[0].Detail != "bad \uFFFD text" {
+				t.Errorf("stored IP %q, detail %q; want them without NUL and as valid UTF-8", got[0].IP, got[0].Detail)
 			}
 		})
 	}
@@ -342,6 +486,20 @@ func mustCreate(tb testing.TB, s *sqlstore.Store) *domain.User {
 	return u
 }
 
+// migrationStates lists the state of each known migration, oldest first.
+func migrationStates(tb testing.TB, s *sqlstore.Store) []string {
+	tb.Helper()
+	var buf bytes.Buffer
+	if err := s.MigrationStatus(context.Background(), &buf); err != nil {
+		tb.Fatalf("MigrationStatus: %v", err)
+	}
+	var out []string
+	for _, l := range strings.Split(strings.TrimSpace(buf.String()), "\n") {
+		out = append(out, strings.Fields(l)[0])
+	}
+	return out
+}
+
 // assertStatus checks every migration is in state want.
 func assertStatus(tb testing.TB, s *sqlstore.Store, want string) {
 	tb.Helper()
@@ -391,9 +549,11 @@ func TestPostgresPromotionRaceRetried(t *testing.T) {
 	if _, err := hold.ExecContext(ctx, "SELECT id FROM users WHERE id = $1 FOR UPDATE", idA); err != nil {
 		t.Fatal(err)
 	}
-	// Each closure queues a message: a retried transaction must save it once.
+	// Each closure queues a message and records an event: a retried
+	// transaction must save each once.
 	noop := func(u *domain.User, _ int) error {
 		u.Queue(domain.Message{Kind: domain.MessageProfessional, To: u.Email(), Name: u.ID()})
+		u.Record(domain.AuditEvent{Type: domain.EventUserUpdated, TargetID: u.ID()})
 		return nil
 	}
 	errs := make(chan error, 2)
@@ -424,6 +584,17 @@ func TestPostgresPromotionRaceRetried(t *testing.T) {
 	}
 	if len(claimed) != 2 || names[idT] != 1 || names[idX] != 1 {
 		t.Errorf("saved messages for %v, want one each for %s and %s", names, idT, idX)
+	}
+	events, err := s.ListEvents(ctx, ports.AuditFilter{Type: domain.EventUserUpdated})
+	if err != nil {
+		t.Fatalf("ListEvents: %v", err)
+	}
+	targets := map[string]int{}
+	for _, e := range events {
+		targets[e.TargetID]++
+	}
+	if len(events) != 2 || targets[idT] != 1 || targets[idX] != 1 {
+		t.Errorf("saved events for %v, want one each for %s and %s", targets, idT, idX)
 	}
 }
 

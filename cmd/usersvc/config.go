@@ -96,18 +96,19 @@ func loadConfig(getenv func(string) string) (config, error) {
 		RefreshTokenTTL:  dur("REFRESH_TOKEN_TTL", "720h", false),
 		VerificationTTL:  dur("VERIFICATION_TOKEN_TTL", "24h", false),
 		ResetTokenTTL:    dur("RESET_TOKEN_TTL", "1h", false),
-		HashMemoryKiB:    uint32(integer("HASH_MEMORY_KIB", 19456, 1024, 4<<20)),
-		HashIterations:   uint32(integer("HASH_ITERATIONS", 2, 1, 100)),
-		HashParallelism:  uint8(integer("HASH_PARALLELISM", 1, 1, 255)),
-		HashConcurrency:  integer("HASH_CONCURRENCY", runtime.GOMAXPROCS(0), 1, 1024),
-		TrustedProxies:   list("TRUSTED_PROXIES"),
-		CORSOrigins:      list("CORS_ORIGINS"),
-		LogFormat:        strings.ToLower(get("LOG_FORMAT", "json")),
-		MailMaxAttempts:  integer("MAIL_MAX_ATTEMPTS", 10, 1, 1000),
-		MailRetryMin:     dur("MAIL_RETRY_MIN", "1s", false),
-		MailRetryMax:     dur("MAIL_RETRY_MAX", "10m", false),
-		MailSendTimeout:  dur("MAIL_SEND_TIMEOUT", "30s", false),
-		DataDir:          "./data",
+		// The conversions are safe: integer() bounds each value to its type.
+		HashMemoryKiB:   uint32(integer("HASH_MEMORY_KIB", 19456, 1024, 4<<20)), //nolint:gosec
+		HashIterations:  uint32(integer("HASH_ITERATIONS", 2, 1, 100)),          //nolint:gosec
+		HashParallelism: uint8(integer("HASH_PARALLELISM", 1, 1, 255)),          //nolint:gosec
+		HashConcurrency: integer("HASH_CONCURRENCY", runtime.GOMAXPROCS(0), 1, 1024),
+		TrustedProxies:  list("TRUSTED_PROXIES"),
+		CORSOrigins:     list("CORS_ORIGINS"),
+		LogFormat:       strings.ToLower(get("LOG_FORMAT", "json")),
+		MailMaxAttempts: integer("MAIL_MAX_ATTEMPTS", 10, 1, 1000),
+		MailRetryMin:    dur("MAIL_RETRY_MIN", "1s", false),
+		MailRetryMax:    dur("MAIL_RETRY_MAX", "10m", false),
+		MailSendTimeout: dur("MAIL_SEND_TIMEOUT", "30s", false),
+		DataDir:         "./data",
 	}
 	switch env := strings.ToLower(get("APP_ENV", "development")); env {
 	case "production", "prod":

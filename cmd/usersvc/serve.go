@@ -20,6 +20,14 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
+	proxies, err := httpapi.ParseTrustedProxies(c.TrustedProxies)
+	if err != nil {
+		return fmt.Errorf("TRUSTED_PROXIES: %w", err)
+	}
+	origins, err := httpapi.ParseCORSOrigins(c.CORSOrigins)
+	if err != nil {
+		return fmt.Errorf("CORS_ORIGINS: %w", err)
+	}
 	log := newLogger(c, stderr)
 	store, err := openStore(ctx, c)
 	if err != nil {
@@ -57,7 +65,9 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 	}
 
 	srv := &http.Server{
-		Handler:           httpapi.NewServer(log, svc, store.Ping),
+		Handler: httpapi.NewServer(log, svc, httpapi.Options{
+			RateLimits: c.RateLimits, TrustedProxies: proxies, CORSOrigins: origins, Ready: store.Ping,
+		}),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       15 * time.Second,
 		WriteTimeout:      30 * time.Second,
@@ -65,7 +75,7 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 		MaxHeaderBytes:    64 << 10,
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
-	ln, err := net.Listen("tcp", c.HTTPAddr)
+	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", c.HTTPAddr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", c.HTTPAddr, err)
 	}

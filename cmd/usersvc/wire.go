@@ -85,15 +85,19 @@ func newService(ctx context.Context, c config, store *sqlstore.Store, wake func(
 	if err != nil {
 		return nil, err
 	}
-	return app.New(store, hasher, tokens, tokens, system.Clock{}, system.IDs{}, system.Secrets{},
-		app.Config{
-			Lockout: domain.LockoutPolicy{
-				MaxAttempts: c.MaxLoginAttempts, Duration: c.LockoutDuration,
-			},
-			VerificationTTL: c.VerificationTTL,
-			PublicBaseURL:   c.PublicBaseURL,
-			MessagesQueued:  wake,
-		}, dummy, log)
+	return app.New(app.Deps{
+		Users: store, Sessions: store, Audit: store, Hasher: hasher, Issuer: tokens, Verifier: tokens,
+		Clock: system.Clock{}, IDs: system.IDs{}, Secrets: system.Secrets{}, Log: log, DummyHash: dummy,
+	}, app.Config{
+		Lockout: domain.LockoutPolicy{
+			MaxAttempts: c.MaxLoginAttempts, Duration: c.LockoutDuration,
+		},
+		VerificationTTL: c.VerificationTTL,
+		ResetTTL:        c.ResetTokenTTL,
+		RefreshTTL:      c.RefreshTokenTTL,
+		PublicBaseURL:   c.PublicBaseURL,
+		MessagesQueued:  wake,
+	})
 }
 
 // issuer is the iss claim: the service's public URL.
@@ -112,7 +116,7 @@ func jwtKey(c config, log *slog.Logger) ([]byte, error) {
 		return nil, errors.New("JWT_SECRET is required in production")
 	}
 	path := filepath.Join(c.DataDir, devKeyFile)
-	b, err := os.ReadFile(path)
+	b, err := os.ReadFile(path) //nolint:gosec // the operator's own data directory
 	if err == nil {
 		key, derr := hex.DecodeString(strings.TrimSpace(string(b)))
 		if derr != nil || len(key) < jwttoken.MinKeyLen {

@@ -39,6 +39,7 @@ func UserStore(t *testing.T, newStore func(t *testing.T) ports.UserStore) {
 		{"UpdateCommits", testUpdateCommits},
 		{"UpdateRollsBack", testUpdateRollsBack},
 		{"RoundTripEveryField", testRoundTrip},
+		{"UserIDByResetTokenHash", testResetTokenLookup},
 		{"ListOrderAndPaging", testList},
 		{"DeleteUser", testDelete},
 		{"LockoutUnderConcurrency", testLockoutUnderConcurrency},
@@ -286,6 +287,8 @@ func testRoundTrip(t *testing.T, s ports.UserStore) {
 		EmailVerified:               true,
 		VerificationTokenHash:       "0123456789abcdef0123456789abcdef",
 		VerificationExpiresAt:       at(2 * time.Hour),
+		ResetTokenHash:              "fedcba9876543210fedcba9876543210",
+		ResetExpiresAt:              at(150 * time.Minute),
 		FailedLoginAttempts:         2,
 		LoginsInFlight:              1,
 		LoginLeaseUntil:             at(3 * time.Hour),
@@ -316,6 +319,7 @@ func testRoundTrip(t *testing.T, s ports.UserStore) {
 	for name, tm := range map[string]time.Time{
 		"ProfessionalStatusUpdatedAt": got.ProfessionalStatusUpdatedAt,
 		"VerificationExpiresAt":       got.VerificationExpiresAt,
+		"ResetExpiresAt":              got.ResetExpiresAt,
 		"LoginLeaseUntil":             got.LoginLeaseUntil,
 		"LockedAt":                    got.LockedAt,
 		"LastLoginAt":                 got.LastLoginAt,
@@ -330,6 +334,63 @@ func testRoundTrip(t *testing.T, s ports.UserStore) {
 	full.TokenVersion = 1 << 40
 	replace(t, s, id, full)
 	assertUser(t, s, full)
+}
+
+func testResetTokenLookup(t *testing.T, s ports.UserStore) {
+	ctx := t.Context()
+	u := newUser(t, "reset@example.com", "resetter", domain.RoleAuthenticated, epoch)
+	other := newUser(t, "other@example.com", "other", domain.RoleAuthenticated, epoch)
+	mustCreate(t, s, u)
+	mustCreate(t, s, other)
+	const hash = "5f4dcc3b5aa765d61d8327deb882cf99"
+	expires := epoch.Add(time.Hour)
+
+	for _, h := range []string{hash, ""} {
+		if _, err := s.UserIDByResetTokenHash(ctx, h); !errors.Is(err, domain.ErrUserNotFound) {
+			t.Errorf("UserIDByResetTokenHash(%q) with no reset pending: error = %v, want ErrUserNotFound", h, err)
+		}
+	}
+	if err := s.UpdateUser(ctx, u.ID(), func(cur *domain.User) error { cur.SetResetToken(hash, expires); return nil }); err != nil {
+		t.Fatalf("UpdateUser(SetResetToken): %v", err)
+	}
+	got, err := s.UserIDByResetTokenHash(ctx, hash)
+	if err != nil || got != u.ID() {
+		t.Errorf("UserIDByResetTokenHash = %q, %v; want %q", got, err, u.ID())
+	}
+	st := mustGet(t, s, u.ID()).State()
+	if st.ResetTokenHash != hash || !st.ResetExpiresAt.Equal(expires) {
+		t.Errorf("stored reset token %q expiring %v, want %q expiring %v", st.ResetTokenHash, st.ResetExpiresAt, hash, expires)
+	}
+	for _, h := range []string{"0" + hash[1:], strings.ToUpper(hash), ""} {
+		if _, err := s.UserIDByResetTokenHash(ctx, h); !errors.Is(err, domain.ErrUserNotFound) {
+			t.Errorf("UserIDByResetTokenHash(%q): error = %v, want ErrUserNotFound", h, err)
+		}
+	}
+	// Consuming the token clears it, and the hash finds nobody again.
+	if err := s.UpdateUser(ctx, u.ID(), func(cur *domain.User) error {
+		return cur.ResetPassword(hash, "new-hash", epoch.Add(time.Minute))
+	}); err != nil {
+		t.Fatalf("UpdateUser(ResetPassword): %v", err)
+	}
+	if _, err := s.UserIDByResetTokenHash(ctx, hash); !errors.Is(err, domain.ErrUserNotFound) {
+		t.Errorf("UserIDByResetTokenHash after the reset: error = %v, want ErrUserNotFound", err)
+	}
+	st = mustGet(t, s, u.ID()).State()
+	if st.ResetTokenHash != "" || !st.ResetExpiresAt.IsZero() {
+		t.Errorf("after the reset: token %q expiring %v, want none", st.ResetTokenHash, st.ResetExpiresAt)
+	}
+	// The same hash may be set again, on another user, once it is free.
+	if err := s.UpdateUser(ctx, other.ID(), func(cur *domain.User) error { cur.SetResetToken(hash, expires); return nil }); err != nil {
+		t.Fatalf("UpdateUser(SetResetToken) on another user: %v", err)
+	}
+	if got, err := s.UserIDByResetTokenHash(ctx, hash); err != nil || got != other.ID() {
+		t.Errorf("UserIDByResetTokenHash = %q, %v; want %q", got, err, other.ID())
+	}
+	ctxCancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := s.UserIDByResetTokenHash(ctxCancelled, hash); err == nil || errors.Is(err, domain.ErrUserNotFound) {
+		t.Errorf("UserIDByResetTokenHash with a cancelled context: error = %v, want a context error", err)
+	}
 }
 
 func testList(t *testing.T, s ports.UserStore) {
@@ -678,7 +739,7 @@ func assertSameState(tb testing.TB, got, want domain.UserState) {
 
 func timesOf(st *domain.UserState) []*time.Time {
 	return []*time.Time{
-		&st.ProfessionalStatusUpdatedAt, &st.VerificationExpiresAt, &st.LoginLeaseUntil,
+		&st.ProfessionalStatusUpdatedAt, &st.VerificationExpiresAt, &st.ResetExpiresAt, &st.LoginLeaseUntil,
 		&st.LockedAt, &st.LastLoginAt, &st.CreatedAt, &st.UpdatedAt,
 	}
 }

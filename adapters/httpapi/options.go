@@ -1,0 +1,119 @@
+package httpapi
+
+import (
+	"fmt"
+	"net/netip"
+	"net/url"
+	"strings"
+)
+
+// Options are the edge's settings; cmd parses them from the environment
+// (RATE_LIMITS, TRUSTED_PROXIES, CORS_ORIGINS) and passes plain values.
+// The zero value is a server without limits, proxies or CORS: what tests want.
+type Options struct {
+	// RateLimits turns on the per-IP and per-account limits (ratelimit.go).
+	RateLimits bool
+	// TrustedProxies are the peers whose X-Forwarded-For is believed
+	// (clientip.go). See ParseTrustedProxies.
+	TrustedProxies []netip.Prefix
+	// CORSOrigins are the browser origins allowed to call the API
+	// ("https://app.example.com"); "*" allows any origin, without
+	// credentials (cors.go). See ParseCORSOrigins.
+	CORSOrigins []string
+	// Ready reports whether the service can serve, for /readyz; nil is
+	// always ready.
+	Ready ReadyFunc
+}
+
+// ParseTrustedProxies reads TRUSTED_PROXIES entries: CIDRs ("10.0.0.0/8",
+// "fd00::/8") or bare addresses ("192.0.2.7", a /32 or /128). Every bad
+// entry is reported.
+func ParseTrustedProxies(list []string) ([]netip.Prefix, error) {
+	out := make([]netip.Prefix, 0, len(list))
+	var bad []string
+	for _, s := range list {
+		s = strings.TrimSpace(s)
+		if s == "" {
+			continue
+		}
+		if strings.Contains(s, "/") {
+			p, err := netip.ParsePrefix(s)
+			if err != nil {
+				bad = append(bad, fmt.Sprintf("%q", s))
+				continue
+			}
+			// A v4-mapped v6 prefix (::ffff:10.0.0.0/104) is the v4 one:
+			// clients' addresses are unmapped before they are matched.
+			if a := p.Addr(); a.Is4In6() && p.Bits() >= 96 {
+				p = netip.PrefixFrom(a.Unmap(), p.Bits()-96)
+			}
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(s)
+		if err != nil || a.Zone() != "" {
+			bad = append(bad, fmt.Sprintf("%q", s))
+			continue
+		}
+		a = a.Unmap()
+		out = append(out, netip.PrefixFrom(a, a.BitLen()))
+	}
+	if len(bad) > 0 {
+		return nil, fmt.Errorf("trusted proxies must be CIDRs or IP addresses: %s", strings.Join(bad, ", "))
+	}
+	return out, nil
+}
+
+// ParseCORSOrigins checks CORS_ORIGINS entries and returns them in the
+// form browsers send in Origin (lower-case scheme and host, no default
+// port, no trailing slash). An entry is "*" or scheme://host[:port] with
+// scheme http or https and nothing else. NewServer normalises its
+// Options.CORSOrigins the same way and ignores bad entries; calling this
+// first lets cmd refuse them at start.
+func ParseCORSOrigins(list []string) ([]string, error) {
+	out := make([]string, 0, len(list))
+	var bad []string
+	for _, s := range list {
+		s = strings.TrimSpace(s)
+		if s == "" {
+			continue
+		}
+		o, ok := normalizeOrigin(s)
+		if !ok {
+			bad = append(bad, fmt.Sprintf("%q", s))
+			continue
+		}
+		out = append(out, o)
+	}
+	if len(bad) > 0 {
+		return nil, fmt.Errorf("CORS origins must be \"*\" or scheme://host[:port] such as https://app.example.com: %s", strings.Join(bad, ", "))
+	}
+	return out, nil
+}
+
+// normalizeOrigin returns s as a browser serialises an origin, or false.
+func normalizeOrigin(s string) (string, bool) {
+	if s == "*" {
+		return s, true
+	}
+	u, err := url.Parse(s)
+	if err != nil || u.Opaque != "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" ||
+		(u.Path != "" && u.Path != "/") || u.Host == "" || u.Hostname() == "" {
+		return "", false
+	}
+	scheme := strings.ToLower(u.Scheme)
+	if scheme != "http" && scheme != "https" {
+		return "", false
+	}
+	host, port := strings.ToLower(u.Hostname()), u.Port()
+	if (scheme == "http" && port == "80") || (scheme == "https" && port == "443") {
+		port = ""
+	}
+	if strings.Contains(host, ":") {
+		host = "[" + host + "]"
+	}
+	if port != "" {
+		host += ":" + port
+	}
+	return scheme + "://" + host, true
+}

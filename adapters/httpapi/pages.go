@@ -1,0 +1,95 @@
+package httpapi
+
+import (
+	"errors"
+	"html/template"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/usersvc/usersvc/domain"
+)
+
+// Pages are what a person sees after following a link from an email: the
+// API answers JSON, a browser gets HTML.
+
+var pageTemplate = template.Must(template.New("page").Parse(`<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{{.Title}} · usersvc</title>
+<style>body{font-family:-apple-system,Segoe UI,Roboto,Helvetica,Arial,sans-serif;background:#f4f5f7;color:#1f2328;margin:0}
+main{max-width:420px;margin:10vh auto;background:#fff;border-radius:8px;padding:32px;box-shadow:0 1px 3px rgba(0,0,0,.1)}
+h1{font-size:20px}label{display:block;margin:16px 0 4px}input{width:100%;box-sizing:border-box;padding:8px;font-size:15px}
+button{margin-top:20px;background:#1f6feb;color:#fff;border:0;border-radius:6px;padding:10px 18px;font-size:15px}
+.error{color:#cf222e}</style></head>
+<body><main><h1>{{.Title}}</h1>
+{{if .Message}}<p{{if .IsError}} class="error"{{end}}>{{.Message}}</p>{{end}}
+{{if .Token}}<form method="post" action="/password-reset">
+<input type="hidden" name="token" value="{{.Token}}">
+<label for="p1">New password</label><input id="p1" name="new_password" type="password" minlength="8" maxlength="128" autocomplete="new-password" required>
+<label for="p2">Repeat it</label><input id="p2" name="repeat_password" type="password" minlength="8" maxlength="128" autocomplete="new-password" required>
+<button type="submit">Set password</button></form>{{end}}
+</main></body></html>`))
+
+type pageData struct {
+	Title   string
+	Message string
+	IsError bool
+	Token   string
+}
+
+func writePage(w http.ResponseWriter, status int, d pageData) {
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'")
+	w.WriteHeader(status)
+	_ = pageTemplate.Execute(w, d)
+}
+
+// wantsHTML reports whether the client is a browser asking for a page.
+func wantsHTML(r *http.Request) bool {
+	return strings.Contains(r.Header.Get("Accept"), "text/html")
+}
+
+// handleResetPage shows the form behind a reset link.
+func handleResetPage() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		token := r.URL.Query().Get("token")
+		if token == "" || len(token) > 512 {
+			writePage(w, http.StatusBadRequest, pageData{Title: "Reset your password", Message: detailInvalidReset + ".", IsError: true})
+			return
+		}
+		writePage(w, http.StatusOK, pageData{Title: "Reset your password", Token: token})
+	})
+}
+
+// handleResetForm takes the page's form and shows the outcome.
+func handleResetForm(log *slog.Logger, uc recoverer) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, err := readBody(w, r)
+		form, perr := url.ParseQuery(string(body))
+		if err != nil || perr != nil || mediaType(r) != "application/x-www-form-urlencoded" {
+			writePage(w, http.StatusBadRequest, pageData{Title: "Reset your password", Message: "The form could not be read.", IsError: true})
+			return
+		}
+		token, password := form.Get("token"), form.Get("new_password")
+		if password != form.Get("repeat_password") {
+			writePage(w, http.StatusUnprocessableEntity, pageData{Title: "Reset your password", Message: "The two passwords differ.", IsError: true, Token: token})
+			return
+		}
+		err = uc.ConfirmPasswordReset(r.Context(), token, password)
+		var ve *domain.ValidationError
+		switch {
+		case err == nil:
+			writePage(w, http.StatusOK, pageData{Title: "Password changed", Message: "Your password has been reset. You can log in with it now."})
+		case errors.As(err, &ve):
+			writePage(w, http.StatusUnprocessableEntity, pageData{Title: "Reset your password", Message: ve.Fields[0].Msg, IsError: true, Token: token})
+		case errors.Is(err, domain.ErrInvalidResetToken):
+			writePage(w, http.StatusBadRequest, pageData{Title: "Reset your password", Message: detailInvalidReset + ".", IsError: true})
+		default:
+			id := requestID(r.Context())
+			log.ErrorContext(r.Context(), "internal error", "request_id", id, "route", routeName(r), "error", err)
+			writePage(w, http.StatusInternalServerError, pageData{Title: "Something went wrong", Message: "Please try again later (request " + id + ").", IsError: true})
+		}
+	})
+}

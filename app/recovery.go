@@ -1,0 +1,218 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+
+	"github.com/usersvc/usersvc/domain"
+)
+
+// RequestPasswordReset emails a single-use reset link if the account exists.
+// The caller learns nothing: the answer is the same for unknown emails.
+func (s *Service) RequestPasswordReset(ctx context.Context, rawEmail string) error {
+	email, err := domain.NormalizeEmail(rawEmail)
+	if err != nil {
+		return fmt.Errorf("request password reset: %w", err)
+	}
+	secret, err := s.secrets.NewSecret()
+	if err != nil {
+		return fmt.Errorf("request password reset: %w", err)
+	}
+	err = s.updateByEmail(ctx, email, func(u *domain.User) {
+		now := s.clock.Now()
+		u.SetResetToken(hashSecret(secret), now.Add(s.cfg.ResetTTL))
+		u.Queue(domain.Message{
+			Kind: domain.MessagePasswordReset, To: u.Email(), Name: u.DisplayName(),
+			Link: s.cfg.PublicBaseURL + "/password-reset?token=" + url.QueryEscape(secret),
+		})
+		u.Record(s.event(ctx, domain.EventResetRequested, "", u.ID(), ""))
+	})
+	if err != nil {
+		return fmt.Errorf("request password reset: %w", err)
+	}
+	return nil
+}
+
+// ResendVerification emails a new verification link to an unverified
+// account; the answer is the same for unknown and verified emails.
+func (s *Service) ResendVerification(ctx context.Context, rawEmail string) error {
+	email, err := domain.NormalizeEmail(rawEmail)
+	if err != nil {
+		return fmt.Errorf("resend verification: %w", err)
+	}
+	secret, err := s.secrets.NewSecret()
+	if err != nil {
+		return fmt.Errorf("resend verification: %w", err)
+	}
+	err = s.updateByEmail(ctx, email, func(u *domain.User) {
+		if u.IsEmailVerified() {
+			return
+		}
+		u.SetVerificationToken(hashSecret(secret), s.clock.Now().Add(s.cfg.VerificationTTL))
+		u.Queue(s.verificationMessage(u, secret))
+	})
+	if err != nil {
+		return fmt.Errorf("resend verification: %w", err)
+	}
+	return nil
+}
+
+// updateByEmail applies fn to the account with email, if there is one, and
+// wakes the dispatcher. An unknown email is not an error.
+func (s *Service) updateByEmail(ctx context.Context, email string, fn func(*domain.User)) error {
+	u, err := s.users.UserByEmail(ctx, email)
+	if errors.Is(err, domain.ErrUserNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	err = s.users.UpdateUser(ctx, u.ID(), func(u *domain.User) error {
+		fn(u)
+		return nil
+	})
+	if errors.Is(err, domain.ErrUserNotFound) { // deleted meanwhile
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	s.wake()
+	return nil
+}
+
+// verificationMessage is the email with a user's verification link.
+func (s *Service) verificationMessage(u *domain.User, secret string) domain.Message {
+	return domain.Message{
+		Kind: domain.MessageVerifyEmail, To: u.Email(), Name: u.DisplayName(),
+		Link: s.cfg.PublicBaseURL + "/verify-email/" + u.ID() + "/" + secret,
+	}
+}
+
+// ConfirmPasswordReset sets a new password with a reset token: the account
+// is unlocked and every session and access token ends.
+func (s *Service) ConfirmPasswordReset(ctx context.Context, token, newPassword string) error {
+	if err := s.confirmPasswordReset(ctx, token, newPassword); err != nil {
+		return fmt.Errorf("confirm password reset: %w", err)
+	}
+	return nil
+}
+
+func (s *Service) confirmPasswordReset(ctx context.Context, token, newPassword string) error {
+	if token == "" || len(token) > 512 {
+		return domain.ErrInvalidResetToken
+	}
+	tokenHash := hashSecret(token)
+	id, err := s.users.UserIDByResetTokenHash(ctx, tokenHash)
+	if errors.Is(err, domain.ErrUserNotFound) {
+		return domain.ErrInvalidResetToken
+	}
+	if err != nil {
+		return err
+	}
+	u, err := s.users.UserByID(ctx, id)
+	if errors.Is(err, domain.ErrUserNotFound) {
+		return domain.ErrInvalidResetToken
+	}
+	if err != nil {
+		return err
+	}
+	if err := domain.ValidatePassword("new_password", newPassword, u.Email(), u.Nickname()); err != nil {
+		return err
+	}
+	hash, err := s.hasher.Hash(ctx, newPassword)
+	if err != nil {
+		return err
+	}
+	err = s.users.UpdateUser(ctx, id, func(u *domain.User) error {
+		if err := u.ResetPassword(tokenHash, hash, s.clock.Now()); err != nil {
+			return err
+		}
+		u.Record(s.event(ctx, domain.EventPasswordReset, u.ID(), u.ID(), ""))
+		return nil
+	})
+	if errors.Is(err, domain.ErrUserNotFound) {
+		return domain.ErrInvalidResetToken
+	}
+	if err != nil {
+		return err
+	}
+	_, err = s.sessions.RevokeUserSessions(ctx, id, "", s.clock.Now())
+	return err
+}
+
+// ChangePassword replaces the caller's password after checking the current
+// one; every other session of theirs ends, the caller's stays.
+func (s *Service) ChangePassword(ctx context.Context, actor domain.Actor, current, newPassword string) error {
+	if err := s.changePassword(ctx, actor, current, newPassword); err != nil {
+		return fmt.Errorf("change password: %w", err)
+	}
+	return nil
+}
+
+func (s *Service) changePassword(ctx context.Context, actor domain.Actor, current, newPassword string) error {
+	u, err := s.users.UserByID(ctx, actor.ID)
+	if err != nil {
+		return err
+	}
+	if err := domain.ValidatePassword("new_password", newPassword, u.Email(), u.Nickname()); err != nil {
+		return err
+	}
+	if err := s.checkPassword(ctx, u, current); err != nil {
+		return err
+	}
+	hash, err := s.hasher.Hash(ctx, newPassword)
+	if err != nil {
+		return err
+	}
+	err = s.users.UpdateUser(ctx, actor.ID, func(cur *domain.User) error {
+		if cur.PasswordHash() != u.PasswordHash() {
+			return domain.ErrWrongPassword // changed meanwhile: the proof is stale
+		}
+		cur.ChangePassword(hash, s.clock.Now())
+		cur.Record(s.event(ctx, domain.EventPasswordChanged, actor.ID, actor.ID, ""))
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	_, err = s.sessions.RevokeUserSessions(ctx, actor.ID, actor.SessionID, s.clock.Now())
+	return err
+}
+
+// checkPassword verifies a password the caller typed to prove it is them.
+func (s *Service) checkPassword(ctx context.Context, u *domain.User, password string) error {
+	ok, _, err := s.hasher.Verify(ctx, password, u.PasswordHash())
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return domain.ErrWrongPassword
+	}
+	return nil
+}
+
+// DeleteMe deletes the caller's own account after checking their password.
+// The last ADMIN cannot leave.
+func (s *Service) DeleteMe(ctx context.Context, actor domain.Actor, password string) error {
+	u, err := s.users.UserByID(ctx, actor.ID)
+	if err != nil {
+		return fmt.Errorf("delete me: %w", err)
+	}
+	if err := s.checkPassword(ctx, u, password); err != nil {
+		return fmt.Errorf("delete me: %w", err)
+	}
+	err = s.users.DeleteUser(ctx, actor.ID, func(u *domain.User, admins int) error {
+		if err := domain.CheckAdminRemains(u, domain.Role{}, admins); err != nil {
+			return err
+		}
+		u.Record(s.event(ctx, domain.EventUserDeleted, actor.ID, actor.ID, "deleted own account"))
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("delete me: %w", err)
+	}
+	return nil
+}

@@ -1,10 +1,12 @@
 # usersvc. Tools are pinned here and fetched by the go command itself.
 GO             ?= go
 GOLANGCI_LINT  := $(GO) run github.com/golangci/golangci-lint/v2/cmd/golangci-lint@v2.15.0
+MAILPIT        := $(GO) run github.com/axllent/mailpit@v1.33.1
+FUZZTIME       ?= 1m
 BIN            := bin/usersvc
 TEST_FLAGS     ?= -race -count=1 -timeout 10m
 
-.PHONY: run build test unit generate check-generate lint vet migrate bench tidy clean
+.PHONY: run build test unit fuzz generate check-generate lint vet migrate mail bench clean
 
 ## run: serve on :8000 with the embedded SQLite store under ./data
 run:
@@ -14,9 +16,15 @@ run:
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN) ./cmd/usersvc
 
-## test: the whole suite (PostgreSQL included), with the race detector
+## test: every fuzz target briefly, then the whole suite (PostgreSQL and
+## Mailpit included) with the race detector
 test: vet
+	./scripts/fuzz.sh 2s
 	$(GO) test $(TEST_FLAGS) ./...
+
+## fuzz: every fuzz target for FUZZTIME each
+fuzz:
+	./scripts/fuzz.sh $(FUZZTIME)
 
 ## unit: the fast tests only (no database server, no binary)
 unit:
@@ -40,6 +48,10 @@ lint:
 ## migrate: apply pending migrations to DATABASE_URL
 migrate:
 	$(GO) run ./cmd/usersvc migrate up
+
+## mail: Mailpit for people: web UI on :8025, SMTP on :1025 (SMTP_URL=smtp://localhost:1025)
+mail:
+	$(MAILPIT) --smtp 127.0.0.1:1025 --listen 127.0.0.1:8025
 
 ## bench: benchmarks of the hot paths
 bench:

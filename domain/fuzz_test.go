@@ -45,7 +45,7 @@ func FuzzValidateNickname(f *testing.F) {
 				t.Fatalf("accepted %q of length %d", n, l)
 			}
 			for _, c := range n {
-				if !(c == '_' || c == '-' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z') {
+				if ok := c == '_' || c == '-' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'; !ok {
 					t.Fatalf("accepted %q with %q", n, c)
 				}
 			}

@@ -1,6 +1,6 @@
 // Package migrations holds the database schema of usersvc, one folder of
 // goose SQL migrations per dialect. It lives at the top of the module because
-// go:embed cannot reach into parent directories.
+// an embed directive cannot reach into parent directories.
 package migrations
 
 import "embed"

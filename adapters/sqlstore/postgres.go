@@ -42,11 +42,11 @@ func openPostgres(databaseURL string) (*Store, error) {
 		if errors.As(err, &ue) {
 			err = ue.Err
 		}
-		return nil, fmt.Errorf("sqlstore: malformed PostgreSQL URL: %v", err)
+		return nil, fmt.Errorf("sqlstore: malformed PostgreSQL URL: %v", err) //nolint:errorlint // a wrapped cause could be printed with the URL
 	}
 	c, err := pq.NewConnector(databaseURL)
 	if err != nil {
-		return nil, fmt.Errorf("sqlstore: malformed PostgreSQL URL: %v", oneLine(err))
+		return nil, fmt.Errorf("sqlstore: malformed PostgreSQL URL: %v", oneLine(err)) //nolint:errorlint // as above
 	}
 	db := sqlx.NewDb(sql.OpenDB(c), "postgres")
 	db.SetMaxOpenConns(pgMaxOpenConns)

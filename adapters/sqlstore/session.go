@@ -23,7 +23,7 @@ var _ ports.SessionStore = (*Store)(nil)
 const (
 	sessionColumns = "s.id, s.user_id, s.created_at, s.expires_at, s.revoked_at"
 	insertSession  = "INSERT INTO sessions (id, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)"
-	insertToken    = "INSERT INTO refresh_tokens (hash, session_id, created_at) VALUES (?, ?, ?)"
+	insertToken    = "INSERT INTO refresh_tokens (hash, session_id, created_at) VALUES (?, ?, ?)" //nolint:gosec // SQL, not a credential
 	selectSession  = "SELECT " + sessionColumns + " FROM sessions s WHERE s.id = ?"
 	// selectByToken finds a token and its session; with the dialect's
 	// forUpdate it locks both rows.

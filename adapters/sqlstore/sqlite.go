@@ -33,9 +33,7 @@ type sqliteDialect struct {
 // and sqlite:file:URI (passed to SQLite as it is).
 func openSQLite(databaseURL string) (*Store, error) {
 	_, rest, _ := strings.Cut(databaseURL, ":")
-	if strings.HasPrefix(rest, "//") {
-		rest = rest[2:]
-	}
+	rest = strings.TrimPrefix(rest, "//")
 	var dsn, where string
 	switch {
 	case rest == "":

@@ -1,0 +1,159 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// lockedBuffer is the stderr of an in-process run.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// TestRunServesAndShutsDown boots the whole program in-process, as main
+// does, and stops it by cancelling its context (SIGTERM in production).
+func TestRunServesAndShutsDown(t *testing.T) {
+	dir := t.TempDir()
+	addr := freeAddr(t)
+	env := map[string]string{
+		"HTTP_ADDR":       addr,
+		"DATABASE_URL":    "sqlite:" + filepath.Join(dir, "db.sqlite"),
+		"JWT_SECRET":      strings.Repeat("k", 32),
+		"HASH_MEMORY_KIB": "8192",
+		"ADMIN_EMAIL":     "root@example.com",
+		"ADMIN_PASSWORD":  "a long admin passphrase",
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	stderr := &lockedBuffer{}
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"serve"}, func(k string) string { return env[k] }, &bytes.Buffer{}, stderr)
+	}()
+
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		resp, err := http.Get("http://" + addr + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not ready:\n%s", stderr.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("run: %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("run did not return after its context ended")
+	}
+	if !strings.Contains(stderr.String(), "created the bootstrap admin") {
+		t.Errorf("no bootstrap admin in the log:\n%s", stderr.String())
+	}
+}
+
+func TestRunCommands(t *testing.T) {
+	dir := t.TempDir()
+	env := map[string]string{"DATABASE_URL": "sqlite:" + filepath.Join(dir, "db.sqlite"), "HASH_MEMORY_KIB": "8192",
+		"JWT_SECRET": strings.Repeat("k", 32)}
+	getenv := func(k string) string { return env[k] }
+	ctx := context.Background()
+	var out bytes.Buffer
+	if err := run(ctx, []string{"migrate", "up"}, getenv, &out, &out); err != nil {
+		t.Fatalf("migrate up: %v", err)
+	}
+	out.Reset()
+	if err := run(ctx, []string{"migrate", "status"}, getenv, &out, &out); err != nil || out.Len() == 0 {
+		t.Fatalf("migrate status: %v\n%s", err, out.String())
+	}
+	out.Reset()
+	if err := run(ctx, []string{"admin", "create", "--email", "a@example.com", "--password", "a long admin passphrase"}, getenv, &out, &out); err != nil {
+		t.Fatalf("admin create: %v\n%s", err, out.String())
+	}
+	if err := run(ctx, []string{"admin", "create", "--email", "a@example.com", "--password", "a long admin passphrase"}, getenv, &out, &out); err == nil {
+		t.Error("creating the same admin twice succeeded")
+	}
+	if err := run(ctx, []string{"admin", "create", "--email", "b@example.com", "--password", "password"}, getenv, &out, &out); err == nil {
+		t.Error("an admin with a common password was created")
+	}
+	if err := run(ctx, []string{"nonsense"}, getenv, &out, &out); err == nil {
+		t.Error("an unknown command succeeded")
+	}
+}
+
+func TestLoadConfig(t *testing.T) {
+	cases := []struct {
+		name    string
+		env     map[string]string
+		wantErr string
+	}{
+		{"defaults", nil, ""},
+		{"production needs a secret", map[string]string{"APP_ENV": "production", "PUBLIC_BASE_URL": "https://x.io"}, "JWT_SECRET"},
+		{"production needs a base url", map[string]string{"APP_ENV": "production", "JWT_SECRET": strings.Repeat("s", 32)}, "PUBLIC_BASE_URL"},
+		{"production ok", map[string]string{"APP_ENV": "production", "JWT_SECRET": strings.Repeat("s", 32), "PUBLIC_BASE_URL": "https://x.io"}, ""},
+		{"short secret", map[string]string{"JWT_SECRET": "short"}, "at least 32 bytes"},
+		{"bad duration", map[string]string{"ACCESS_TOKEN_TTL": "soon"}, "ACCESS_TOKEN_TTL"},
+		{"zero lockout is manual unlock", map[string]string{"LOCKOUT_DURATION": "0"}, ""},
+		{"bad attempts", map[string]string{"MAX_LOGIN_ATTEMPTS": "0"}, "MAX_LOGIN_ATTEMPTS"},
+		{"admin email alone", map[string]string{"ADMIN_EMAIL": "a@b.co"}, "together"},
+		{"bad rate limits", map[string]string{"RATE_LIMITS": "maybe"}, "RATE_LIMITS"},
+		{"bad log level", map[string]string{"LOG_LEVEL": "loud"}, "LOG_LEVEL"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := loadConfig(func(k string) string { return tc.env[k] })
+			switch {
+			case tc.wantErr == "" && err != nil:
+				t.Fatalf("loadConfig: %v", err)
+			case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
+				t.Fatalf("loadConfig error %v, want one mentioning %q", err, tc.wantErr)
+			case tc.wantErr != "" && strings.Contains(err.Error(), "\n"):
+				t.Fatalf("the error spans lines: %q", err)
+			}
+			if tc.name == "defaults" {
+				want := fmt.Sprint(":8000", defaultDatabaseURL, 3, 15*time.Minute, true)
+				got := fmt.Sprint(c.HTTPAddr, c.DatabaseURL, c.MaxLoginAttempts, c.LockoutDuration, c.RateLimits)
+				if got != want {
+					t.Errorf("defaults %s, want %s", got, want)
+				}
+			}
+		})
+	}
+}

@@ -126,6 +126,19 @@ func recoverPanics(log *slog.Logger, next http.Handler) http.Handler {
 	})
 }
 
+// requestDeadline bounds the work of one request, so a stalled database
+// yields a 503 instead of a request that hangs until the client gives up.
+const requestDeadline = 20 * time.Second
+
+// withDeadline gives every request a context deadline.
+func withDeadline(d time.Duration, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), d)
+		defer cancel()
+		next.ServeHTTP(w, r.WithContext(ctx))
+	})
+}
+
 // securityHeaders are set on every answer: it is an API, never a page to frame or sniff.
 func securityHeaders(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -57,6 +57,7 @@ func NewServer(log *slog.Logger, uc UseCases, opts Options) http.Handler {
 	r.Use(nameRoute)
 	addRoutes(r, deps{log: log, uc: uc, ready: opts.Ready, lim: newLimits(opts)})
 	var h http.Handler = r
+	h = withDeadline(requestDeadline, h)
 	h = withCORS(newCORSPolicy(opts.CORSOrigins), h)
 	h = securityHeaders(h)
 	h = recoverPanics(log, h)

@@ -44,6 +44,13 @@ func openPostgres(databaseURL string) (*Store, error) {
 		}
 		return nil, fmt.Errorf("sqlstore: malformed PostgreSQL URL: %v", err) //nolint:errorlint // a wrapped cause could be printed with the URL
 	}
+	// A dial that never answers (a host gone from the network) must fail
+	// fast enough for requests to answer 503 while the database is away.
+	if q := u.Query(); q.Get("connect_timeout") == "" {
+		q.Set("connect_timeout", "5")
+		u.RawQuery = q.Encode()
+		databaseURL = u.String()
+	}
 	c, err := pq.NewConnector(databaseURL)
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: malformed PostgreSQL URL: %v", oneLine(err)) //nolint:errorlint // as above

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"errors"
 	"html/template"
 	"log/slog"
@@ -86,6 +87,9 @@ func handleResetForm(log *slog.Logger, uc recoverer) http.Handler {
 			writePage(w, http.StatusUnprocessableEntity, pageData{Title: "Reset your password", Message: ve.Fields[0].Msg, IsError: true, Token: token})
 		case errors.Is(err, domain.ErrInvalidResetToken):
 			writePage(w, http.StatusBadRequest, pageData{Title: "Reset your password", Message: detailInvalidReset + ".", IsError: true})
+		case errors.Is(err, domain.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
+			w.Header().Set("Retry-After", "1")
+			writePage(w, http.StatusServiceUnavailable, pageData{Title: "Reset your password", Message: "The service is busy: please try again in a moment.", IsError: true, Token: token})
 		default:
 			id := requestID(r.Context())
 			log.ErrorContext(r.Context(), "internal error", "request_id", id, "route", routeName(r), "error", err)

@@ -103,6 +103,12 @@ func (postgres) unavailable(err error) bool {
 		case "08", "53", "57", "40": // connection, resources, operator intervention, rollback
 			return pe.Code != "57014" // query_canceled: the caller's own context
 		}
+		switch pe.Code {
+		case "55000", // the database is not accepting connections (ALLOW_CONNECTIONS false)
+			"3D000",          // the database is gone
+			"28000", "28P01": // the server refuses our credentials
+			return true
+		}
 		return false
 	}
 	var ne net.Error

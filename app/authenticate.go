@@ -25,11 +25,13 @@ func (s *Service) Authenticate(ctx context.Context, token string) (domain.Actor,
 	if err != nil {
 		return domain.Actor{}, fmt.Errorf("authenticate: %w", err)
 	}
-	if u.TokenVersion() != claims.TokenVersion || u.IsLocked() || u.Role() != claims.Role {
+	if u.IsLocked() || u.Role() != claims.Role {
 		return domain.Actor{}, fmt.Errorf("authenticate: %w", domain.ErrInvalidToken)
 	}
+	// The session decides: it ends on logout, and with every bump of the
+	// user's token version (lock, demotion, password change or reset).
 	sess, err := s.sessions.SessionByID(ctx, claims.SessionID)
-	if errors.Is(err, domain.ErrSessionNotFound) || (err == nil && (!sess.Active(s.clock.Now()) || sess.UserID != u.ID())) {
+	if errors.Is(err, domain.ErrSessionNotFound) || (err == nil && !sess.ValidFor(u, s.clock.Now())) {
 		return domain.Actor{}, fmt.Errorf("authenticate: %w", domain.ErrInvalidToken)
 	}
 	if err != nil {

@@ -46,62 +46,86 @@ func (s *Service) login(ctx context.Context, rawEmail, password string) (LoginRe
 	if err != nil {
 		return LoginResult{}, err
 	}
-	hash, err := s.admitLoginAttempt(ctx, u.ID())
-	if errors.Is(err, domain.ErrUserNotFound) {
-		return LoginResult{}, s.failUnknown(ctx, password) // deleted meanwhile
-	}
-	if err != nil {
-		return LoginResult{}, err
-	}
-
 	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), decideTimeout)
 	defer cancel()
-	ok, stale, err := s.hasher.Verify(dctx, password, hash)
-	if err != nil {
-		// Not the user's fault: release the slot without counting it.
-		if rerr := s.users.UpdateUser(dctx, u.ID(), func(cur *domain.User) error {
-			cur.AbandonLoginAttempt()
-			return nil
-		}); rerr != nil {
-			s.log.WarnContext(ctx, "login slot not released", "user_id", u.ID(), "error", rerr)
-		}
-		return LoginResult{}, err
-	}
-	var lockedNow bool
-	err = s.users.UpdateUser(dctx, u.ID(), func(cur *domain.User) error {
-		lockedNow = cur.EndLoginAttempt(s.clock.Now(), ok, s.cfg.Lockout)
-		switch {
-		case !ok:
-			cur.Record(s.event(ctx, domain.EventLoginFailed, "", cur.ID(), "wrong password"))
-		case cur.CheckCanLogin() == nil:
-			cur.Record(s.event(ctx, domain.EventLoginSucceeded, cur.ID(), cur.ID(), ""))
-		}
-		if lockedNow {
-			cur.Queue(lockedMessage(cur))
-			cur.Record(s.event(ctx, domain.EventAccountLocked, "", cur.ID(), "too many failed logins"))
-		}
-		u = cur
-		return nil
-	})
-	if errors.Is(err, domain.ErrUserNotFound) {
-		return LoginResult{}, domain.ErrInvalidCredentials // deleted meanwhile
-	}
-	if err != nil {
-		return LoginResult{}, err
-	}
-	if lockedNow {
-		s.wake()
-	}
-	if !ok {
+	u, err = s.checkAccountPassword(ctx, dctx, u.ID(), password, "login")
+	switch {
+	case errors.Is(err, domain.ErrUserNotFound): // deleted meanwhile
+		return LoginResult{}, s.failUnknown(ctx, password)
+	case errors.Is(err, domain.ErrWrongPassword):
 		return LoginResult{}, domain.ErrInvalidCredentials
+	case err != nil:
+		return LoginResult{}, err
 	}
 	if err := u.CheckCanLogin(); err != nil {
 		return LoginResult{}, err
 	}
-	if stale {
-		s.rehash(dctx, u.ID(), password, hash)
-	}
 	return s.startSession(dctx, u)
+}
+
+// checkAccountPassword checks a password of account id under the lockout:
+// admitted before the hash runs, counted after, so guesses through any door
+// (login, password change, account deletion) share MaxAttempts. It returns
+// the user as the decision left it, or domain.ErrWrongPassword,
+// domain.ErrAccountLocked. ctx bounds the wait for admission; dctx, detached
+// from the caller, the check and the decision, so a client that hangs up
+// cannot leave its guess uncounted.
+func (s *Service) checkAccountPassword(ctx, dctx context.Context, id, password, door string) (*domain.User, error) {
+	hash, err := s.admitLoginAttempt(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	ok, stale, err := s.hasher.Verify(dctx, password, hash)
+	if err != nil {
+		// Not the user's fault: release the slot without counting it.
+		if rerr := s.users.UpdateUser(dctx, id, func(cur *domain.User) error {
+			cur.AbandonLoginAttempt()
+			return nil
+		}); rerr != nil {
+			s.log.WarnContext(ctx, "login slot not released", "user_id", id, "error", rerr)
+		}
+		return nil, err
+	}
+	var u *domain.User
+	var lockedNow, changed bool
+	err = s.users.UpdateUser(dctx, id, func(cur *domain.User) error {
+		lockedNow, changed, u = false, false, cur
+		if cur.PasswordHash() != hash {
+			// The password changed while it was being checked: the proof
+			// is stale either way, and the attempt neither counts nor passes.
+			changed = true
+			cur.AbandonLoginAttempt()
+			return nil
+		}
+		lockedNow = cur.EndLoginAttempt(s.clock.Now(), ok, s.cfg.Lockout)
+		switch {
+		case !ok:
+			cur.Record(s.event(ctx, domain.EventLoginFailed, "", cur.ID(), "wrong password ("+door+")"))
+		case door == "login" && cur.CheckCanLogin() == nil:
+			cur.Record(s.event(ctx, domain.EventLoginSucceeded, cur.ID(), cur.ID(), ""))
+		}
+		if lockedNow {
+			cur.Queue(lockedMessage(cur))
+			cur.Record(s.event(ctx, domain.EventAccountLocked, "", cur.ID(), "too many failed password checks"))
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if lockedNow {
+		s.wake()
+	}
+	if !ok || changed {
+		return nil, domain.ErrWrongPassword
+	}
+	if u.IsLocked() {
+		return nil, domain.ErrAccountLocked
+	}
+	if stale {
+		s.rehash(dctx, id, password, hash)
+	}
+	return u, nil
 }
 
 // admitLoginAttempt reserves a password check on the account, waiting while

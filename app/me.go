@@ -45,6 +45,7 @@ func (s *Service) UpdateMe(ctx context.Context, actor domain.Actor, in UpdateMeI
 				return err
 			}
 		}
+		u.Record(s.event(ctx, domain.EventUserUpdated, actor.ID, actor.ID, "own profile"))
 		out = u
 		return nil
 	})

@@ -20,7 +20,7 @@ func (s *Service) RequestPasswordReset(ctx context.Context, rawEmail string) err
 	if err != nil {
 		return fmt.Errorf("request password reset: %w", err)
 	}
-	err = s.updateByEmail(ctx, email, func(u *domain.User) {
+	err = s.updateByEmail(ctx, email, domain.EventResetRequested, func(u *domain.User) {
 		now := s.clock.Now()
 		u.SetResetToken(hashSecret(secret), now.Add(s.cfg.ResetTTL))
 		u.Queue(domain.Message{
@@ -46,7 +46,8 @@ func (s *Service) ResendVerification(ctx context.Context, rawEmail string) error
 	if err != nil {
 		return fmt.Errorf("resend verification: %w", err)
 	}
-	err = s.updateByEmail(ctx, email, func(u *domain.User) {
+	err = s.updateByEmail(ctx, email, domain.EventVerificationResent, func(u *domain.User) {
+		u.Record(s.event(ctx, domain.EventVerificationResent, "", u.ID(), ""))
 		if u.IsEmailVerified() {
 			return
 		}
@@ -60,11 +61,13 @@ func (s *Service) ResendVerification(ctx context.Context, rawEmail string) error
 }
 
 // updateByEmail applies fn to the account with email, if there is one, and
-// wakes the dispatcher. An unknown email is not an error.
-func (s *Service) updateByEmail(ctx context.Context, email string, fn func(*domain.User)) error {
+// wakes the dispatcher. An unknown email is not an error: it writes an audit
+// event of type ev instead, so that both answers cost a write and timing
+// does not tell them apart (and the probing shows in the audit log).
+func (s *Service) updateByEmail(ctx context.Context, email string, ev domain.AuditEventType, fn func(*domain.User)) error {
 	u, err := s.users.UserByEmail(ctx, email)
 	if errors.Is(err, domain.ErrUserNotFound) {
-		return nil
+		return s.audit.RecordEvent(ctx, s.event(ctx, ev, "", "", "unknown email"))
 	}
 	if err != nil {
 		return err
@@ -160,51 +163,47 @@ func (s *Service) changePassword(ctx context.Context, actor domain.Actor, curren
 	if err := domain.ValidatePassword("new_password", newPassword, u.Email(), u.Nickname()); err != nil {
 		return err
 	}
-	if err := s.checkPassword(ctx, u, current); err != nil {
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), decideTimeout)
+	defer cancel()
+	// The current password is a guess like any other: it counts toward the lockout.
+	if u, err = s.checkAccountPassword(ctx, dctx, actor.ID, current, "password change"); err != nil {
 		return err
 	}
-	hash, err := s.hasher.Hash(ctx, newPassword)
+	hash, err := s.hasher.Hash(dctx, newPassword)
 	if err != nil {
 		return err
 	}
-	err = s.users.UpdateUser(ctx, actor.ID, func(cur *domain.User) error {
+	var version int
+	err = s.users.UpdateUser(dctx, actor.ID, func(cur *domain.User) error {
 		if cur.PasswordHash() != u.PasswordHash() {
 			return domain.ErrWrongPassword // changed meanwhile: the proof is stale
 		}
 		cur.ChangePassword(hash, s.clock.Now())
 		cur.Record(s.event(ctx, domain.EventPasswordChanged, actor.ID, actor.ID, ""))
+		version = cur.TokenVersion()
 		return nil
 	})
 	if err != nil {
 		return err
 	}
-	_, err = s.sessions.RevokeUserSessions(ctx, actor.ID, actor.SessionID, s.clock.Now())
-	return err
-}
-
-// checkPassword verifies a password the caller typed to prove it is them.
-func (s *Service) checkPassword(ctx context.Context, u *domain.User, password string) error {
-	ok, _, err := s.hasher.Verify(ctx, password, u.PasswordHash())
-	if err != nil {
+	// The change ended every session with the old version; the caller's
+	// own is carried over, and the others are marked revoked for the record.
+	if err := s.sessions.RepinSession(dctx, actor.SessionID, version); err != nil && !errors.Is(err, domain.ErrSessionNotFound) {
 		return err
 	}
-	if !ok {
-		return domain.ErrWrongPassword
-	}
-	return nil
+	_, err = s.sessions.RevokeUserSessions(dctx, actor.ID, actor.SessionID, s.clock.Now())
+	return err
 }
 
 // DeleteMe deletes the caller's own account after checking their password.
 // The last ADMIN cannot leave.
 func (s *Service) DeleteMe(ctx context.Context, actor domain.Actor, password string) error {
-	u, err := s.users.UserByID(ctx, actor.ID)
-	if err != nil {
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), decideTimeout)
+	defer cancel()
+	if _, err := s.checkAccountPassword(ctx, dctx, actor.ID, password, "account deletion"); err != nil {
 		return fmt.Errorf("delete me: %w", err)
 	}
-	if err := s.checkPassword(ctx, u, password); err != nil {
-		return fmt.Errorf("delete me: %w", err)
-	}
-	err = s.users.DeleteUser(ctx, actor.ID, func(u *domain.User, admins int) error {
+	err := s.users.DeleteUser(dctx, actor.ID, func(u *domain.User, admins int) error {
 		if err := domain.CheckAdminRemains(u, domain.Role{}, admins); err != nil {
 			return err
 		}

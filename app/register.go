@@ -121,18 +121,12 @@ func (s *Service) insertUser(ctx context.Context, in NewUserInput, email, hash s
 // normalised email.
 func validateNewUser(in NewUserInput) (string, error) {
 	v := &domain.ValidationError{}
-	collect := func(err error) {
-		var ve *domain.ValidationError
-		if errors.As(err, &ve) {
-			v.Fields = append(v.Fields, ve.Fields...)
-		}
-	}
 	email, err := domain.NormalizeEmail(in.Email)
-	collect(err)
+	v.Merge(err)
 	if in.Nickname != "" {
-		collect(domain.ValidateNickname(in.Nickname))
+		v.Merge(domain.ValidateNickname(in.Nickname))
 	}
-	collect(in.Profile.Validate())
-	collect(domain.ValidatePassword("password", in.Password, email, in.Nickname))
+	v.Merge(in.Profile.Validate())
+	v.Merge(domain.ValidatePassword("password", in.Password, email, in.Nickname))
 	return email, v.Err()
 }

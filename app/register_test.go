@@ -44,7 +44,7 @@ func TestRegister(t *testing.T) {
 	}
 
 	want := []domain.Message{{
-		Kind: domain.MessageVerifyEmail, To: "alice@example.com", Name: "Alice",
+		Kind: domain.MessageVerifyEmail, To: "alice@example.com", Name: "alice", // unverified: the nickname
 		Link: baseURL + "/verify-email/" + u.ID() + "/secret-1",
 	}}
 	if diff := cmp.Diff(want, e.sent()); diff != "" {

@@ -342,3 +342,73 @@ func TestAuditLogIsForAdminsOnly(t *testing.T) {
 	_, err := e.svc.ListAuditEvents(context.Background(), adminActor, app.AuditQuery{Limit: 101})
 	wantInvalid(t, err, "limit")
 }
+
+func TestSessionsDoNotSurviveALockEvenAfterUnlock(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	u := e.verified(t, "alice@example.com")
+	res := e.session(t, "alice@example.com", goodPass)
+	for range maxAttempts {
+		_, _ = e.login("alice@example.com", wrongPass)
+	}
+	if _, err := e.svc.Unlock(context.Background(), adminActor, u.ID()); err != nil {
+		t.Fatal(err)
+	}
+	_, err := e.svc.Refresh(context.Background(), res.RefreshToken)
+	wantErr(t, err, domain.ErrInvalidRefreshToken)
+	_, err = e.svc.Authenticate(context.Background(), res.AccessToken)
+	wantErr(t, err, domain.ErrInvalidToken)
+}
+
+func TestCurrentPasswordGuessesCountTowardLockout(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	u := e.verified(t, "alice@example.com")
+	me := e.actorOf(t, e.session(t, "alice@example.com", goodPass).AccessToken)
+	for range maxAttempts {
+		wantErr(t, e.svc.ChangePassword(context.Background(), me, wrongPass, newPass), domain.ErrWrongPassword)
+	}
+	if !e.user(t, u.ID()).IsLocked() {
+		t.Fatal("guessing the current password did not lock the account")
+	}
+	wantErr(t, e.svc.DeleteMe(context.Background(), me, goodPass), domain.ErrAccountLocked)
+}
+
+func TestLoginRacingAPasswordResetDoesNotSurviveIt(t *testing.T) {
+	t.Parallel()
+	checking := make(chan struct{})
+	release := make(chan struct{})
+	var once bool
+	e := newEnv(t)
+	e.verified(t, "alice@example.com")
+	if err := e.svc.RequestPasswordReset(context.Background(), "alice@example.com"); err != nil {
+		t.Fatal(err)
+	}
+	token := e.resetToken(t, "alice@example.com")
+	verify := e.hasher.VerifyFunc
+	e.hasher.VerifyFunc = func(ctx context.Context, password, hash string) (bool, bool, error) {
+		if !once {
+			once = true
+			close(checking)
+			<-release // the old password is being checked while the reset lands
+		}
+		return verify(ctx, password, hash)
+	}
+	done := make(chan error, 1)
+	var res app.LoginResult
+	go func() {
+		var err error
+		res, err = e.svc.Login(context.Background(), "alice@example.com", goodPass)
+		done <- err
+	}()
+	<-checking
+	if err := e.svc.ConfirmPasswordReset(context.Background(), token, newPass); err != nil {
+		t.Fatal(err)
+	}
+	close(release)
+	if err := <-done; err == nil {
+		if _, aerr := e.svc.Authenticate(context.Background(), res.AccessToken); aerr == nil {
+			t.Fatal("a login with the old password, racing the reset, holds a valid session")
+		}
+	}
+}

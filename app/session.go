@@ -16,7 +16,10 @@ func (s *Service) startSession(ctx context.Context, u *domain.User) (LoginResult
 		return LoginResult{}, err
 	}
 	now := s.clock.Now()
-	sess := domain.Session{ID: s.ids.NewID(), UserID: u.ID(), CreatedAt: now, ExpiresAt: now.Add(s.cfg.RefreshTTL)}
+	sess := domain.Session{
+		ID: s.ids.NewID(), UserID: u.ID(), CreatedAt: now, ExpiresAt: now.Add(s.cfg.RefreshTTL),
+		UserVersion: u.TokenVersion(),
+	}
 	if err := s.sessions.CreateSession(ctx, sess, hashSecret(refresh)); err != nil {
 		return LoginResult{}, err
 	}
@@ -71,7 +74,7 @@ func (s *Service) refresh(ctx context.Context, refreshToken string) (LoginResult
 	if err != nil {
 		return LoginResult{}, err
 	}
-	if u.IsLocked() || u.CheckCanLogin() != nil {
+	if !sess.ValidFor(u, now) || u.IsLocked() || u.CheckCanLogin() != nil {
 		if err := s.sessions.RevokeSession(ctx, sess.ID, now); err != nil {
 			return LoginResult{}, err
 		}

@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/usersvc/usersvc/domain"
@@ -153,20 +152,14 @@ func (s *Service) updateUser(ctx context.Context, actor domain.Actor, userID str
 // validatePatch reports every invalid field of a partial update at once.
 func validatePatch(email, nickname *string, p domain.ProfilePatch) error {
 	v := &domain.ValidationError{}
-	collect := func(err error) {
-		var ve *domain.ValidationError
-		if errors.As(err, &ve) {
-			v.Fields = append(v.Fields, ve.Fields...)
-		}
-	}
 	if email != nil {
 		_, err := domain.NormalizeEmail(*email)
-		collect(err)
+		v.Merge(err)
 	}
 	if nickname != nil {
-		collect(domain.ValidateNickname(*nickname))
+		v.Merge(domain.ValidateNickname(*nickname))
 	}
-	collect(p.Apply(domain.Profile{}).Validate())
+	v.Merge(p.Apply(domain.Profile{}).Validate())
 	return v.Err()
 }
 

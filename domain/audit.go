@@ -7,22 +7,23 @@ type AuditEventType string
 
 // The security events usersvc records.
 const (
-	EventUserRegistered    AuditEventType = "user_registered"
-	EventUserCreated       AuditEventType = "user_created"
-	EventEmailVerified     AuditEventType = "email_verified"
-	EventLoginSucceeded    AuditEventType = "login_succeeded"
-	EventLoginFailed       AuditEventType = "login_failed"
-	EventAccountLocked     AuditEventType = "account_locked"
-	EventAccountUnlocked   AuditEventType = "account_unlocked"
-	EventRoleChanged       AuditEventType = "role_changed"
-	EventProfessionalSet   AuditEventType = "professional_status_changed"
-	EventUserUpdated       AuditEventType = "user_updated"
-	EventPasswordChanged   AuditEventType = "password_changed"
-	EventPasswordReset     AuditEventType = "password_reset"
-	EventResetRequested    AuditEventType = "password_reset_requested"
-	EventUserDeleted       AuditEventType = "user_deleted"
-	EventLogout            AuditEventType = "logout"
-	EventRefreshTokenReuse AuditEventType = "refresh_token_reused"
+	EventUserRegistered     AuditEventType = "user_registered"
+	EventUserCreated        AuditEventType = "user_created"
+	EventEmailVerified      AuditEventType = "email_verified"
+	EventLoginSucceeded     AuditEventType = "login_succeeded"
+	EventLoginFailed        AuditEventType = "login_failed"
+	EventAccountLocked      AuditEventType = "account_locked"
+	EventAccountUnlocked    AuditEventType = "account_unlocked"
+	EventRoleChanged        AuditEventType = "role_changed"
+	EventProfessionalSet    AuditEventType = "professional_status_changed"
+	EventUserUpdated        AuditEventType = "user_updated"
+	EventPasswordChanged    AuditEventType = "password_changed"
+	EventPasswordReset      AuditEventType = "password_reset"
+	EventResetRequested     AuditEventType = "password_reset_requested"
+	EventVerificationResent AuditEventType = "verification_resent"
+	EventUserDeleted        AuditEventType = "user_deleted"
+	EventLogout             AuditEventType = "logout"
+	EventRefreshTokenReuse  AuditEventType = "refresh_token_reused"
 )
 
 // AuditEvents lists every event type, for validating filters.
@@ -31,7 +32,7 @@ func AuditEvents() []AuditEventType {
 		EventUserRegistered, EventUserCreated, EventEmailVerified, EventLoginSucceeded,
 		EventLoginFailed, EventAccountLocked, EventAccountUnlocked, EventRoleChanged,
 		EventProfessionalSet, EventUserUpdated, EventPasswordChanged, EventPasswordReset,
-		EventResetRequested, EventUserDeleted, EventLogout, EventRefreshTokenReuse,
+		EventResetRequested, EventVerificationResent, EventUserDeleted, EventLogout, EventRefreshTokenReuse,
 	}
 }
 

@@ -75,8 +75,9 @@ func (e *ValidationError) Add(field, typ, msg string) {
 	e.Fields = append(e.Fields, FieldError{Field: field, Msg: msg, Type: typ})
 }
 
-// merge adds the fields of err, if it is a ValidationError.
-func (e *ValidationError) merge(err error) {
+// Merge adds the fields of err, if it is a ValidationError, so one answer
+// can list every invalid field.
+func (e *ValidationError) Merge(err error) {
 	var ve *ValidationError
 	if errors.As(err, &ve) {
 		e.Fields = append(e.Fields, ve.Fields...)

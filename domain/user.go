@@ -125,8 +125,8 @@ type NewUserParams struct {
 func NewUser(p NewUserParams) (*User, error) {
 	v := &ValidationError{}
 	email, err := NormalizeEmail(p.Email)
-	v.merge(err)
-	v.merge(ValidateNickname(p.Nickname))
+	v.Merge(err)
+	v.Merge(ValidateNickname(p.Nickname))
 	p.Profile.validateInto(v)
 	if p.Role.IsZero() {
 		v.Add("role", "enum", "a role is required")
@@ -171,9 +171,13 @@ func (u *User) PasswordHash() string { return u.s.PasswordHash }
 // TokenVersion returns the current token version.
 func (u *User) TokenVersion() int { return u.s.TokenVersion }
 
-// DisplayName is how emails address the user.
+// DisplayName is how emails address the user. Until the address is
+// verified, its owner may not be the one who typed the names, so an
+// unverified account is greeted by its nickname, which cannot carry a link.
 func (u *User) DisplayName() string {
 	switch {
+	case !u.s.EmailVerified:
+		return u.s.Nickname
 	case u.s.Profile.FirstName != "" && u.s.Profile.LastName != "":
 		return u.s.Profile.FirstName + " " + u.s.Profile.LastName
 	case u.s.Profile.FirstName != "":
@@ -222,11 +226,13 @@ func (u *User) UpdateProfile(p ProfilePatch, now time.Time) error {
 }
 
 // ChangePassword replaces the password hash after the owner proved the old
-// one. Access tokens stay valid: the caller ends their other sessions.
+// one. Every session ends with the version bump; the owner's own session is
+// carried over to the new version by the caller.
 func (u *User) ChangePassword(hash string, now time.Time) {
 	u.s.PasswordHash = hash
 	u.s.ResetTokenHash = ""
 	u.s.ResetExpiresAt = time.Time{}
+	u.revokeTokens()
 	u.touch(now)
 }
 

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"context"
 	"log/slog"
 	"net/http"
@@ -16,8 +17,17 @@ type loggerOut interface {
 func handleLogout(log *slog.Logger, uc loggerOut) actorHandler {
 	return func(w http.ResponseWriter, r *http.Request, actor domain.Actor) {
 		var refresh string
-		if r.ContentLength != 0 {
-			o, err := decodeJSONObject(w, r)
+		body, err := readBody(w, r)
+		if writeDecodeError(w, err) {
+			return
+		}
+		// The body is optional: absent, empty or chunked with nothing in it.
+		if len(bytes.TrimSpace(body)) > 0 {
+			if mt := mediaType(r); mt != "" && mt != "application/json" {
+				writeDecodeError(w, errUnsupportedMedia)
+				return
+			}
+			o, err := parseJSONObject(body)
 			if writeDecodeError(w, err) {
 				return
 			}

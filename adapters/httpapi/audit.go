@@ -47,6 +47,9 @@ func handleAuditLog(log *slog.Logger, uc auditReader) actorHandler {
 			Since:  queryTime(qs, v, "since"), Until: queryTime(qs, v, "until"),
 			Limit: queryInt(r, v, "limit", 50),
 		}
+		if _, given := qs["limit"]; given && q.Limit < 1 {
+			v.Add("limit", "greater_than_equal", "Input should be greater than or equal to 1")
+		}
 		if err := v.Err(); err != nil {
 			writeError(w, r, log, newRoute, "query", err)
 			return

@@ -110,9 +110,21 @@ func (o *object) allow(names ...string) {
 		}
 	}
 	slices.Sort(extra)
-	for _, k := range extra {
-		o.fail(k, "extra_forbidden", "Extra inputs are not permitted")
+	// A body of many unknown keys must not become a larger answer.
+	for _, k := range extra[:min(len(extra), maxReportedExtra)] {
+		o.fail(truncateField(k), "extra_forbidden", "Extra inputs are not permitted")
 	}
+}
+
+// maxReportedExtra bounds the unknown fields one 422 lists.
+const maxReportedExtra = 10
+
+// truncateField keeps an echoed field name short.
+func truncateField(k string) string {
+	if len(k) <= 64 {
+		return k
+	}
+	return strings.ToValidUTF8(k[:64], "") + "…"
 }
 
 // has reports whether the field is present (even as null).

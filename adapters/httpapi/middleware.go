@@ -18,6 +18,7 @@ type ctxKey int
 const (
 	requestIDKey ctxKey = iota
 	routeKey
+	baseURLKey
 )
 
 // routeHolder carries the matched route's name out of the router, to the
@@ -155,9 +156,22 @@ func securityHeaders(next http.Handler) http.Handler {
 // pathVars are the route's variables.
 func pathVars(r *http.Request) map[string]string { return mux.Vars(r) }
 
-// baseURL is scheme://host of the request, the base of HATEOAS links, as
-// the seed built them from the request.
+// withBaseURL makes base, when set, the base of every link in the answers.
+func withBaseURL(base string, next http.Handler) http.Handler {
+	if base == "" {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), baseURLKey, base)))
+	})
+}
+
+// baseURL is the base of HATEOAS links: the configured public URL, else
+// scheme://host of the request, as the seed built them.
 func baseURL(r *http.Request) string {
+	if base, ok := r.Context().Value(baseURLKey).(string); ok {
+		return base
+	}
 	scheme := "http"
 	if r.TLS != nil {
 		scheme = "https"

@@ -23,6 +23,9 @@ type Options struct {
 	// Ready reports whether the service can serve, for /readyz; nil is
 	// always ready.
 	Ready ReadyFunc
+	// PublicBaseURL, if set, is the base of the absolute links in answers
+	// (scheme://host[:port]); otherwise they are built from the request.
+	PublicBaseURL string
 }
 
 // ParseTrustedProxies reads TRUSTED_PROXIES entries: CIDRs ("10.0.0.0/8",

@@ -651,7 +651,7 @@ func TestUpdateUser(t *testing.T) {
 			{"unknown id", unknownID, obj{"first_name": "X"}, 404, "User not found", ""},
 			{"non-UUID id", "not-a-uuid", obj{"first_name": "X"}, 404, "User not found", ""},
 			{"invalid email", a.ID, obj{"email": "nope"}, 422, "", "email"},
-			{"null email", a.ID, obj{"email": nil}, 422, "", "email"},
+			{"only null fields", a.ID, obj{"email": nil, "nickname": nil}, 422, "", ""},
 			{"invalid nickname", a.ID, obj{"nickname": "no spaces allowed"}, 422, "", "nickname"},
 			{"empty nickname", a.ID, obj{"nickname": ""}, 422, "", "nickname"},
 			{"bad URL", a.ID, obj{"github_profile_url": "ftp://github.com/x"}, 422, "", "github_profile_url"},

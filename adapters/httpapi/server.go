@@ -58,6 +58,7 @@ func NewServer(log *slog.Logger, uc UseCases, opts Options) http.Handler {
 	addRoutes(r, deps{log: log, uc: uc, ready: opts.Ready, lim: newLimits(opts)})
 	var h http.Handler = r
 	h = withDeadline(requestDeadline, h)
+	h = withBaseURL(strings.TrimRight(opts.PublicBaseURL, "/"), h)
 	h = withCORS(newCORSPolicy(opts.CORSOrigins), h)
 	h = securityHeaders(h)
 	h = recoverPanics(log, h)

@@ -70,8 +70,9 @@ func handleUpdateUser(log *slog.Logger, uc userUpdater) actorHandler {
 		}
 		o.allow(updateUserFields...)
 		in := app.UpdateUserInput{
-			Email:    o.str("email", false, false),
-			Nickname: o.str("nickname", false, false),
+			// null means "unchanged", as the seed's Optional fields did.
+			Email:    o.str("email", false, true),
+			Nickname: o.str("nickname", false, true),
 			Profile:  readProfilePatch(o),
 			Role:     readRole(o, false),
 		}

@@ -112,6 +112,7 @@ func (s *UserStore) MarkFailed(ctx context.Context, id string, now time.Time, la
 	return s.mark(ctx, id, func(e *outboxEntry) {
 		if e.status == statusPending {
 			e.status, e.failedAt, e.lastError = statusFailed, now.UTC(), lastError
+			e.msg.Link = "" // never sent: its secret is of no more use
 		}
 	})
 }

@@ -28,8 +28,10 @@ type Mailer struct {
 
 var _ ports.Mailer = (*Mailer)(nil)
 
-// New parses smtpURL (smtp://[user:pass@]host:port, or smtps:// for
-// implicit TLS). STARTTLS is used whenever the server offers it.
+// New parses smtpURL: smtp://[user:pass@]host:port uses STARTTLS when the
+// server offers it (development servers such as MailHog offer none);
+// smtp+starttls:// requires it, so an attacker on the path cannot strip it;
+// smtps:// is implicit TLS (port 465).
 func New(smtpURL, from, baseURL string) (*Mailer, error) {
 	u, err := url.Parse(smtpURL)
 	if err != nil || u.Hostname() == "" {
@@ -40,11 +42,13 @@ func New(smtpURL, from, baseURL string) (*Mailer, error) {
 	switch u.Scheme {
 	case "smtp":
 		opts = append(opts, mail.WithTLSPortPolicy(mail.TLSOpportunistic))
+	case "smtp+starttls":
+		opts = append(opts, mail.WithTLSPortPolicy(mail.TLSMandatory))
 	case "smtps":
 		port = 465
 		opts = append(opts, mail.WithSSL())
 	default:
-		return nil, fmt.Errorf("SMTP_URL scheme must be smtp or smtps, got %q", u.Scheme)
+		return nil, fmt.Errorf("SMTP_URL scheme must be smtp, smtp+starttls or smtps, got %q", u.Scheme)
 	}
 	if p := u.Port(); p != "" {
 		if port, err = strconv.Atoi(p); err != nil || port < 1 || port > 65535 {

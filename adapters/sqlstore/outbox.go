@@ -44,7 +44,7 @@ const (
 	markSent = "UPDATE outbox SET status = 'sent', sent_at = ?, failed_at = NULL, link = NULL, last_error = NULL" +
 		" WHERE id = ? AND status <> 'sent'"
 	markRetry     = "UPDATE outbox SET next_attempt_at = ?, last_error = ? WHERE id = ? AND status = 'pending'"
-	markFailed    = "UPDATE outbox SET status = 'failed', failed_at = ?, last_error = ? WHERE id = ? AND status = 'pending'"
+	markFailed    = "UPDATE outbox SET status = 'failed', failed_at = ?, link = NULL, last_error = ? WHERE id = ? AND status = 'pending'"
 	messageExists = "SELECT count(*) FROM outbox WHERE id = ?"
 )
 

@@ -21,8 +21,9 @@ var _ ports.SessionStore = (*Store)(nil)
 
 // The session SQL, with ? placeholders rebound per dialect.
 const (
-	sessionColumns = "s.id, s.user_id, s.created_at, s.expires_at, s.revoked_at"
-	insertSession  = "INSERT INTO sessions (id, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)"
+	sessionColumns = "s.id, s.user_id, s.created_at, s.expires_at, s.revoked_at, s.user_version"
+	insertSession  = "INSERT INTO sessions (id, user_id, created_at, expires_at, user_version) VALUES (?, ?, ?, ?, ?)"
+	repinSession   = "UPDATE sessions SET user_version = ? WHERE id = ?"
 	insertToken    = "INSERT INTO refresh_tokens (hash, session_id, created_at) VALUES (?, ?, ?)" //nolint:gosec // SQL, not a credential
 	selectSession  = "SELECT " + sessionColumns + " FROM sessions s WHERE s.id = ?"
 	// selectByToken finds a token and its session; with the dialect's
@@ -45,15 +46,17 @@ type sessionRow struct {
 	CreatedAt dbTime `db:"created_at"`
 	ExpiresAt dbTime `db:"expires_at"`
 	RevokedAt dbTime `db:"revoked_at"`
+	Version   int    `db:"user_version"`
 }
 
 func (r sessionRow) session() domain.Session {
 	return domain.Session{
-		ID:        r.ID,
-		UserID:    r.UserID,
-		CreatedAt: r.CreatedAt.Time,
-		ExpiresAt: r.ExpiresAt.Time,
-		RevokedAt: r.RevokedAt.Time,
+		ID:          r.ID,
+		UserID:      r.UserID,
+		CreatedAt:   r.CreatedAt.Time,
+		ExpiresAt:   r.ExpiresAt.Time,
+		RevokedAt:   r.RevokedAt.Time,
+		UserVersion: r.Version,
 	}
 }
 
@@ -86,7 +89,7 @@ func (s *Store) CreateSession(ctx context.Context, sess domain.Session, refreshH
 	}
 	defer tx.Rollback()
 	created := s.d.timeValue(sess.CreatedAt)
-	if _, err := tx.ExecContext(ctx, s.q(insertSession), id, userID, created, s.d.timeValue(sess.ExpiresAt)); err != nil {
+	if _, err := tx.ExecContext(ctx, s.q(insertSession), id, userID, created, s.d.timeValue(sess.ExpiresAt), sess.UserVersion); err != nil {
 		return s.sessionWriteError(op, err)
 	}
 	if _, err := tx.ExecContext(ctx, s.q(insertToken), refreshHash, id, created); err != nil {
@@ -278,4 +281,23 @@ func (s *Store) RevokeUserSessions(ctx context.Context, userID, exceptID string,
 		return 0, s.wrap(op, err)
 	}
 	return int(n), nil
+}
+
+// RepinSession implements ports.SessionStore.
+func (s *Store) RepinSession(ctx context.Context, id string, userVersion int) error {
+	const op = "repin session"
+	cid, ok := domain.CanonicalUserID(id)
+	if !ok {
+		return fmt.Errorf("sqlstore: %s: %w", op, domain.ErrSessionNotFound)
+	}
+	res, err := s.db.ExecContext(ctx, s.q(repinSession), userVersion, cid)
+	if err != nil {
+		return s.wrap(op, err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return s.wrap(op, err)
+	} else if n == 0 {
+		return fmt.Errorf("sqlstore: %s: %w", op, domain.ErrSessionNotFound)
+	}
+	return nil
 }

@@ -27,8 +27,12 @@ type Store struct {
 
 var _ ports.UserStore = (*Store)(nil)
 
-// pingTimeout bounds how long Open waits for the database to answer.
-const pingTimeout = 5 * time.Second
+// pingTimeout bounds how long Open waits for a server to answer; a local
+// SQLite file gets longer, since only a busy machine can make it slow.
+const (
+	pingTimeout       = 5 * time.Second
+	sqlitePingTimeout = 30 * time.Second
+)
 
 // Open connects to the database named by databaseURL: postgres://… or
 // postgresql://… for PostgreSQL; sqlite:PATH, sqlite::memory: or
@@ -55,7 +59,11 @@ func Open(ctx context.Context, databaseURL string) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	pctx, cancel := context.WithTimeout(ctx, pingTimeout)
+	timeout := pingTimeout
+	if _, local := s.d.(sqliteDialect); local {
+		timeout = sqlitePingTimeout
+	}
+	pctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	if err := s.db.PingContext(pctx); err != nil {
 		s.db.Close()

@@ -142,7 +142,7 @@ func TestOutboxRows(t *testing.T) {
 			want := map[string]row{
 				"sent":    {status: "sent", sent: 1, attempts: 1},
 				"retried": {status: "pending", link: "https://example.com/secret", lastErr: strings.Repeat("é", 1000), attempts: 1},
-				"failed":  {status: "failed", link: "https://example.com/secret", lastErr: "550 no such user", failed: 1, attempts: 1},
+				"failed":  {status: "failed", lastErr: "550 no such user", failed: 1, attempts: 1}, // the link, a secret, is erased
 			}
 			for name, w := range want {
 				var got row

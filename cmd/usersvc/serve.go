@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/usersvc/usersvc/adapters/httpapi"
@@ -29,6 +30,9 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 		return fmt.Errorf("CORS_ORIGINS: %w", err)
 	}
 	log := newLogger(c, stderr)
+	if c.Production && c.SMTPURL == "" {
+		log.Warn("APP_ENV=production without SMTP_URL: emails are only logged, without their links, so nobody can verify or reset; set SMTP_URL")
+	}
 	store, err := openStore(ctx, c)
 	if err != nil {
 		return err
@@ -67,6 +71,7 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 	srv := &http.Server{
 		Handler: httpapi.NewServer(log, svc, httpapi.Options{
 			RateLimits: c.RateLimits, TrustedProxies: proxies, CORSOrigins: origins, Ready: store.Ping,
+			PublicBaseURL: explicitBaseURL(getenv),
 		}),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       15 * time.Second,
@@ -106,4 +111,11 @@ func storeKind(databaseURL string) string {
 		return "sqlite"
 	}
 	return "postgres"
+}
+
+// explicitBaseURL is PUBLIC_BASE_URL when the operator set it. Links in API
+// answers then use it (the right scheme and host behind a proxy); when it is
+// unset they are built from the request, as the seed built them.
+func explicitBaseURL(getenv func(string) string) string {
+	return strings.TrimRight(strings.TrimSpace(getenv("PUBLIC_BASE_URL")), "/")
 }

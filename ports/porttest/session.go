@@ -44,6 +44,7 @@ func SessionStore(t *testing.T, newStore func(t *testing.T) SessionStoreUnderTes
 		{"RevokeUserSessionsExceptOne", testSessionRevokeUser},
 		{"DeleteUserRemovesSessions", testSessionDeleteUser},
 		{"ConcurrentRotationsOneWins", testSessionConcurrentRotation},
+		{"UserVersionRoundTripsAndRepins", testSessionRepin},
 		{"CancelledContext", testSessionCancelledContext},
 	}
 	for _, tt := range tests {
@@ -507,5 +508,29 @@ func assertSession(tb testing.TB, got, want domain.Session) {
 	}
 	if diff := gocmp.Diff(want, got, gocmp.Comparer(sameTime)); diff != "" {
 		tb.Errorf("session %s (-want +got):\n%s", want.ID, diff)
+	}
+}
+
+func testSessionRepin(t *testing.T, s SessionStoreUnderTest) {
+	ctx := t.Context()
+	u := newUser(t, uniqueNickname("v")+"@example.com", uniqueNickname("v"), domain.RoleAuthenticated, epoch)
+	mustCreate(t, s, u)
+	sess := domain.Session{ID: uuid.NewString(), UserID: u.ID(), CreatedAt: epoch, ExpiresAt: epoch.Add(sessionTTL), UserVersion: 7}
+	if err := s.CreateSession(ctx, sess, "hash-v"); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.SessionByID(ctx, sess.ID)
+	if err != nil || got.UserVersion != 7 {
+		t.Fatalf("SessionByID = %+v, %v; want UserVersion 7", got, err)
+	}
+	if err := s.RepinSession(ctx, sess.ID, 8); err != nil {
+		t.Fatalf("RepinSession: %v", err)
+	}
+	rotated, err := s.RotateRefreshToken(ctx, "hash-v", "hash-v2", epoch.Add(time.Minute), epoch.Add(sessionTTL))
+	if err != nil || rotated.UserVersion != 8 {
+		t.Fatalf("after repin, rotation returned %+v, %v; want UserVersion 8", rotated, err)
+	}
+	if err := s.RepinSession(ctx, uuid.NewString(), 1); !errors.Is(err, domain.ErrSessionNotFound) {
+		t.Errorf("RepinSession(unknown) = %v, want ErrSessionNotFound", err)
 	}
 }

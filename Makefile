@@ -19,7 +19,7 @@ build:
 ## test: every fuzz target briefly, then the whole suite (PostgreSQL and
 ## Mailpit included) with the race detector
 test: vet
-	./scripts/fuzz.sh 2s
+	./scripts/fuzz.sh 1000x
 	$(GO) test $(TEST_FLAGS) ./...
 
 ## fuzz: every fuzz target for FUZZTIME each

@@ -34,16 +34,8 @@ func (s *Service) UpdateMe(ctx context.Context, actor domain.Actor, in UpdateMeI
 	}
 	var out *domain.User
 	err := s.users.UpdateUser(ctx, actor.ID, func(u *domain.User) error {
-		now := s.clock.Now()
-		if in.Nickname != nil {
-			if err := u.ChangeNickname(*in.Nickname, now); err != nil {
-				return err
-			}
-		}
-		if !in.Profile.IsEmpty() {
-			if err := u.UpdateProfile(in.Profile, now); err != nil {
-				return err
-			}
+		if err := u.EditProfile(in.Nickname, in.Profile, s.clock.Now()); err != nil {
+			return err
 		}
 		u.Record(s.event(ctx, domain.EventUserUpdated, actor.ID, actor.ID, "own profile"))
 		out = u

@@ -124,15 +124,8 @@ func (s *Service) updateUser(ctx context.Context, actor domain.Actor, userID str
 				return err
 			}
 		}
-		if in.Nickname != nil {
-			if err := u.ChangeNickname(*in.Nickname, now); err != nil {
-				return err
-			}
-		}
-		if !in.Profile.IsEmpty() {
-			if err := u.UpdateProfile(in.Profile, now); err != nil {
-				return err
-			}
+		if err := u.EditProfile(in.Nickname, in.Profile, now); err != nil {
+			return err
 		}
 		if in.Email != nil || in.Nickname != nil || !in.Profile.IsEmpty() {
 			u.Record(s.event(ctx, domain.EventUserUpdated, actor.ID, u.ID(), ""))

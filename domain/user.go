@@ -214,6 +214,19 @@ func (u *User) ChangeNickname(n string, now time.Time) error {
 	return nil
 }
 
+// EditProfile changes the nickname, when given, and applies the profile patch.
+func (u *User) EditProfile(nickname *string, p ProfilePatch, now time.Time) error {
+	if nickname != nil {
+		if err := u.ChangeNickname(*nickname, now); err != nil {
+			return err
+		}
+	}
+	if p.IsEmpty() {
+		return nil
+	}
+	return u.UpdateProfile(p, now)
+}
+
 // UpdateProfile applies a patch after validating the result.
 func (u *User) UpdateProfile(p ProfilePatch, now time.Time) error {
 	next := p.Apply(u.s.Profile)

@@ -8,11 +8,34 @@ import (
 	"github.com/usersvc/usersvc/domain"
 )
 
+// AdminPasswordPolicy says how CreateAdmin treats a password that fails the
+// password policy.
+type AdminPasswordPolicy int
+
+const (
+	// EnforcePolicy refuses it, as for every other account.
+	EnforcePolicy AdminPasswordPolicy = iota
+	// WarnOnWeak accepts it with a warning in the log: the operator chose
+	// it in a development configuration (ADMIN_PASSWORD), and refusing to
+	// start would only get in the way.
+	WarnOnWeak
+)
+
 // CreateAdmin creates a verified ADMIN, for the CLI and the ADMIN_EMAIL
 // bootstrap. It fails with domain.ErrEmailTaken if the email is in use.
 func (s *Service) CreateAdmin(ctx context.Context, email, password string) (*domain.User, error) {
+	return s.createAdmin(ctx, email, password, EnforcePolicy)
+}
+
+func (s *Service) createAdmin(ctx context.Context, email, password string, policy AdminPasswordPolicy) (*domain.User, error) {
 	in := NewUserInput{Email: email, Password: password}
 	norm, err := validateNewUser(in)
+	var ve *domain.ValidationError
+	if err != nil && policy == WarnOnWeak && errors.As(err, &ve) && len(ve.Fields) == 1 && ve.Fields[0].Field == "password" && password != "" {
+		s.log.WarnContext(ctx, "the bootstrap admin's password fails the password policy; accepted outside production only",
+			"email", norm, "reason", ve.Fields[0].Msg)
+		err = nil
+	}
 	if err != nil {
 		return nil, fmt.Errorf("create admin: %w", err)
 	}
@@ -37,8 +60,8 @@ func (s *Service) CreateAdmin(ctx context.Context, email, password string) (*dom
 
 // EnsureAdmin creates the bootstrap ADMIN unless the email is already in use,
 // and reports whether it did.
-func (s *Service) EnsureAdmin(ctx context.Context, email, password string) (bool, error) {
-	_, err := s.CreateAdmin(ctx, email, password)
+func (s *Service) EnsureAdmin(ctx context.Context, email, password string, policy AdminPasswordPolicy) (bool, error) {
+	_, err := s.createAdmin(ctx, email, password, policy)
 	switch {
 	case errors.Is(err, domain.ErrEmailTaken):
 		return false, nil

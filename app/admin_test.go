@@ -4,6 +4,7 @@ import (
 	"context"
 	"testing"
 
+	"github.com/usersvc/usersvc/app"
 	"github.com/usersvc/usersvc/domain"
 )
 
@@ -70,11 +71,11 @@ func TestCreateAdminRefuses(t *testing.T) {
 func TestEnsureAdmin(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	created, err := e.svc.EnsureAdmin(context.Background(), "root@example.com", goodPass)
+	created, err := e.svc.EnsureAdmin(context.Background(), "root@example.com", goodPass, app.EnforcePolicy)
 	if err != nil || !created {
 		t.Fatalf("first EnsureAdmin = %v, %v; want true, nil", created, err)
 	}
-	created, err = e.svc.EnsureAdmin(context.Background(), "ROOT@example.com", "another-Password-9")
+	created, err = e.svc.EnsureAdmin(context.Background(), "ROOT@example.com", "another-Password-9", app.EnforcePolicy)
 	if err != nil || created {
 		t.Fatalf("second EnsureAdmin = %v, %v; want false, nil", created, err)
 	}
@@ -91,15 +92,28 @@ func TestEnsureAdmin(t *testing.T) {
 func TestEnsureAdminFailures(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	_, err := e.svc.EnsureAdmin(context.Background(), "root", goodPass)
+	_, err := e.svc.EnsureAdmin(context.Background(), "root", goodPass, app.EnforcePolicy)
 	wantInvalid(t, err, "email")
 
 	e = newEnv(t, func(d *deps) {
 		d.store = &UserStoreMock{UserByEmailFunc: func(ctx context.Context, email string) (*domain.User, error) { return nil, errBoom }}
 	})
-	created, err := e.svc.EnsureAdmin(context.Background(), "root@example.com", goodPass)
+	created, err := e.svc.EnsureAdmin(context.Background(), "root@example.com", goodPass, app.EnforcePolicy)
 	wantErr(t, err, errBoom)
 	if created {
 		t.Error("EnsureAdmin reported a creation that failed")
 	}
+}
+
+func TestEnsureAdminWeakPassword(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	_, err := e.svc.EnsureAdmin(context.Background(), "root@example.com", "password", app.EnforcePolicy)
+	wantInvalid(t, err, "password")
+	created, err := e.svc.EnsureAdmin(context.Background(), "root@example.com", "password", app.WarnOnWeak)
+	if err != nil || !created {
+		t.Fatalf("development bootstrap with a weak password: %v, %v", created, err)
+	}
+	_, err = e.svc.EnsureAdmin(context.Background(), "bad", "password", app.WarnOnWeak)
+	wantInvalid(t, err, "email", "password")
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/usersvc/usersvc/adapters/httpapi"
+	"github.com/usersvc/usersvc/app"
 )
 
 // shutdownGrace is how long in-flight requests get after SIGTERM.
@@ -59,7 +60,11 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 		<-dispatched
 	}()
 	if c.AdminEmail != "" {
-		created, err := svc.EnsureAdmin(ctx, c.AdminEmail, c.AdminPassword)
+		policy := app.WarnOnWeak
+		if c.Production {
+			policy = app.EnforcePolicy
+		}
+		created, err := svc.EnsureAdmin(ctx, c.AdminEmail, c.AdminPassword, policy)
 		if err != nil {
 			return fmt.Errorf("bootstrap admin: %w", err)
 		}

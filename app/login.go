@@ -48,7 +48,7 @@ func (s *Service) login(ctx context.Context, rawEmail, password string) (LoginRe
 	}
 	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), decideTimeout)
 	defer cancel()
-	u, err = s.checkAccountPassword(ctx, dctx, u.ID(), password, "login")
+	u, stale, err := s.checkAccountPassword(ctx, dctx, u.ID(), password, "login")
 	switch {
 	case errors.Is(err, domain.ErrUserNotFound): // deleted meanwhile
 		return LoginResult{}, s.failUnknown(ctx, password)
@@ -60,20 +60,24 @@ func (s *Service) login(ctx context.Context, rawEmail, password string) (LoginRe
 	if err := u.CheckCanLogin(); err != nil {
 		return LoginResult{}, err
 	}
-	return s.startSession(dctx, u)
+	res, err := s.startSession(dctx, u)
+	if err == nil && stale {
+		s.rehash(dctx, u.ID(), password, u.PasswordHash())
+	}
+	return res, err
 }
 
 // checkAccountPassword checks a password of account id under the lockout:
 // admitted before the hash runs, counted after, so guesses through any door
 // (login, password change, account deletion) share MaxAttempts. It returns
-// the user as the decision left it, or domain.ErrWrongPassword,
-// domain.ErrAccountLocked. ctx bounds the wait for admission; dctx, detached
+// the user as the decision left it and whether its hash has old parameters,
+// or domain.ErrWrongPassword, domain.ErrAccountLocked. ctx bounds the wait for admission; dctx, detached
 // from the caller, the check and the decision, so a client that hangs up
 // cannot leave its guess uncounted.
-func (s *Service) checkAccountPassword(ctx, dctx context.Context, id, password, door string) (*domain.User, error) {
+func (s *Service) checkAccountPassword(ctx, dctx context.Context, id, password, door string) (*domain.User, bool, error) {
 	hash, err := s.admitLoginAttempt(ctx, id)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	ok, stale, err := s.hasher.Verify(dctx, password, hash)
 	if err != nil {
@@ -84,7 +88,7 @@ func (s *Service) checkAccountPassword(ctx, dctx context.Context, id, password, 
 		}); rerr != nil {
 			s.log.WarnContext(ctx, "login slot not released", "user_id", id, "error", rerr)
 		}
-		return nil, err
+		return nil, false, err
 	}
 	var u *domain.User
 	var lockedNow, changed bool
@@ -111,21 +115,18 @@ func (s *Service) checkAccountPassword(ctx, dctx context.Context, id, password, 
 		return nil
 	})
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	if lockedNow {
 		s.wake()
 	}
 	if !ok || changed {
-		return nil, domain.ErrWrongPassword
+		return nil, false, domain.ErrWrongPassword
 	}
 	if u.IsLocked() {
-		return nil, domain.ErrAccountLocked
+		return nil, false, domain.ErrAccountLocked
 	}
-	if stale {
-		s.rehash(dctx, id, password, hash)
-	}
-	return u, nil
+	return u, stale, nil
 }
 
 // admitLoginAttempt reserves a password check on the account, waiting while

@@ -166,29 +166,29 @@ func (s *Service) changePassword(ctx context.Context, actor domain.Actor, curren
 	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), decideTimeout)
 	defer cancel()
 	// The current password is a guess like any other: it counts toward the lockout.
-	if u, err = s.checkAccountPassword(ctx, dctx, actor.ID, current, "password change"); err != nil {
+	if u, _, err = s.checkAccountPassword(ctx, dctx, actor.ID, current, "password change"); err != nil {
 		return err
 	}
 	hash, err := s.hasher.Hash(dctx, newPassword)
 	if err != nil {
 		return err
 	}
-	var version int
+	// Other sessions end before the change and again after it: a login that
+	// opens a session in between either meets the second revocation or, if
+	// it comes later still, sees the new hash and ends itself (startSession).
+	// The caller's session is never touched.
+	if _, err := s.sessions.RevokeUserSessions(dctx, actor.ID, actor.SessionID, s.clock.Now()); err != nil {
+		return err
+	}
 	err = s.users.UpdateUser(dctx, actor.ID, func(cur *domain.User) error {
 		if cur.PasswordHash() != u.PasswordHash() {
 			return domain.ErrWrongPassword // changed meanwhile: the proof is stale
 		}
 		cur.ChangePassword(hash, s.clock.Now())
 		cur.Record(s.event(ctx, domain.EventPasswordChanged, actor.ID, actor.ID, ""))
-		version = cur.TokenVersion()
 		return nil
 	})
 	if err != nil {
-		return err
-	}
-	// The change ended every session with the old version; the caller's
-	// own is carried over, and the others are marked revoked for the record.
-	if err := s.sessions.RepinSession(dctx, actor.SessionID, version); err != nil && !errors.Is(err, domain.ErrSessionNotFound) {
 		return err
 	}
 	_, err = s.sessions.RevokeUserSessions(dctx, actor.ID, actor.SessionID, s.clock.Now())
@@ -200,7 +200,7 @@ func (s *Service) changePassword(ctx context.Context, actor domain.Actor, curren
 func (s *Service) DeleteMe(ctx context.Context, actor domain.Actor, password string) error {
 	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), decideTimeout)
 	defer cancel()
-	if _, err := s.checkAccountPassword(ctx, dctx, actor.ID, password, "account deletion"); err != nil {
+	if _, _, err := s.checkAccountPassword(ctx, dctx, actor.ID, password, "account deletion"); err != nil {
 		return fmt.Errorf("delete me: %w", err)
 	}
 	err := s.users.DeleteUser(dctx, actor.ID, func(u *domain.User, admins int) error {

@@ -412,3 +412,45 @@ func TestLoginRacingAPasswordResetDoesNotSurviveIt(t *testing.T) {
 		}
 	}
 }
+
+func TestLoginRacingAPasswordChangeDoesNotSurviveIt(t *testing.T) {
+	t.Parallel()
+	checking := make(chan struct{})
+	release := make(chan struct{})
+	e := newEnv(t)
+	e.verified(t, "alice@example.com")
+	owner := e.actorOf(t, e.session(t, "alice@example.com", goodPass).AccessToken)
+	verify := e.hasher.VerifyFunc
+	var calls int
+	e.hasher.VerifyFunc = func(ctx context.Context, password, hash string) (bool, bool, error) {
+		calls++
+		if calls == 1 { // the attacker's login with the old password
+			close(checking)
+			<-release
+		}
+		return verify(ctx, password, hash)
+	}
+	done := make(chan error, 1)
+	var res app.LoginResult
+	go func() {
+		var err error
+		res, err = e.svc.Login(context.Background(), "alice@example.com", goodPass)
+		done <- err
+	}()
+	<-checking
+	// The owner's own check of the current password waits for the slot the
+	// attacker holds, so it runs in its own goroutine.
+	changed := make(chan error, 1)
+	go func() { changed <- e.svc.ChangePassword(context.Background(), owner, goodPass, newPass) }()
+	close(release)
+	<-done
+	if err := <-changed; err != nil {
+		t.Fatalf("ChangePassword: %v", err)
+	}
+	if res.AccessToken != "" {
+		if _, err := e.svc.Authenticate(context.Background(), res.AccessToken); err == nil {
+			t.Fatal("a login with the old password, racing the change, holds a valid session")
+		}
+	}
+	e.actorOf(t, e.session(t, "alice@example.com", newPass).AccessToken)
+}

@@ -23,6 +23,22 @@ func (s *Service) startSession(ctx context.Context, u *domain.User) (LoginResult
 	if err := s.sessions.CreateSession(ctx, sess, hashSecret(refresh)); err != nil {
 		return LoginResult{}, err
 	}
+	// The password may have changed since it was checked, and the change
+	// may have revoked the user's other sessions before this one existed:
+	// look again now that it does, and end it if the proof went stale.
+	cur, err := s.users.UserByID(ctx, u.ID())
+	if err == nil && (cur.PasswordHash() != u.PasswordHash() || cur.TokenVersion() != u.TokenVersion()) {
+		err = domain.ErrInvalidCredentials
+	}
+	if err != nil {
+		if rerr := s.sessions.RevokeSession(ctx, sess.ID, now); rerr != nil && !errors.Is(rerr, domain.ErrSessionNotFound) {
+			s.log.WarnContext(ctx, "stale session not revoked", "user_id", u.ID(), "error", rerr)
+		}
+		if errors.Is(err, domain.ErrUserNotFound) {
+			err = domain.ErrInvalidCredentials
+		}
+		return LoginResult{}, err
+	}
 	return s.issue(u, sess.ID, refresh)
 }
 

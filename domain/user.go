@@ -239,13 +239,12 @@ func (u *User) UpdateProfile(p ProfilePatch, now time.Time) error {
 }
 
 // ChangePassword replaces the password hash after the owner proved the old
-// one. Every session ends with the version bump; the owner's own session is
-// carried over to the new version by the caller.
+// one. The token version stays, so the owner's session goes on; the caller
+// ends the other sessions.
 func (u *User) ChangePassword(hash string, now time.Time) {
 	u.s.PasswordHash = hash
 	u.s.ResetTokenHash = ""
 	u.s.ResetExpiresAt = time.Time{}
-	u.revokeTokens()
 	u.touch(now)
 }
 

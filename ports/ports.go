@@ -138,10 +138,6 @@ type SessionStore interface {
 	// RevokeSession ends one session; revoking it twice is harmless.
 	// Fails with domain.ErrSessionNotFound.
 	RevokeSession(ctx context.Context, id string, now time.Time) error
-	// RepinSession moves a session to the user's new token version, so it
-	// outlives a version bump its owner made (their own password change).
-	// Fails with domain.ErrSessionNotFound.
-	RepinSession(ctx context.Context, id string, userVersion int) error
 	// RevokeUserSessions ends every active session of userID except exceptID
 	// (empty: all of them) and reports how many it ended.
 	RevokeUserSessions(ctx context.Context, userID, exceptID string, now time.Time) (int, error)

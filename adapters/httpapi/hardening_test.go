@@ -306,7 +306,6 @@ func TestLoginTimingDoesNotRevealAccounts(t *testing.T) {
 			}
 		})
 	}
-	// Each known account took two wrong passwords: one more locks it.
 }
 
 // TestLockoutHoldsUnderConcurrentGuesses: a burst of guesses sent at once

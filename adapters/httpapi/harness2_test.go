@@ -5,6 +5,7 @@ package httpapi_test
 // from a chosen client address, mail links and the audit log.
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -16,6 +17,10 @@ import (
 	"time"
 
 	"github.com/usersvc/usersvc/adapters/httpapi"
+	"github.com/usersvc/usersvc/adapters/jwttoken"
+	"github.com/usersvc/usersvc/adapters/memory"
+	"github.com/usersvc/usersvc/adapters/system"
+	"github.com/usersvc/usersvc/app"
 	"github.com/usersvc/usersvc/domain"
 )
 
@@ -232,4 +237,65 @@ func wantSameAnswer(tb testing.TB, what string, a, b *httptest.ResponseRecorder)
 	if !reflect.DeepEqual(ha, hb) {
 		tb.Errorf("%s: headers differ:\n%v\n%v", what, ha, hb)
 	}
+}
+
+// hookedSessions is the memory store as the SessionStore, with a hook run
+// each time the use cases revoke a user's sessions, before it reaches the
+// store: a test acts there as a request arriving at that moment would.
+type hookedSessions struct {
+	*memory.UserStore
+	beforeRevoke atomic.Pointer[func()]
+}
+
+func (s *hookedSessions) RevokeUserSessions(ctx context.Context, userID, exceptID string, now time.Time) (int, error) {
+	if hook := s.beforeRevoke.Load(); hook != nil {
+		(*hook)()
+	}
+	return s.UserStore.RevokeUserSessions(ctx, userID, exceptID, now)
+}
+
+// newHarnessHooked is newHarness (same settings, same fakes) whose use
+// cases reach the sessions through hookedSessions.
+func newHarnessHooked(tb testing.TB) (*harness, *hookedSessions) {
+	tb.Helper()
+	logger, logs := newTestLogger()
+	tokens, err := jwttoken.New(jwtKey, jwtIssuer, accessTTL)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	clock := &fakeClock{now: time.Date(2025, 3, 14, 9, 26, 53, 0, time.UTC)}
+	hasher := &fakeHasher{}
+	dummy, err := hasher.Hash(context.Background(), "dummy password")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	store := memory.NewUserStore()
+	sessions := &hookedSessions{UserStore: store}
+	mailer := &fakeMailer{}
+	dispatcher, err := app.NewDispatcher(store, mailer, clock, app.DispatcherConfig{}, logger)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	svc, err := app.New(app.Deps{
+		Users: store, Sessions: sessions, Audit: store, Hasher: hasher, Issuer: tokens, Verifier: tokens,
+		Clock: clock, IDs: system.IDs{}, Secrets: system.Secrets{}, Log: logger, DummyHash: dummy,
+	}, app.Config{
+		Lockout:         domain.LockoutPolicy{MaxAttempts: maxAttempts, Duration: lockoutFor},
+		VerificationTTL: verificationIn,
+		PublicBaseURL:   publicBaseURL,
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	h := &harness{
+		tb: tb, svc: svc, srv: httpapi.NewServer(logger, svc, httpapi.Options{}),
+		clock: clock, mail: &outbox{tb: tb, dispatcher: dispatcher, mailer: mailer}, logs: logs, hasher: hasher,
+	}
+	u, err := svc.CreateAdmin(context.Background(), "root@example.com", testPassword)
+	if err != nil {
+		tb.Fatalf("create admin: %v", err)
+	}
+	h.admin = account{ID: u.ID(), Email: u.Email(), Password: testPassword}
+	h.admin.Token = h.login(h.admin.Email, h.admin.Password)
+	return h, sessions
 }

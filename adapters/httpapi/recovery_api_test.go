@@ -575,6 +575,32 @@ func TestPasswordChangeEndsOtherSessions(t *testing.T) {
 	h.wantTokenAlive(next.AccessToken)
 }
 
+// The caller's own session stays valid at every step of their password
+// change (section 4: "the caller's stays"): a request of theirs arriving
+// while the other sessions are being ended (before and after the change
+// itself) is answered 200.
+func TestPasswordChangeKeepsCallersSessionThroughout(t *testing.T) {
+	t.Parallel()
+	h, sessions := newHarnessHooked(t)
+	a := h.user(domain.RoleAuthenticated)
+	var during []*httptest.ResponseRecorder
+	hook := func() { during = append(during, serve(h.srv, newRequest(t, http.MethodGet, "/users/me", a.Token, nil))) }
+	sessions.beforeRevoke.Store(&hook)
+	wantStatus(t, h.do(http.MethodPut, "/users/me/password", a.Token,
+		obj{"current_password": a.Password, "new_password": newPassword}), http.StatusNoContent)
+	sessions.beforeRevoke.Store(nil)
+	if len(during) == 0 {
+		t.Fatal("the hook never ran: the change ended no sessions")
+	}
+	for i, rec := range during {
+		if rec.Code != http.StatusOK {
+			t.Errorf("GET /users/me with the caller's token during their password change (step %d): %d %s, want 200",
+				i, rec.Code, rec.Body)
+		}
+	}
+	h.wantTokenAlive(a.Token)
+}
+
 func TestDeleteMe(t *testing.T) {
 	t.Parallel()
 

@@ -147,7 +147,9 @@ func TestTokenRefresh(t *testing.T) {
 		wantInvalidRefresh(t, h.refresh(tp.RefreshToken))
 	})
 
-	t.Run("a demoted user's refresh gives a token of the new role", func(t *testing.T) {
+	// Section 4 ends a demoted user's access tokens; whether the session
+	// survives is not specified, but it never yields the old role again.
+	t.Run("a demoted user's refresh never yields the old role", func(t *testing.T) {
 		t.Parallel()
 		h := newHarness(t)
 		m := h.user(domain.RoleManager)

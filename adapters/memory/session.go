@@ -131,22 +131,6 @@ func (s *UserStore) RevokeSession(ctx context.Context, id string, now time.Time)
 	return nil
 }
 
-// RepinSession implements ports.SessionStore.
-func (s *UserStore) RepinSession(ctx context.Context, id string, userVersion int) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	id, _ = domain.CanonicalUserID(id)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	sess, ok := s.sessions[id]
-	if !ok {
-		return domain.ErrSessionNotFound
-	}
-	sess.UserVersion = userVersion
-	return nil
-}
-
 // RevokeUserSessions implements ports.SessionStore. Sessions already revoked
 // or expired at now are left as they are and not counted.
 func (s *UserStore) RevokeUserSessions(ctx context.Context, userID, exceptID string, now time.Time) (int, error) {

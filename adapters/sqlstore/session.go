@@ -23,7 +23,6 @@ var _ ports.SessionStore = (*Store)(nil)
 const (
 	sessionColumns = "s.id, s.user_id, s.created_at, s.expires_at, s.revoked_at, s.user_version"
 	insertSession  = "INSERT INTO sessions (id, user_id, created_at, expires_at, user_version) VALUES (?, ?, ?, ?, ?)"
-	repinSession   = "UPDATE sessions SET user_version = ? WHERE id = ?"
 	insertToken    = "INSERT INTO refresh_tokens (hash, session_id, created_at) VALUES (?, ?, ?)" //nolint:gosec // SQL, not a credential
 	selectSession  = "SELECT " + sessionColumns + " FROM sessions s WHERE s.id = ?"
 	// selectByToken finds a token and its session; with the dialect's
@@ -281,23 +280,4 @@ func (s *Store) RevokeUserSessions(ctx context.Context, userID, exceptID string,
 		return 0, s.wrap(op, err)
 	}
 	return int(n), nil
-}
-
-// RepinSession implements ports.SessionStore.
-func (s *Store) RepinSession(ctx context.Context, id string, userVersion int) error {
-	const op = "repin session"
-	cid, ok := domain.CanonicalUserID(id)
-	if !ok {
-		return fmt.Errorf("sqlstore: %s: %w", op, domain.ErrSessionNotFound)
-	}
-	res, err := s.db.ExecContext(ctx, s.q(repinSession), userVersion, cid)
-	if err != nil {
-		return s.wrap(op, err)
-	}
-	if n, err := res.RowsAffected(); err != nil {
-		return s.wrap(op, err)
-	} else if n == 0 {
-		return fmt.Errorf("sqlstore: %s: %w", op, domain.ErrSessionNotFound)
-	}
-	return nil
 }

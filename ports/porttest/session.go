@@ -44,7 +44,7 @@ func SessionStore(t *testing.T, newStore func(t *testing.T) SessionStoreUnderTes
 		{"RevokeUserSessionsExceptOne", testSessionRevokeUser},
 		{"DeleteUserRemovesSessions", testSessionDeleteUser},
 		{"ConcurrentRotationsOneWins", testSessionConcurrentRotation},
-		{"UserVersionRoundTripsAndRepins", testSessionRepin},
+		{"UserVersionRoundTrips", testSessionUserVersion},
 		{"CancelledContext", testSessionCancelledContext},
 	}
 	for _, tt := range tests {
@@ -511,7 +511,7 @@ func assertSession(tb testing.TB, got, want domain.Session) {
 	}
 }
 
-func testSessionRepin(t *testing.T, s SessionStoreUnderTest) {
+func testSessionUserVersion(t *testing.T, s SessionStoreUnderTest) {
 	ctx := t.Context()
 	u := newUser(t, uniqueNickname("v")+"@example.com", uniqueNickname("v"), domain.RoleAuthenticated, epoch)
 	mustCreate(t, s, u)
@@ -523,14 +523,8 @@ func testSessionRepin(t *testing.T, s SessionStoreUnderTest) {
 	if err != nil || got.UserVersion != 7 {
 		t.Fatalf("SessionByID = %+v, %v; want UserVersion 7", got, err)
 	}
-	if err := s.RepinSession(ctx, sess.ID, 8); err != nil {
-		t.Fatalf("RepinSession: %v", err)
-	}
 	rotated, err := s.RotateRefreshToken(ctx, "hash-v", "hash-v2", epoch.Add(time.Minute), epoch.Add(sessionTTL))
-	if err != nil || rotated.UserVersion != 8 {
-		t.Fatalf("after repin, rotation returned %+v, %v; want UserVersion 8", rotated, err)
-	}
-	if err := s.RepinSession(ctx, uuid.NewString(), 1); !errors.Is(err, domain.ErrSessionNotFound) {
-		t.Errorf("RepinSession(unknown) = %v, want ErrSessionNotFound", err)
+	if err != nil || rotated.UserVersion != 7 {
+		t.Fatalf("rotation returned %+v, %v; want UserVersion 7", rotated, err)
 	}
 }

@@ -584,7 +584,9 @@ func TestPasswordChangeKeepsCallersSessionThroughout(t *testing.T) {
 	h, sessions := newHarnessHooked(t)
 	a := h.user(domain.RoleAuthenticated)
 	var during []*httptest.ResponseRecorder
-	hook := func() { during = append(during, serve(h.srv, newRequest(t, http.MethodGet, "/users/me", a.Token, nil))) }
+	hook := func() {
+		during = append(during, serve(h.srv, newRequest(t, http.MethodGet, "/users/me", a.Token, nil)))
+	}
 	sessions.beforeRevoke.Store(&hook)
 	wantStatus(t, h.do(http.MethodPut, "/users/me/password", a.Token,
 		obj{"current_password": a.Password, "new_password": newPassword}), http.StatusNoContent)

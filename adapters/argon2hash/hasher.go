@@ -149,6 +149,14 @@ func (h *Hasher) acquire(ctx context.Context) error {
 
 func (h *Hasher) release() { <-h.slots }
 
+// Load reports how many hashes are running now and how many callers wait
+// for a slot, for metrics read at scrape time. The two are read one after
+// the other, not as one snapshot; waiting never exceeds the queue's bound
+// (a caller refused by a full queue is counted for an instant otherwise).
+func (h *Hasher) Load() (running, waiting int) {
+	return len(h.slots), int(min(max(h.waiting.Load(), 0), h.maxWaiting))
+}
+
 // Hash implements ports.PasswordHasher.
 func (h *Hasher) Hash(ctx context.Context, password string) (string, error) {
 	if err := h.acquire(ctx); err != nil {

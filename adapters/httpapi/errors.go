@@ -84,6 +84,7 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, mode e
 	case errors.Is(err, domain.ErrWrongPassword):
 		writeDetail(w, http.StatusBadRequest, detailWrongPassword)
 	case errors.Is(err, domain.ErrInvalidRefreshToken):
+		w.Header().Set("WWW-Authenticate", "Bearer")
 		writeDetail(w, http.StatusUnauthorized, detailInvalidRefresh)
 	case errors.Is(err, domain.ErrUnauthenticated):
 		w.Header().Set("WWW-Authenticate", "Bearer")

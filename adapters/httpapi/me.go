@@ -40,7 +40,8 @@ func handleUpdateMe(log *slog.Logger, uc meUpdater) actorHandler {
 			}
 		}
 		o.allow(append([]string{"nickname"}, profileFields...)...)
-		in := app.UpdateMeInput{Nickname: o.str("nickname", false, false), Profile: readProfilePatch(o)}
+		// null means "unchanged", as on PUT /users/{id}.
+		in := app.UpdateMeInput{Nickname: o.str("nickname", false, true), Profile: readProfilePatch(o)}
 		if writeDecodeError(w, o.err()) {
 			return
 		}

@@ -5,6 +5,8 @@ import (
 	"net/netip"
 	"net/url"
 	"strings"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Options are the edge's settings; cmd parses them from the environment
@@ -26,6 +28,11 @@ type Options struct {
 	// PublicBaseURL, if set, is the base of the absolute links in answers
 	// (scheme://host[:port]); otherwise they are built from the request.
 	PublicBaseURL string
+	// Metrics, if set, is the registry the server records its HTTP metrics
+	// in and serves, with whatever else is registered there, at GET
+	// /metrics (metrics.go); nil: no metrics, and /metrics is 404. Each
+	// server takes its own registry, never the global default one.
+	Metrics *prometheus.Registry
 }
 
 // ParseTrustedProxies reads TRUSTED_PROXIES entries: CIDRs ("10.0.0.0/8",

@@ -42,6 +42,8 @@ type deps struct {
 	uc    UseCases
 	ready ReadyFunc
 	lim   *limits // rate limits (ratelimit.go); allow everything unless Options.RateLimits
+	// met records the HTTP metrics (metrics.go); nil without Options.Metrics.
+	met *httpMetrics
 }
 
 // NewServer returns the API handler.
@@ -55,13 +57,15 @@ func NewServer(log *slog.Logger, uc UseCases, opts Options) http.Handler {
 		writeDetail(w, http.StatusMethodNotAllowed, "Method Not Allowed")
 	})
 	r.Use(nameRoute)
-	addRoutes(r, deps{log: log, uc: uc, ready: opts.Ready, lim: newLimits(opts)})
+	met := newHTTPMetrics(opts.Metrics)
+	addRoutes(r, deps{log: log, uc: uc, ready: opts.Ready, lim: newLimits(opts), met: met})
 	var h http.Handler = r
 	h = withDeadline(requestDeadline, h)
 	h = withBaseURL(strings.TrimRight(opts.PublicBaseURL, "/"), h)
 	h = withCORS(newCORSPolicy(opts.CORSOrigins), h)
 	h = securityHeaders(h)
 	h = recoverPanics(log, h)
+	h = instrument(met, h)
 	h = accessLog(log, h)
 	h = withClientIP(opts.TrustedProxies, h)
 	h = withRequestID(h)
@@ -79,6 +83,7 @@ func handleReady(log *slog.Logger, ready ReadyFunc) http.Handler {
 		if ready != nil {
 			if err := ready(r.Context()); err != nil {
 				log.WarnContext(r.Context(), "not ready", "error", err)
+				w.Header().Set("Retry-After", "1")
 				writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable"})
 				return
 			}

@@ -46,6 +46,8 @@ const (
 	markRetry     = "UPDATE outbox SET next_attempt_at = ?, last_error = ? WHERE id = ? AND status = 'pending'"
 	markFailed    = "UPDATE outbox SET status = 'failed', failed_at = ?, link = NULL, last_error = ? WHERE id = ? AND status = 'pending'"
 	messageExists = "SELECT count(*) FROM outbox WHERE id = ?"
+	// countMessages is the backlog, for metrics; the status index answers it.
+	countMessages = "SELECT status, count(*) AS n FROM outbox WHERE status IN ('pending', 'failed') GROUP BY status"
 )
 
 // messageRow is what a claim returns of an outbox row.
@@ -172,6 +174,29 @@ func (s *Store) mark(ctx context.Context, op, id, query string, args ...any) err
 		}
 	}
 	return s.wrap(op, tx.Commit())
+}
+
+// OutboxCounts reports the outbox's backlog for metrics: the messages not
+// yet sent (pending, due or waiting for a retry, including those being
+// sent now) and those given up (failed). It is one query; callers bound it
+// with ctx's deadline.
+func (s *Store) OutboxCounts(ctx context.Context) (pending, failed int, err error) {
+	var rows []struct {
+		Status string `db:"status"`
+		N      int    `db:"n"`
+	}
+	if err := s.db.SelectContext(ctx, &rows, s.q(countMessages)); err != nil {
+		return 0, 0, s.wrap("count outbox messages", err)
+	}
+	for _, r := range rows {
+		switch r.Status {
+		case "pending":
+			pending = r.N
+		case "failed":
+			failed = r.N
+		}
+	}
+	return pending, failed, nil
 }
 
 // nullString stores "" as NULL.

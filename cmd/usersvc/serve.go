@@ -43,7 +43,15 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	svc, err := newService(ctx, c, store, dispatcher.Wake, log)
+	hasher, err := newHasher(c)
+	if err != nil {
+		return err
+	}
+	svc, err := newServiceWith(ctx, c, store, hasher, dispatcher.Wake, log)
+	if err != nil {
+		return err
+	}
+	reg, err := newMetrics(store, hasher, log)
 	if err != nil {
 		return err
 	}
@@ -77,6 +85,7 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 		Handler: httpapi.NewServer(log, svc, httpapi.Options{
 			RateLimits: c.RateLimits, TrustedProxies: proxies, CORSOrigins: origins, Ready: store.Ping,
 			PublicBaseURL: explicitBaseURL(getenv),
+			Metrics:       reg,
 		}),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       15 * time.Second,

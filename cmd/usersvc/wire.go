@@ -13,9 +13,12 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/usersvc/usersvc/adapters/argon2hash"
 	"github.com/usersvc/usersvc/adapters/jwttoken"
 	"github.com/usersvc/usersvc/adapters/logmail"
+	"github.com/usersvc/usersvc/adapters/metrics"
 	"github.com/usersvc/usersvc/adapters/smtpmail"
 	"github.com/usersvc/usersvc/adapters/sqlstore"
 	"github.com/usersvc/usersvc/adapters/system"
@@ -65,14 +68,25 @@ func newDispatcher(c config, store *sqlstore.Store, log *slog.Logger) (*app.Disp
 	}, log)
 }
 
-// newService wires the use cases on store; wake is called when email is queued.
-func newService(ctx context.Context, c config, store *sqlstore.Store, wake func(), log *slog.Logger) (*app.Service, error) {
-	hasher, err := argon2hash.New(argon2hash.Params{
+// newHasher is the argon2id hasher of the HASH_* settings.
+func newHasher(c config) (*argon2hash.Hasher, error) {
+	return argon2hash.New(argon2hash.Params{
 		MemoryKiB: c.HashMemoryKiB, Iterations: c.HashIterations, Parallelism: c.HashParallelism,
 	}, c.HashConcurrency)
+}
+
+// newService wires the use cases on store; wake is called when email is queued.
+func newService(ctx context.Context, c config, store *sqlstore.Store, wake func(), log *slog.Logger) (*app.Service, error) {
+	hasher, err := newHasher(c)
 	if err != nil {
 		return nil, err
 	}
+	return newServiceWith(ctx, c, store, hasher, wake, log)
+}
+
+// newServiceWith is newService on hasher, which serve also reads for metrics.
+func newServiceWith(ctx context.Context, c config, store *sqlstore.Store, hasher *argon2hash.Hasher,
+	wake func(), log *slog.Logger) (*app.Service, error) {
 	key, err := jwtKey(c, log)
 	if err != nil {
 		return nil, err
@@ -98,6 +112,24 @@ func newService(ctx context.Context, c config, store *sqlstore.Store, wake func(
 		PublicBaseURL:   c.PublicBaseURL,
 		MessagesQueued:  wake,
 	})
+}
+
+// newMetrics is the registry served at /metrics (unauthenticated: keep it
+// off the public internet): the Go runtime and the process, the hasher's
+// load and the outbox's backlog, read at each scrape. The HTTP edge adds
+// its request metrics to it.
+func newMetrics(store *sqlstore.Store, hasher *argon2hash.Hasher, log *slog.Logger) (*prometheus.Registry, error) {
+	reg, err := metrics.NewRegistry()
+	if err != nil {
+		return nil, fmt.Errorf("metrics: %w", err)
+	}
+	if err := metrics.RegisterHashLoad(reg, hasher.Load); err != nil {
+		return nil, fmt.Errorf("metrics: %w", err)
+	}
+	if err := metrics.RegisterOutbox(reg, store.OutboxCounts, metrics.DefaultOutboxTimeout, log); err != nil {
+		return nil, fmt.Errorf("metrics: %w", err)
+	}
+	return reg, nil
 }
 
 // issuer is the iss claim: the service's public URL.

@@ -60,7 +60,7 @@ func (s *Service) login(ctx context.Context, rawEmail, password string) (LoginRe
 	if err := u.CheckCanLogin(); err != nil {
 		return LoginResult{}, err
 	}
-	res, err := s.startSession(dctx, u)
+	res, err := s.startSession(dctx, u, password)
 	if err == nil && stale {
 		s.rehash(dctx, u.ID(), password, u.PasswordHash())
 	}
@@ -75,9 +75,24 @@ func (s *Service) login(ctx context.Context, rawEmail, password string) (LoginRe
 // from the caller, the check and the decision, so a client that hangs up
 // cannot leave its guess uncounted.
 func (s *Service) checkAccountPassword(ctx, dctx context.Context, id, password, door string) (*domain.User, bool, error) {
+	// A hash that changed while it was being checked is checked again: it
+	// may be a new password (the guess then fails and counts) or only the
+	// same password rehashed with new parameters (it then passes).
+	for try := 1; ; try++ {
+		u, stale, changed, err := s.checkPasswordOnce(ctx, dctx, id, password, door)
+		if !changed || try == 3 {
+			if changed {
+				err = domain.ErrWrongPassword
+			}
+			return u, stale, err
+		}
+	}
+}
+
+func (s *Service) checkPasswordOnce(ctx, dctx context.Context, id, password, door string) (u *domain.User, stale, changed bool, err error) {
 	hash, err := s.admitLoginAttempt(ctx, id)
 	if err != nil {
-		return nil, false, err
+		return nil, false, false, err
 	}
 	ok, stale, err := s.hasher.Verify(dctx, password, hash)
 	if err != nil {
@@ -88,15 +103,14 @@ func (s *Service) checkAccountPassword(ctx, dctx context.Context, id, password, 
 		}); rerr != nil {
 			s.log.WarnContext(ctx, "login slot not released", "user_id", id, "error", rerr)
 		}
-		return nil, false, err
+		return nil, false, false, err
 	}
-	var u *domain.User
-	var lockedNow, changed bool
+	var lockedNow bool
 	err = s.users.UpdateUser(dctx, id, func(cur *domain.User) error {
 		lockedNow, changed, u = false, false, cur
 		if cur.PasswordHash() != hash {
-			// The password changed while it was being checked: the proof
-			// is stale either way, and the attempt neither counts nor passes.
+			// The hash changed while it was being checked: this attempt
+			// neither counts nor passes; the caller checks again.
 			changed = true
 			cur.AbandonLoginAttempt()
 			return nil
@@ -115,18 +129,20 @@ func (s *Service) checkAccountPassword(ctx, dctx context.Context, id, password, 
 		return nil
 	})
 	if err != nil {
-		return nil, false, err
+		return nil, false, false, err
 	}
 	if lockedNow {
 		s.wake()
 	}
-	if !ok || changed {
-		return nil, false, domain.ErrWrongPassword
+	switch {
+	case changed:
+		return nil, false, true, nil
+	case !ok:
+		return nil, false, false, domain.ErrWrongPassword
+	case u.IsLocked():
+		return nil, false, false, domain.ErrAccountLocked
 	}
-	if u.IsLocked() {
-		return nil, false, domain.ErrAccountLocked
-	}
-	return u, stale, nil
+	return u, stale, false, nil
 }
 
 // admitLoginAttempt reserves a password check on the account, waiting while

@@ -548,7 +548,7 @@ var _ ports.UserStore = &UserStoreMock{}
 //			DeleteUserFunc: func(ctx context.Context, id string, check func(u *domain.User, admins int) error) error {
 //				panic("mock out the DeleteUser method")
 //			},
-//			ListUsersFunc: func(ctx context.Context, offset int, limit int) ([]*domain.User, int, error) {
+//			ListUsersFunc: func(ctx context.Context, q ports.UserQuery) ([]*domain.User, int, error) {
 //				panic("mock out the ListUsers method")
 //			},
 //			UpdateUserFunc: func(ctx context.Context, id string, fn func(u *domain.User) error) error {
@@ -580,7 +580,7 @@ type UserStoreMock struct {
 	DeleteUserFunc func(ctx context.Context, id string, check func(u *domain.User, admins int) error) error
 
 	// ListUsersFunc mocks the ListUsers method.
-	ListUsersFunc func(ctx context.Context, offset int, limit int) ([]*domain.User, int, error)
+	ListUsersFunc func(ctx context.Context, q ports.UserQuery) ([]*domain.User, int, error)
 
 	// UpdateUserFunc mocks the UpdateUser method.
 	UpdateUserFunc func(ctx context.Context, id string, fn func(u *domain.User) error) error
@@ -619,10 +619,8 @@ type UserStoreMock struct {
 		ListUsers []struct {
 			// Ctx is the ctx argument value.
 			Ctx context.Context
-			// Offset is the offset argument value.
-			Offset int
-			// Limit is the limit argument value.
-			Limit int
+			// Q is the q argument value.
+			Q ports.UserQuery
 		}
 		// UpdateUser holds details about calls to the UpdateUser method.
 		UpdateUser []struct {
@@ -751,23 +749,21 @@ func (mock *UserStoreMock) DeleteUserCalls() []struct {
 }
 
 // ListUsers calls ListUsersFunc.
-func (mock *UserStoreMock) ListUsers(ctx context.Context, offset int, limit int) ([]*domain.User, int, error) {
+func (mock *UserStoreMock) ListUsers(ctx context.Context, q ports.UserQuery) ([]*domain.User, int, error) {
 	if mock.ListUsersFunc == nil {
 		panic("UserStoreMock.ListUsersFunc: method is nil but UserStore.ListUsers was just called")
 	}
 	callInfo := struct {
-		Ctx    context.Context
-		Offset int
-		Limit  int
+		Ctx context.Context
+		Q   ports.UserQuery
 	}{
-		Ctx:    ctx,
-		Offset: offset,
-		Limit:  limit,
+		Ctx: ctx,
+		Q:   q,
 	}
 	mock.lockListUsers.Lock()
 	mock.calls.ListUsers = append(mock.calls.ListUsers, callInfo)
 	mock.lockListUsers.Unlock()
-	return mock.ListUsersFunc(ctx, offset, limit)
+	return mock.ListUsersFunc(ctx, q)
 }
 
 // ListUsersCalls gets all the calls that were made to ListUsers.
@@ -775,14 +771,12 @@ func (mock *UserStoreMock) ListUsers(ctx context.Context, offset int, limit int)
 //
 //	len(mockedUserStore.ListUsersCalls())
 func (mock *UserStoreMock) ListUsersCalls() []struct {
-	Ctx    context.Context
-	Offset int
-	Limit  int
+	Ctx context.Context
+	Q   ports.UserQuery
 } {
 	var calls []struct {
-		Ctx    context.Context
-		Offset int
-		Limit  int
+		Ctx context.Context
+		Q   ports.UserQuery
 	}
 	mock.lockListUsers.RLock()
 	calls = mock.calls.ListUsers

@@ -173,16 +173,12 @@ func (s *Service) changePassword(ctx context.Context, actor domain.Actor, curren
 	if err != nil {
 		return err
 	}
-	// Other sessions end before the change and again after it: a login that
-	// opens a session in between either meets the second revocation or, if
-	// it comes later still, sees the new hash and ends itself (startSession).
-	// The caller's session is never touched.
-	if _, err := s.sessions.RevokeUserSessions(dctx, actor.ID, actor.SessionID, s.clock.Now()); err != nil {
-		return err
-	}
+	// The other sessions end after the change: one that exists by then is
+	// revoked here; one a racing login opens later sees the new hash and
+	// ends itself (startSession). The caller's session is never touched.
 	err = s.users.UpdateUser(dctx, actor.ID, func(cur *domain.User) error {
-		if cur.PasswordHash() != u.PasswordHash() {
-			return domain.ErrWrongPassword // changed meanwhile: the proof is stale
+		if cur.PasswordHash() != u.PasswordHash() || cur.TokenVersion() != u.TokenVersion() {
+			return domain.ErrWrongPassword // changed or reset meanwhile: the proof is stale
 		}
 		cur.ChangePassword(hash, s.clock.Now())
 		cur.Record(s.event(ctx, domain.EventPasswordChanged, actor.ID, actor.ID, ""))
@@ -200,10 +196,14 @@ func (s *Service) changePassword(ctx context.Context, actor domain.Actor, curren
 func (s *Service) DeleteMe(ctx context.Context, actor domain.Actor, password string) error {
 	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), decideTimeout)
 	defer cancel()
-	if _, _, err := s.checkAccountPassword(ctx, dctx, actor.ID, password, "account deletion"); err != nil {
+	proven, _, err := s.checkAccountPassword(ctx, dctx, actor.ID, password, "account deletion")
+	if err != nil {
 		return fmt.Errorf("delete me: %w", err)
 	}
-	err := s.users.DeleteUser(dctx, actor.ID, func(u *domain.User, admins int) error {
+	err = s.users.DeleteUser(dctx, actor.ID, func(u *domain.User, admins int) error {
+		if u.PasswordHash() != proven.PasswordHash() || u.TokenVersion() != proven.TokenVersion() {
+			return domain.ErrWrongPassword // changed or reset meanwhile: the proof is stale
+		}
 		if err := domain.CheckAdminRemains(u, domain.Role{}, admins); err != nil {
 			return err
 		}

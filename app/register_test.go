@@ -12,6 +12,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/usersvc/usersvc/app"
 	"github.com/usersvc/usersvc/domain"
+	"github.com/usersvc/usersvc/ports"
 )
 
 var generatedNickname = regexp.MustCompile(`^[a-z]+_[a-z]+_\d{3}$`)
@@ -92,7 +93,7 @@ func TestRegisterDuplicates(t *testing.T) {
 			}
 			_, err := e.svc.Register(context.Background(), tt.in)
 			wantErr(t, err, tt.want)
-			if _, total, _ := e.mem.ListUsers(context.Background(), 0, 10); total != 1 {
+			if _, total, _ := e.mem.ListUsers(context.Background(), ports.UserQuery{WithTotal: true}); total != 1 {
 				t.Errorf("%d users stored, want 1", total)
 			}
 			if n := len(e.sent()); n != 1 {
@@ -322,7 +323,7 @@ func TestCreateUser(t *testing.T) {
 			u, err := e.svc.CreateUser(context.Background(), tt.actor, app.NewUserInput{Email: "New@Example.com", Password: goodPass, Role: tt.role})
 			wantErr(t, err, tt.want)
 			if tt.want != nil {
-				if _, total, _ := e.mem.ListUsers(context.Background(), 0, 10); total != 0 || len(e.sent()) != 0 {
+				if _, total, _ := e.mem.ListUsers(context.Background(), ports.UserQuery{WithTotal: true}); total != 0 || len(e.sent()) != 0 {
 					t.Errorf("a refused creation stored %d users and sent %d mails", total, len(e.sent()))
 				}
 				return

@@ -9,8 +9,9 @@ import (
 	"github.com/usersvc/usersvc/ports"
 )
 
-// startSession opens a session for u and issues its first tokens.
-func (s *Service) startSession(ctx context.Context, u *domain.User) (LoginResult, error) {
+// startSession opens a session for u, whose password was just checked, and
+// issues its first tokens.
+func (s *Service) startSession(ctx context.Context, u *domain.User, password string) (LoginResult, error) {
 	refresh, err := s.secrets.NewSecret()
 	if err != nil {
 		return LoginResult{}, err
@@ -27,8 +28,8 @@ func (s *Service) startSession(ctx context.Context, u *domain.User) (LoginResult
 	// may have revoked the user's other sessions before this one existed:
 	// look again now that it does, and end it if the proof went stale.
 	cur, err := s.users.UserByID(ctx, u.ID())
-	if err == nil && (cur.PasswordHash() != u.PasswordHash() || cur.TokenVersion() != u.TokenVersion()) {
-		err = domain.ErrInvalidCredentials
+	if err == nil {
+		err = s.stillProven(ctx, u, cur, password)
 	}
 	if err != nil {
 		if rerr := s.sessions.RevokeSession(ctx, sess.ID, now); rerr != nil && !errors.Is(rerr, domain.ErrSessionNotFound) {
@@ -40,6 +41,28 @@ func (s *Service) startSession(ctx context.Context, u *domain.User) (LoginResult
 		return LoginResult{}, err
 	}
 	return s.issue(u, sess.ID, refresh)
+}
+
+// stillProven reports whether a password checked against before still
+// opens the account as it is now (cur). A new token version means a lock,
+// demotion or reset. A new hash may be a password change or only an upgrade
+// of the hash's parameters; the password tells them apart, at the price of
+// one more check in that rare race.
+func (s *Service) stillProven(ctx context.Context, before, cur *domain.User, password string) error {
+	if cur.TokenVersion() != before.TokenVersion() || cur.IsLocked() {
+		return domain.ErrInvalidCredentials
+	}
+	if cur.PasswordHash() == before.PasswordHash() {
+		return nil
+	}
+	ok, _, err := s.hasher.Verify(ctx, password, cur.PasswordHash())
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return domain.ErrInvalidCredentials
+	}
+	return nil
 }
 
 func (s *Service) issue(u *domain.User, sessionID, refresh string) (LoginResult, error) {

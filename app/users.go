@@ -7,7 +7,7 @@ import (
 	"github.com/usersvc/usersvc/domain"
 )
 
-// Page limits of ListUsers.
+// Page limits of ListUsers and SearchUsers.
 const (
 	MinPageSize = 1
 	MaxPageSize = 100
@@ -37,28 +37,14 @@ type UserPage struct {
 	Limit int
 }
 
-// ListUsers returns a page of users to staff, oldest first.
+// ListUsers returns a page of users to staff, oldest first: SearchUsers
+// with offset paging and no filters.
 func (s *Service) ListUsers(ctx context.Context, actor domain.Actor, skip, limit int) (UserPage, error) {
-	if err := actor.CheckAdministers(); err != nil {
-		return UserPage{}, fmt.Errorf("list users: %w", err)
-	}
-	v := &domain.ValidationError{}
-	if skip < 0 {
-		v.Add("skip", "greater_than_equal", "Input should be greater than or equal to 0")
-	}
-	if limit < MinPageSize {
-		v.Add("limit", "greater_than_equal", "Input should be greater than or equal to 1")
-	} else if limit > MaxPageSize {
-		v.Add("limit", "less_than_equal", "Input should be less than or equal to 100")
-	}
-	if err := v.Err(); err != nil {
-		return UserPage{}, fmt.Errorf("list users: %w", err)
-	}
-	users, total, err := s.users.ListUsers(ctx, skip, limit)
+	page, err := s.searchUsers(ctx, actor, UserSearch{Skip: skip, Limit: limit})
 	if err != nil {
 		return UserPage{}, fmt.Errorf("list users: %w", err)
 	}
-	return UserPage{Users: users, Total: total, Skip: skip, Limit: limit}, nil
+	return UserPage{Users: page.Users, Total: page.Total, Skip: page.Skip, Limit: page.Limit}, nil
 }
 
 // UpdateUserInput is a partial update by staff; nil fields are unchanged.

@@ -10,6 +10,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/usersvc/usersvc/app"
 	"github.com/usersvc/usersvc/domain"
+	"github.com/usersvc/usersvc/ports"
 )
 
 const unknownID = "ffffffff-ffff-4fff-bfff-ffffffffffff"
@@ -118,7 +119,7 @@ func TestListUsersRefuses(t *testing.T) {
 func TestListUsersStoreFailure(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, func(d *deps) {
-		d.store = &UserStoreMock{ListUsersFunc: func(ctx context.Context, offset, limit int) ([]*domain.User, int, error) { return nil, 0, errBoom }}
+		d.store = &UserStoreMock{ListUsersFunc: func(context.Context, ports.UserQuery) ([]*domain.User, int, error) { return nil, 0, errBoom }}
 	})
 	_, err := e.svc.ListUsers(context.Background(), adminActor, 0, 10)
 	wantErr(t, err, errBoom)
@@ -482,7 +483,7 @@ func TestChangeRoleRefuses(t *testing.T) {
 // snapshot returns the state of every stored user, oldest first.
 func snapshot(tb testing.TB, e *env) []domain.UserState {
 	tb.Helper()
-	users, _, err := e.mem.ListUsers(context.Background(), 0, 1000)
+	users, _, err := e.mem.ListUsers(context.Background(), ports.UserQuery{Limit: 1000})
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -267,7 +267,8 @@ func (u *User) ResetPassword(tokenHash, newHash string, now time.Time) error {
 	u.s.ResetExpiresAt = time.Time{}
 	u.s.PasswordHash = newHash
 	u.unlock(now)
-	u.s.LoginsInFlight = 0
+	// Attempts in flight keep their slots: each releases its own when it
+	// ends, so the count stays exact across the reset.
 	u.revokeTokens()
 	return nil
 }

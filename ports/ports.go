@@ -4,6 +4,7 @@ package ports
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"github.com/usersvc/usersvc/domain"
@@ -19,9 +20,14 @@ type UserStore interface {
 	UserByID(ctx context.Context, id string) (*domain.User, error)
 	// UserByEmail takes a normalised email; fails with domain.ErrUserNotFound.
 	UserByEmail(ctx context.Context, email string) (*domain.User, error)
-	// ListUsers returns a page ordered by creation time, then id, and the
-	// total number of users.
-	ListUsers(ctx context.Context, offset, limit int) ([]*domain.User, int, error)
+	// ListUsers returns the users q selects, in q.Sort order, skipping those
+	// at or before q.After and then q.Offset more, at most q.Limit (none when
+	// q.Limit is 0). total is the number of users the filters select
+	// (ignoring After, Offset and Limit) when q.WithTotal, else 0.
+	// q.After.ID must be a user id and q.Sort.By a known key: a store may
+	// fail with domain.ErrInvalid otherwise. No other errors but storage and
+	// context ones.
+	ListUsers(ctx context.Context, q UserQuery) (users []*domain.User, total int, err error)
 	// UpdateUser loads the user, runs fn and saves the result atomically: no
 	// other update of that user interleaves. If fn fails nothing is saved
 	// and its error is returned. fn may run more than once (a store retries
@@ -43,6 +49,66 @@ type UserStore interface {
 	// UserIDByResetTokenHash finds the user with that pending password-reset
 	// token hash. Fails with domain.ErrUserNotFound.
 	UserIDByResetTokenHash(ctx context.Context, hash string) (string, error)
+}
+
+// UserQuery selects, orders and pages users for UserStore.ListUsers. The
+// zero value selects every user, oldest first, and returns none.
+type UserQuery struct {
+	// Prefix, when set, keeps users whose email or lower-cased nickname
+	// starts with it; the caller lower-cases it. Text is compared by code
+	// point (byte order), the same in every store.
+	Prefix         string
+	Role           domain.Role // the zero Role: any
+	IsProfessional *bool       // nil: either
+	EmailVerified  *bool
+	IsLocked       *bool
+	Sort           UserSort
+	// After, when set, keeps users strictly after this position in Sort
+	// order (keyset paging).
+	After     *UserCursor
+	Offset    int
+	Limit     int
+	WithTotal bool // count the users the filters select
+}
+
+// UserSortKey is what users are ordered by; ties are broken by id, in the
+// same direction.
+type UserSortKey int
+
+// The sort keys. Email and nickname order is by code point of the email
+// and of the lower-cased nickname.
+const (
+	SortByCreatedAt UserSortKey = iota
+	SortByEmail
+	SortByNickname
+)
+
+// UserSort is an order of users. The zero value is oldest first.
+type UserSort struct {
+	By   UserSortKey
+	Desc bool
+}
+
+// UserCursor is a position in a UserSort order: the sort key and id of a
+// user (the last one of a page).
+type UserCursor struct {
+	CreatedAt time.Time // the key of SortByCreatedAt
+	Text      string    // the key of SortByEmail (the email) and SortByNickname (lower-cased)
+	ID        string
+}
+
+// CursorAt returns the position of u in an order by key.
+func CursorAt(u *domain.User, key UserSortKey) UserCursor {
+	c := UserCursor{ID: u.ID()}
+	switch key {
+	case SortByEmail:
+		c.Text = u.Email()
+	case SortByNickname:
+		c.Text = strings.ToLower(u.Nickname())
+	default:
+		c.CreatedAt = u.State().CreatedAt
+	}
+	return c
 }
 
 // PasswordHasher hashes and checks passwords. Both calls may wait for a

@@ -6,11 +6,13 @@
 set -euo pipefail
 fuzztime="${1:-1000x}"
 cd "$(dirname "$0")/.."
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
 for pkg in $(go list ./...); do
   for target in $(go test -list '^Fuzz' "$pkg" 2>/dev/null | grep '^Fuzz' || true); do
     echo "fuzz $pkg $target ($fuzztime)"
-    go test -run '^$' -fuzz "^${target}\$" -fuzztime "$fuzztime" "$pkg" > /tmp/usersvc-fuzz.log 2>&1 || {
-      cat /tmp/usersvc-fuzz.log
+    go test -run '^$' -fuzz "^${target}\$" -fuzztime "$fuzztime" "$pkg" > "$log" 2>&1 || {
+      cat "$log"
       echo "fuzz target $target in $pkg failed; the failing input is under testdata/fuzz/$target"
       exit 1
     }

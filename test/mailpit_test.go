@@ -21,23 +21,57 @@ const mailpitModule = "github.com/axllent/mailpit@v1.33.1"
 // mailpitBinary is built once into the user's cache, so later runs reuse it.
 var mailpitBinary string
 
+// MAILPIT_BIN may name a Mailpit binary to use instead.
 func buildMailpit() error {
+	if bin := os.Getenv("MAILPIT_BIN"); bin != "" {
+		mailpitBinary = bin
+		return checkMailpit(bin)
+	}
 	cache, err := os.UserCacheDir()
 	if err != nil {
 		cache = os.TempDir()
 	}
 	dir := filepath.Join(cache, "usersvc-tools", "mailpit-v1.33.1")
 	mailpitBinary = filepath.Join(dir, "mailpit")
-	if _, err := os.Stat(mailpitBinary); err == nil {
+	if checkMailpit(mailpitBinary) == nil {
 		return nil
 	}
+	// Installed into a private directory, then renamed into place: a run
+	// killed halfway, or two runs at once, never leave a broken binary.
+	tmp, err := os.MkdirTemp("", "mailpit-build-")
+	if err != nil {
+		return err
+	}
+	keep := false
+	defer func() {
+		if !keep {
+			os.RemoveAll(tmp)
+		}
+	}()
 	cmd := exec.Command("go", "install", mailpitModule)
 	// Built outside our module, so its dependencies stay out of our go.mod.
-	cmd.Dir = os.TempDir()
-	cmd.Env = append(os.Environ(), "GOBIN="+dir, "GOFLAGS=")
+	cmd.Dir = tmp
+	cmd.Env = append(os.Environ(), "GOBIN="+tmp, "GOFLAGS=")
 	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
 	if err := cmd.Run(); err != nil {
 		return fmt.Errorf("go install %s: %w", mailpitModule, err)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		// No writable cache: use the fresh build where it is, for this run.
+		keep, mailpitBinary = true, filepath.Join(tmp, "mailpit")
+		return checkMailpit(mailpitBinary)
+	}
+	if err := os.Rename(filepath.Join(tmp, "mailpit"), mailpitBinary); err != nil {
+		return err
+	}
+	return checkMailpit(mailpitBinary)
+}
+
+// checkMailpit runs the binary once, so a truncated one is rebuilt.
+func checkMailpit(bin string) error {
+	out, err := exec.Command(bin, "version", "--no-release-check").CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("%s does not run: %w: %s", bin, err, out)
 	}
 	return nil
 }

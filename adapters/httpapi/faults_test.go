@@ -56,6 +56,9 @@ func failingMock(err error) *UseCasesMock {
 		ListUsersFunc: func(context.Context, domain.Actor, int, int) (app.UserPage, error) {
 			return app.UserPage{}, err
 		},
+		SearchUsersFunc: func(context.Context, domain.Actor, app.UserSearch) (app.UserSearchPage, error) {
+			return app.UserSearchPage{}, err
+		},
 		UpgradeToProfessionalFunc: func(context.Context, domain.Actor, string) (*domain.User, error) { return nil, err },
 		UnlockFunc:                func(context.Context, domain.Actor, string) (*domain.User, error) { return nil, err },
 		ChangeRoleFunc: func(context.Context, domain.Actor, string, domain.Role) (*domain.User, error) {
@@ -88,6 +91,7 @@ var mockRoutes = []mockRoute{
 	{"DeleteUser", true, http.MethodDelete, "/users/" + unknownID, nil},
 	{"CreateUser", true, http.MethodPost, "/users/", obj{"email": "a@example.com", "password": testPassword}},
 	{"ListUsers", true, http.MethodGet, "/users/?skip=0&limit=10", nil},
+	{"SearchUsers", true, http.MethodGet, "/users/?q=a&paging=cursor", nil},
 	{"UpgradeToProfessional", true, http.MethodPost, "/users/" + unknownID + "/upgrade", nil},
 	{"Unlock", false, http.MethodPost, "/users/" + unknownID + "/unlock", nil},
 	{"ChangeRole", false, http.MethodPatch, "/users/" + unknownID + "/role", obj{"role": "MANAGER"}},

@@ -72,6 +72,9 @@ var _ httpapi.UseCases = &UseCasesMock{}
 //			ResendVerificationFunc: func(ctx context.Context, email string) error {
 //				panic("mock out the ResendVerification method")
 //			},
+//			SearchUsersFunc: func(ctx context.Context, actor domain.Actor, in app.UserSearch) (app.UserSearchPage, error) {
+//				panic("mock out the SearchUsers method")
+//			},
 //			UnlockFunc: func(ctx context.Context, actor domain.Actor, userID string) (*domain.User, error) {
 //				panic("mock out the Unlock method")
 //			},
@@ -144,6 +147,9 @@ type UseCasesMock struct {
 
 	// ResendVerificationFunc mocks the ResendVerification method.
 	ResendVerificationFunc func(ctx context.Context, email string) error
+
+	// SearchUsersFunc mocks the SearchUsers method.
+	SearchUsersFunc func(ctx context.Context, actor domain.Actor, in app.UserSearch) (app.UserSearchPage, error)
 
 	// UnlockFunc mocks the Unlock method.
 	UnlockFunc func(ctx context.Context, actor domain.Actor, userID string) (*domain.User, error)
@@ -309,6 +315,15 @@ type UseCasesMock struct {
 			// Email is the email argument value.
 			Email string
 		}
+		// SearchUsers holds details about calls to the SearchUsers method.
+		SearchUsers []struct {
+			// Ctx is the ctx argument value.
+			Ctx context.Context
+			// Actor is the actor argument value.
+			Actor domain.Actor
+			// In is the in argument value.
+			In app.UserSearch
+		}
 		// Unlock holds details about calls to the Unlock method.
 		Unlock []struct {
 			// Ctx is the ctx argument value.
@@ -374,6 +389,7 @@ type UseCasesMock struct {
 	lockRegister              sync.RWMutex
 	lockRequestPasswordReset  sync.RWMutex
 	lockResendVerification    sync.RWMutex
+	lockSearchUsers           sync.RWMutex
 	lockUnlock                sync.RWMutex
 	lockUpdateMe              sync.RWMutex
 	lockUpdateUser            sync.RWMutex
@@ -1046,6 +1062,46 @@ func (mock *UseCasesMock) ResendVerificationCalls() []struct {
 	mock.lockResendVerification.RLock()
 	calls = mock.calls.ResendVerification
 	mock.lockResendVerification.RUnlock()
+	return calls
+}
+
+// SearchUsers calls SearchUsersFunc.
+func (mock *UseCasesMock) SearchUsers(ctx context.Context, actor domain.Actor, in app.UserSearch) (app.UserSearchPage, error) {
+	if mock.SearchUsersFunc == nil {
+		panic("UseCasesMock.SearchUsersFunc: method is nil but UseCases.SearchUsers was just called")
+	}
+	callInfo := struct {
+		Ctx   context.Context
+		Actor domain.Actor
+		In    app.UserSearch
+	}{
+		Ctx:   ctx,
+		Actor: actor,
+		In:    in,
+	}
+	mock.lockSearchUsers.Lock()
+	mock.calls.SearchUsers = append(mock.calls.SearchUsers, callInfo)
+	mock.lockSearchUsers.Unlock()
+	return mock.SearchUsersFunc(ctx, actor, in)
+}
+
+// SearchUsersCalls gets all the calls that were made to SearchUsers.
+// Check the length with:
+//
+//	len(mockedUseCases.SearchUsersCalls())
+func (mock *UseCasesMock) SearchUsersCalls() []struct {
+	Ctx   context.Context
+	Actor domain.Actor
+	In    app.UserSearch
+} {
+	var calls []struct {
+		Ctx   context.Context
+		Actor domain.Actor
+		In    app.UserSearch
+	}
+	mock.lockSearchUsers.RLock()
+	calls = mock.calls.SearchUsers
+	mock.lockSearchUsers.RUnlock()
 	return calls
 }
 

@@ -48,7 +48,8 @@ const docsPage = `<!DOCTYPE html>
 `
 
 // docsInit starts Swagger UI on /openapi.json. Authorize logs in with the
-// OAuth2 password flow and is kept across reloads (persistAuthorization);
+// OAuth2 password flow; it is not kept across reloads, since Swagger UI
+// would store the typed password in localStorage with the tokens;
 // validatorUrl null keeps the page from calling swagger.io.
 const docsInit = `"use strict";
 window.ui = SwaggerUIBundle({
@@ -57,7 +58,7 @@ window.ui = SwaggerUIBundle({
   presets: [SwaggerUIBundle.presets.apis],
   layout: "BaseLayout",
   deepLinking: true,
-  persistAuthorization: true,
+  persistAuthorization: false,
   displayRequestDuration: true,
   validatorUrl: null
 });

@@ -529,6 +529,26 @@ func TestOpenAPIMatchesTheHandlers(t *testing.T) {
 		do(t, 422, reqBreaks, http.MethodGet, "/users/?skip=-1", admin.Token, nil)
 		do(t, 422, reqBreaks, http.MethodGet, "/users/?limit=ten", admin.Token, nil)
 
+		// Search: paged by offset, and by cursor (the other page shape).
+		do(t, 200, reqConforms, http.MethodGet, "/users/?q=ROOT&role=ADMIN&is_professional=false&email_verified=true&is_locked=false&sort=-nickname&skip=0&limit=5", mgr.Token, nil)
+		var cp struct {
+			NextCursor *string `json:"next_cursor"`
+		}
+		decodeBody(t, do(t, 200, reqConforms, http.MethodGet, "/users?paging=cursor&limit=1&role=ADMIN&sort=-email", admin.Token, nil), &cp)
+		if cp.NextCursor == nil {
+			t.Fatal("the first cursor page has no next_cursor")
+		}
+		do(t, 200, reqConforms, http.MethodGet, "/users/?cursor="+*cp.NextCursor+"&limit=1&role=ADMIN&sort=-email", admin.Token, nil)
+		do(t, 422, reqBreaks, http.MethodGet, "/users/?q=", admin.Token, nil)
+		do(t, 422, reqBreaks, http.MethodGet, "/users/?q="+strings.Repeat("x", 101), admin.Token, nil)
+		do(t, 422, reqBreaks, http.MethodGet, "/users/?role=ROOT", admin.Token, nil)
+		do(t, 422, reqBreaks, http.MethodGet, "/users/?is_locked=maybe", admin.Token, nil)
+		do(t, 422, reqBreaks, http.MethodGet, "/users/?sort=name", admin.Token, nil)
+		do(t, 422, reqBreaks, http.MethodGet, "/users/?paging=pages", admin.Token, nil)
+		do(t, 422, reqConforms, http.MethodGet, "/users/?cursor=garbage", admin.Token, nil)
+		do(t, 422, reqConforms, http.MethodGet, "/users/?cursor="+*cp.NextCursor+"&limit=1&role=ADMIN", admin.Token, nil) // another sort
+		do(t, 422, reqConforms, http.MethodGet, "/users/?paging=cursor&skip=3", admin.Token, nil)
+
 		email := h.email("created")
 		rec := do(t, 201, reqConforms, http.MethodPost, "/users/", admin.Token, obj{
 			"email": email, "password": testPassword, "nickname": "made_by_admin", "role": "MANAGER", "bio": "New",
@@ -683,7 +703,7 @@ func TestOpenAPIAndDocsAreServed(t *testing.T) {
 	}
 
 	init := get(t, "/docs/init.js").Body.String()
-	for _, want := range []string{`url: "/openapi.json"`, "persistAuthorization: true", "validatorUrl: null"} {
+	for _, want := range []string{`url: "/openapi.json"`, "persistAuthorization: false", "validatorUrl: null"} {
 		if !strings.Contains(init, want) {
 			t.Errorf("/docs/init.js lacks %s:\n%s", want, init)
 		}

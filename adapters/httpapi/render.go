@@ -96,14 +96,14 @@ type userPageJSON struct {
 }
 
 // renderPage builds a list page with self, first, last and, where they
-// exist, next and prev links.
-func renderPage(base, path string, users []*domain.User, total, skip, limit int) userPageJSON {
-	items := make([]userJSON, 0, len(users))
-	for _, u := range users {
-		items = append(items, renderUser(base, u))
-	}
+// exist, next and prev links. Every link carries the search's filters and
+// sort (nil: none).
+func renderPage(base, path string, users []*domain.User, total, skip, limit int, filters url.Values) userPageJSON {
 	href := func(skip int) string {
 		q := url.Values{"skip": {strconv.Itoa(skip)}, "limit": {strconv.Itoa(limit)}}
+		for k, vs := range filters {
+			q[k] = vs
+		}
 		return base + path + "?" + q.Encode()
 	}
 	lastSkip := 0
@@ -121,5 +121,46 @@ func renderPage(base, path string, users []*domain.User, total, skip, limit int)
 	if skip > 0 {
 		links = append(links, link{Rel: "prev", Href: href(max(skip-limit, 0)), Method: http.MethodGet})
 	}
+	items := renderUsers(base, users)
 	return userPageJSON{Items: items, Total: total, Page: skip/limit + 1, Size: len(items), Links: links}
+}
+
+func renderUsers(base string, users []*domain.User) []userJSON {
+	items := make([]userJSON, 0, len(users))
+	for _, u := range users {
+		items = append(items, renderUser(base, u))
+	}
+	return items
+}
+
+// userCursorPageJSON is a page of a search paged by cursor: no count, and
+// no page number, which a keyset page does not know.
+type userCursorPageJSON struct {
+	Items      []userJSON `json:"items"`
+	Size       int        `json:"size"`
+	NextCursor *string    `json:"next_cursor"`
+	Links      []link     `json:"links"`
+}
+
+// renderCursorPage builds a page with a self link (the query that asked
+// for it) and, unless it is the last, a next link: the same search from
+// nextCursor.
+func renderCursorPage(base, path string, users []*domain.User, self url.Values, nextCursor string) userCursorPageJSON {
+	items := renderUsers(base, users)
+	out := userCursorPageJSON{
+		Items: items, Size: len(items),
+		Links: []link{{Rel: "self", Href: base + path + "?" + self.Encode(), Method: http.MethodGet}},
+	}
+	if nextCursor != "" {
+		out.NextCursor = &nextCursor
+		next := url.Values{}
+		for k, vs := range self {
+			if k != "paging" {
+				next[k] = vs
+			}
+		}
+		next.Set("cursor", nextCursor)
+		out.Links = append(out.Links, link{Rel: "next", Href: base + path + "?" + next.Encode(), Method: http.MethodGet})
+	}
+	return out
 }

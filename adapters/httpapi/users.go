@@ -100,13 +100,20 @@ func handleDeleteUser(log *slog.Logger, uc userDeleter) actorHandler {
 
 type userLister interface {
 	ListUsers(ctx context.Context, actor domain.Actor, skip, limit int) (app.UserPage, error)
+	SearchUsers(ctx context.Context, actor domain.Actor, in app.UserSearch) (app.UserSearchPage, error)
 }
 
+// handleListUsers answers the seed's GET /users/?skip&limit as it always
+// did; any search parameter makes it a search (search.go).
 func handleListUsers(log *slog.Logger, uc userLister) actorHandler {
 	return func(w http.ResponseWriter, r *http.Request, actor domain.Actor) {
 		v := &domain.ValidationError{}
 		skip := queryInt(r, v, "skip", 0)
 		limit := queryInt(r, v, "limit", 10)
+		if isSearch(r) {
+			searchUsers(w, r, log, uc, actor, v, skip, limit)
+			return
+		}
 		if err := v.Err(); err != nil {
 			writeError(w, r, log, seedRoute, "query", err)
 			return
@@ -116,7 +123,7 @@ func handleListUsers(log *slog.Logger, uc userLister) actorHandler {
 			writeError(w, r, log, seedRoute, "query", err)
 			return
 		}
-		writeJSON(w, http.StatusOK, renderPage(baseURL(r), "/users/", page.Users, page.Total, page.Skip, page.Limit))
+		writeJSON(w, http.StatusOK, renderPage(baseURL(r), "/users/", page.Users, page.Total, page.Skip, page.Limit, nil))
 	}
 }
 

@@ -128,28 +128,71 @@ func (s *UserStore) UserByEmail(ctx context.Context, email string) (*domain.User
 	return nil, domain.ErrUserNotFound
 }
 
-// ListUsers implements ports.UserStore.
-func (s *UserStore) ListUsers(ctx context.Context, offset, limit int) ([]*domain.User, int, error) {
+// ListUsers implements ports.UserStore with the SQL stores' semantics:
+// text compared by code point, ties broken by id.
+func (s *UserStore) ListUsers(ctx context.Context, q ports.UserQuery) ([]*domain.User, int, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, 0, err
 	}
 	s.mu.RLock()
-	all := make([]domain.UserState, 0, len(s.users))
-	for _, st := range s.users {
-		all = append(all, st)
+	var matched []ports.UserCursor // the sort position of each match
+	states := make(map[string]domain.UserState)
+	for id, st := range s.users {
+		if matches(st, q) {
+			states[id] = st
+			matched = append(matched, ports.CursorAt(domain.RehydrateUser(st), q.Sort.By))
+		}
 	}
 	s.mu.RUnlock()
-	slices.SortFunc(all, func(a, b domain.UserState) int {
-		return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), strings.Compare(a.ID, b.ID))
-	})
-	total := len(all)
-	offset = min(max(offset, 0), total)
-	end := min(offset+max(limit, 0), total)
+	total := 0
+	if q.WithTotal {
+		total = len(matched)
+	}
+	slices.SortFunc(matched, func(a, b ports.UserCursor) int { return compareAt(a, b, q.Sort) })
+	if q.After != nil {
+		i, _ := slices.BinarySearchFunc(matched, *q.After, func(c, after ports.UserCursor) int {
+			if compareAt(c, after, q.Sort) <= 0 {
+				return -1
+			}
+			return 1
+		})
+		matched = matched[i:]
+	}
+	offset := min(max(q.Offset, 0), len(matched))
+	end := min(offset+max(q.Limit, 0), len(matched))
 	page := make([]*domain.User, 0, end-offset)
-	for _, st := range all[offset:end] {
-		page = append(page, domain.RehydrateUser(st))
+	for _, c := range matched[offset:end] {
+		page = append(page, domain.RehydrateUser(states[c.ID]))
 	}
 	return page, total, nil
+}
+
+// matches reports whether the filters of q select st.
+func matches(st domain.UserState, q ports.UserQuery) bool {
+	switch {
+	case q.Prefix != "" && !strings.HasPrefix(st.Email, q.Prefix) && !strings.HasPrefix(strings.ToLower(st.Nickname), q.Prefix),
+		!q.Role.IsZero() && st.Role != q.Role,
+		q.IsProfessional != nil && st.IsProfessional != *q.IsProfessional,
+		q.EmailVerified != nil && st.EmailVerified != *q.EmailVerified,
+		q.IsLocked != nil && st.IsLocked != *q.IsLocked:
+		return false
+	}
+	return true
+}
+
+// compareAt orders two positions by sort, then by id.
+func compareAt(a, b ports.UserCursor, sort ports.UserSort) int {
+	var c int
+	if sort.By == ports.SortByCreatedAt {
+		c = a.CreatedAt.Compare(b.CreatedAt)
+	} else {
+		c = strings.Compare(a.Text, b.Text)
+	}
+	c = cmp.Or(c, strings.Compare(a.ID, b.ID))
+	if sort.Desc {
+		return -c
+	}
+	return c
 }
 
 // UpdateUser implements ports.UserStore.

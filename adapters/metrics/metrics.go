@@ -9,6 +9,7 @@ package metrics
 import (
 	"context"
 	"log/slog"
+	"sync"
 	"time"
 
 	// github.com/prometheus/client_golang is the Prometheus project's own Go
@@ -94,7 +95,16 @@ type outboxCollector struct {
 	log             *slog.Logger
 	pending, failed *prometheus.Desc
 	errors          prometheus.Counter
+
+	// The counts are cached: /metrics is unauthenticated, and a flood of
+	// scrapes must not become a flood of queries holding pool connections.
+	mu                      sync.Mutex
+	at                      time.Time
+	lastPending, lastFailed int
 }
+
+// outboxCacheFor is how long one count serves every scrape.
+const outboxCacheFor = 15 * time.Second
 
 func (c *outboxCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.pending
@@ -105,9 +115,20 @@ func (c *outboxCollector) Describe(ch chan<- *prometheus.Desc) {
 func (c *outboxCollector) Collect(ch chan<- prometheus.Metric) {
 	// The registry gives Collect no context; the scrape's own deadline
 	// cannot reach the query, so it gets one of its own.
+	c.mu.Lock() // one query at a time; the others wait for its answer
+	defer c.mu.Unlock()
+	if !c.at.IsZero() && time.Since(c.at) < outboxCacheFor {
+		ch <- prometheus.MustNewConstMetric(c.pending, prometheus.GaugeValue, float64(c.lastPending))
+		ch <- prometheus.MustNewConstMetric(c.failed, prometheus.GaugeValue, float64(c.lastFailed))
+		c.errors.Collect(ch)
+		return
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
 	defer cancel()
 	pending, failed, err := c.counts(ctx)
+	if err == nil {
+		c.at, c.lastPending, c.lastFailed = time.Now(), pending, failed
+	}
 	if err != nil {
 		c.errors.Inc()
 		if c.log != nil {

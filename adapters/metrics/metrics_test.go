@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -61,7 +62,9 @@ func TestOutbox(t *testing.T) {
 	t.Parallel()
 	reg := prometheus.NewRegistry()
 	var fail error
+	var calls atomic.Int32
 	counts := func(ctx context.Context) (int, int, error) {
+		calls.Add(1)
 		if _, ok := ctx.Deadline(); !ok {
 			t.Error("the outbox query has no deadline")
 		}
@@ -85,9 +88,23 @@ usersvc_outbox_pending 12
 		t.Error(err)
 	}
 
+	// The count is cached: a burst of scrapes costs one query.
+	for range 5 {
+		if _, err := reg.Gather(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if calls.Load() != 1 {
+		t.Errorf("%d outbox queries for 6 scrapes, want 1 (cached)", calls.Load())
+	}
+
 	// A failing query leaves the gauges out and is counted; the scrape
 	// itself succeeds.
 	fail = errors.New("database down")
+	reg = prometheus.NewRegistry()
+	if err := metrics.RegisterOutbox(reg, counts, time.Second, slog.New(slog.DiscardHandler)); err != nil {
+		t.Fatal(err)
+	}
 	err = testutil.GatherAndCompare(reg, strings.NewReader(`
 # HELP usersvc_outbox_count_errors_total Scrapes whose outbox query failed or timed out.
 # TYPE usersvc_outbox_count_errors_total counter

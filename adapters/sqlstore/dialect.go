@@ -18,6 +18,10 @@ type dialect interface {
 	// skipLocked is appended to a SELECT that must lock the rows it reads
 	// and pass over rows other transactions hold (claiming outbox messages).
 	skipLocked() string
+	// byteOrder follows a text expression to compare it by code point
+	// (byte order of UTF-8), as SQLite and Go do, whatever the database's
+	// collation: users are sorted and prefix-searched in that order.
+	byteOrder() string
 	// timeValue encodes a time for a timestamp column.
 	timeValue(t time.Time) any
 	// uniqueViolation reports whether err is a unique-key violation and,

@@ -71,6 +71,11 @@ func (postgres) forUpdate() string { return " FOR UPDATE" }
 // queueing behind one another.
 func (postgres) skipLocked() string { return " FOR UPDATE SKIP LOCKED" }
 
+// byteOrder uses the "C" collation, which every server has; the search
+// indexes of migration 00005 are built with it. A linguistic collation
+// (en_US…) would neither match SQLite's order nor make a prefix a range.
+func (postgres) byteOrder() string { return ` COLLATE "C"` }
+
 // timeValue truncates to the microseconds timestamptz keeps; PostgreSQL
 // would round instead, and a rounded time may lie in the future.
 func (postgres) timeValue(t time.Time) any { return t.UTC().Truncate(time.Microsecond) }

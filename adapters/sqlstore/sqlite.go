@@ -78,6 +78,9 @@ func (sqliteDialect) forUpdate() string { return "" }
 // skipLocked is empty: with one writer no other claimer holds a row.
 func (sqliteDialect) skipLocked() string { return "" }
 
+// byteOrder is empty: SQLite's default collation, BINARY, is byte order.
+func (sqliteDialect) byteOrder() string { return "" }
+
 func (sqliteDialect) timeValue(t time.Time) any {
 	return t.UTC().Truncate(time.Microsecond).Format(sqliteTimeLayout)
 }

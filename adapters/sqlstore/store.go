@@ -114,8 +114,6 @@ var (
 const (
 	selectAdminIDs = "SELECT id FROM users WHERE role = 'ADMIN' ORDER BY id"
 	deleteUser     = "DELETE FROM users WHERE id = ?"
-	countUsers     = "SELECT count(*) FROM users"
-	listUsers      = " ORDER BY created_at, id LIMIT ? OFFSET ?"
 	emailOwner     = "SELECT id FROM users WHERE email = ? AND id <> ?"
 	nicknameOwner  = "SELECT id FROM users WHERE lower(nickname) = lower(?) AND id <> ?"
 	resetOwner     = "SELECT id FROM users WHERE reset_token_hash = ?"
@@ -289,31 +287,6 @@ func (s *Store) getUser(ctx context.Context, q sqlx.QueryerContext, op, query st
 		return nil, s.wrap(op, err)
 	}
 	return r.user()
-}
-
-// ListUsers implements ports.UserStore.
-func (s *Store) ListUsers(ctx context.Context, offset, limit int) ([]*domain.User, int, error) {
-	var total int
-	if err := s.db.GetContext(ctx, &total, countUsers); err != nil {
-		return nil, 0, s.wrap("list users", err)
-	}
-	offset, limit = max(offset, 0), max(limit, 0)
-	if limit == 0 || offset >= total {
-		return []*domain.User{}, total, nil
-	}
-	var rows []userRow
-	if err := s.db.SelectContext(ctx, &rows, s.q(selectUser+listUsers), limit, offset); err != nil {
-		return nil, 0, s.wrap("list users", err)
-	}
-	users := make([]*domain.User, 0, len(rows))
-	for i := range rows {
-		u, err := rows[i].user()
-		if err != nil {
-			return nil, 0, err
-		}
-		users = append(users, u)
-	}
-	return users, total, nil
 }
 
 // UpdateUser implements ports.UserStore.

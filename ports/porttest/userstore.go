@@ -48,7 +48,7 @@ func UserStore(t *testing.T, newStore func(t *testing.T) ports.UserStore) {
 		{"LastAdminRace", testLastAdminRace},
 		{"CancelledContext", testCancelledContext},
 	}
-	for _, tt := range tests {
+	for _, tt := range append(tests, searchTests...) {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, newStore(t)) })
 	}
 }
@@ -413,7 +413,7 @@ func testList(t *testing.T, s ports.UserStore) {
 	n := len(want)
 	for offset := 0; offset <= n+1; offset++ {
 		for limit := 0; limit <= n+1; limit++ {
-			page, total, err := s.ListUsers(ctx, offset, limit)
+			page, total, err := s.ListUsers(ctx, ports.UserQuery{Offset: offset, Limit: limit, WithTotal: true})
 			if err != nil {
 				t.Fatalf("ListUsers(%d, %d): %v", offset, limit, err)
 			}
@@ -426,7 +426,7 @@ func testList(t *testing.T, s ports.UserStore) {
 			}
 		}
 	}
-	page, _, err := s.ListUsers(ctx, 0, n)
+	page, _, err := s.ListUsers(ctx, ports.UserQuery{Limit: n})
 	if err != nil {
 		t.Fatalf("ListUsers: %v", err)
 	}
@@ -597,7 +597,7 @@ func testLastAdminRace(t *testing.T, s ports.UserStore) {
 		errs := runConcurrently(2, func(i int) error { return op[i](pair[i].ID()) })
 		assertOneWinner(t, errs, domain.ErrLastAdmin)
 
-		users, _, err := s.ListUsers(ctx, 0, 1000)
+		users, _, err := s.ListUsers(ctx, ports.UserQuery{Limit: 1000})
 		if err != nil {
 			t.Fatalf("ListUsers: %v", err)
 		}
@@ -637,7 +637,7 @@ func testCancelledContext(t *testing.T, s ports.UserStore) {
 	check("UserByID", err)
 	_, err = s.UserByEmail(ctx, u.Email())
 	check("UserByEmail", err)
-	_, _, err = s.ListUsers(ctx, 0, 10)
+	_, _, err = s.ListUsers(ctx, ports.UserQuery{Limit: 10})
 	check("ListUsers", err)
 	called := false
 	check("UpdateUser", s.UpdateUser(ctx, u.ID(), func(cur *domain.User) error {
@@ -746,7 +746,7 @@ func timesOf(st *domain.UserState) []*time.Time {
 
 func assertCount(tb testing.TB, s ports.UserStore, want int) {
 	tb.Helper()
-	_, total, err := s.ListUsers(context.Background(), 0, 0)
+	_, total, err := s.ListUsers(context.Background(), ports.UserQuery{WithTotal: true})
 	if err != nil {
 		tb.Fatalf("ListUsers: %v", err)
 	}

@@ -1,0 +1,256 @@
+package app
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/usersvc/usersvc/domain"
+	"github.com/usersvc/usersvc/ports"
+)
+
+// Limits of SearchUsers.
+const (
+	MaxSearchLen = 100  // characters of UserSearch.Q
+	maxCursorLen = 1024 // bytes of an encoded cursor; ours are under 300
+)
+
+// Paging modes of SearchUsers.
+const (
+	PagingOffset = "offset"
+	PagingCursor = "cursor"
+)
+
+// userSorts are the orders SearchUsers knows, by name. Each breaks ties by
+// id in the same direction.
+var userSorts = map[string]ports.UserSort{
+	"created_at":  {By: ports.SortByCreatedAt},
+	"-created_at": {By: ports.SortByCreatedAt, Desc: true},
+	"email":       {By: ports.SortByEmail},
+	"-email":      {By: ports.SortByEmail, Desc: true},
+	"nickname":    {By: ports.SortByNickname},
+	"-nickname":   {By: ports.SortByNickname, Desc: true},
+}
+
+const sortsMsg = "Input should be 'created_at', '-created_at', 'email', '-email', 'nickname' or '-nickname'"
+
+// UserSearch is a search of users by staff. Zero fields select everything.
+type UserSearch struct {
+	// Q keeps users whose email or nickname starts with it, in any case;
+	// 1 to MaxSearchLen characters when set.
+	Q              string
+	Role           string // a role's name
+	IsProfessional *bool
+	EmailVerified  *bool
+	IsLocked       *bool
+	Sort           string // "created_at" (default), "-created_at", "email", "-email", "nickname", "-nickname"
+	// Paging is PagingOffset (default, with Skip) or PagingCursor (with
+	// Cursor, empty for the first page). A Cursor implies PagingCursor.
+	Paging string
+	Cursor string // the NextCursor of the previous page, with the same filters and sort
+	Skip   int    // offset paging only; from 0
+	Limit  int    // MinPageSize..MaxPageSize
+}
+
+// UserSearchPage is one page of a search.
+type UserSearchPage struct {
+	Users []*domain.User
+	Limit int
+	// Cursor reports cursor paging: then NextCursor is set (empty on the
+	// last page) and Total and Skip are not, as counting is not free.
+	Cursor     bool
+	NextCursor string
+	Total      int // users the filters select, in every page
+	Skip       int
+}
+
+// SearchUsers returns a page of the users a search selects, to staff.
+// Offset paging counts them too; cursor paging (keyset) costs the same on
+// every page, however deep.
+func (s *Service) SearchUsers(ctx context.Context, actor domain.Actor, in UserSearch) (UserSearchPage, error) {
+	page, err := s.searchUsers(ctx, actor, in)
+	if err != nil {
+		return UserSearchPage{}, fmt.Errorf("search users: %w", err)
+	}
+	return page, nil
+}
+
+func (s *Service) searchUsers(ctx context.Context, actor domain.Actor, in UserSearch) (UserSearchPage, error) {
+	if err := actor.CheckAdministers(); err != nil {
+		return UserSearchPage{}, err
+	}
+	q, filters, err := in.query()
+	if err != nil {
+		return UserSearchPage{}, err
+	}
+	if !q.WithTotal {
+		if in.Cursor != "" {
+			after, err := decodeCursor(in.Cursor, in.sortName(), filters, q.Sort.By)
+			if err != nil {
+				return UserSearchPage{}, err
+			}
+			q.After = &after
+		}
+		q.Limit++ // one more than asked tells whether another page exists
+	}
+	users, total, err := s.users.ListUsers(ctx, q)
+	if err != nil {
+		return UserSearchPage{}, err
+	}
+	if q.WithTotal {
+		return UserSearchPage{Users: users, Total: total, Skip: in.Skip, Limit: in.Limit}, nil
+	}
+	page := UserSearchPage{Users: users, Limit: in.Limit, Cursor: true}
+	if len(users) > in.Limit {
+		page.Users = users[:in.Limit]
+		last := ports.CursorAt(page.Users[in.Limit-1], q.Sort.By)
+		page.NextCursor = encodeCursor(in.sortName(), filters, last)
+	}
+	return page, nil
+}
+
+func (in UserSearch) sortName() string {
+	if in.Sort == "" {
+		return "created_at"
+	}
+	return in.Sort
+}
+
+// query validates the search and returns the store query (without its
+// cursor) and a digest of the filters and sort, which cursors carry.
+func (in UserSearch) query() (ports.UserQuery, string, error) {
+	v := &domain.ValidationError{}
+	q := ports.UserQuery{
+		Prefix:         strings.ToLower(in.Q),
+		IsProfessional: in.IsProfessional,
+		EmailVerified:  in.EmailVerified,
+		IsLocked:       in.IsLocked,
+		Offset:         in.Skip,
+		Limit:          in.Limit,
+	}
+	switch {
+	case !utf8.ValidString(in.Q) || strings.ContainsRune(in.Q, 0):
+		v.Add("q", "string_type", "Input should be a valid string without NUL characters")
+	case utf8.RuneCountInString(in.Q) > MaxSearchLen:
+		v.Add("q", "string_too_long", fmt.Sprintf("String should have at most %d characters", MaxSearchLen))
+	}
+	if in.Role != "" {
+		role, err := domain.ParseRole(in.Role)
+		v.Merge(err)
+		q.Role = role
+	}
+	sort, ok := userSorts[in.sortName()]
+	if !ok {
+		v.Add("sort", "enum", sortsMsg)
+	}
+	q.Sort = sort
+	cursorPaging := in.Cursor != ""
+	switch in.Paging {
+	case "", PagingOffset:
+		if in.Paging == PagingOffset && in.Cursor != "" {
+			v.Add("cursor", "value_error", "Value error, a cursor needs cursor paging")
+		}
+	case PagingCursor:
+		cursorPaging = true
+	default:
+		v.Add("paging", "enum", "Input should be 'offset' or 'cursor'")
+	}
+	q.WithTotal = !cursorPaging
+	if in.Skip < 0 {
+		v.Add("skip", "greater_than_equal", "Input should be greater than or equal to 0")
+	} else if in.Skip > 0 && cursorPaging {
+		v.Add("skip", "value_error", "Value error, skip cannot be combined with cursor paging")
+	}
+	if in.Limit < MinPageSize {
+		v.Add("limit", "greater_than_equal", "Input should be greater than or equal to 1")
+	} else if in.Limit > MaxPageSize {
+		v.Add("limit", "less_than_equal", "Input should be less than or equal to 100")
+	}
+	if err := v.Err(); err != nil {
+		return ports.UserQuery{}, "", err
+	}
+	return q, filterDigest(q, in.sortName()), nil
+}
+
+// filterDigest identifies the filters and sort of q, so that a cursor is
+// refused by any other search.
+func filterDigest(q ports.UserQuery, sort string) string {
+	flag := func(b *bool) string {
+		if b == nil {
+			return "-"
+		}
+		return fmt.Sprint(*b)
+	}
+	canon, _ := json.Marshal([]string{ // strings always marshal
+		q.Prefix, q.Role.String(), flag(q.IsProfessional), flag(q.EmailVerified), flag(q.IsLocked), sort,
+	})
+	sum := sha256.Sum256(canon)
+	return base64.RawURLEncoding.EncodeToString(sum[:9])
+}
+
+// cursorJSON is a cursor before base64url: the position of the last user
+// of a page in a sort, and the digest of the search that made it. Cursors
+// are opaque to clients but not secret, nor signed: a forged one only
+// chooses where a page starts.
+type cursorJSON struct {
+	Sort    string `json:"s"`
+	Key     string `json:"k"`
+	ID      string `json:"i"`
+	Filters string `json:"f"`
+}
+
+func encodeCursor(sort, filters string, at ports.UserCursor) string {
+	c := cursorJSON{Sort: sort, Key: at.Text, ID: at.ID, Filters: filters}
+	if userSorts[sort].By == ports.SortByCreatedAt {
+		c.Key = at.CreatedAt.UTC().Format(time.RFC3339Nano)
+	}
+	b, _ := json.Marshal(c)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// decodeCursor reads a cursor made by the search with this sort and filter
+// digest. Anything else fails with a ValidationError on "cursor".
+func decodeCursor(s, sort, filters string, by ports.UserSortKey) (ports.UserCursor, error) {
+	invalid := domain.FieldInvalid("cursor", "value_error", "Value error, invalid cursor")
+	if len(s) > maxCursorLen {
+		return ports.UserCursor{}, invalid
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		return ports.UserCursor{}, invalid
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	var c cursorJSON
+	if err := dec.Decode(&c); err != nil || dec.More() {
+		return ports.UserCursor{}, invalid
+	}
+	if c.Sort != sort || c.Filters != filters {
+		return ports.UserCursor{}, domain.FieldInvalid("cursor", "value_error",
+			"Value error, the cursor belongs to a search with other filters or another sort")
+	}
+	id, ok := domain.CanonicalUserID(c.ID)
+	if !ok || id != c.ID {
+		return ports.UserCursor{}, invalid
+	}
+	at := ports.UserCursor{ID: id}
+	if by == ports.SortByCreatedAt {
+		t, err := time.Parse(time.RFC3339Nano, c.Key)
+		if err != nil {
+			return ports.UserCursor{}, invalid
+		}
+		at.CreatedAt = t.UTC()
+	} else {
+		if !utf8.ValidString(c.Key) || strings.ContainsRune(c.Key, 0) || utf8.RuneCountInString(c.Key) > domain.MaxEmailLen {
+			return ports.UserCursor{}, invalid
+		}
+		at.Text = c.Key
+	}
+	return at, nil
+}

@@ -135,7 +135,9 @@ func (in UserSearch) query() (ports.UserQuery, string, error) {
 		Limit:          in.Limit,
 	}
 	switch {
-	case !utf8.ValidString(in.Q) || strings.ContainsRune(in.Q, 0):
+	case !utf8.ValidString(in.Q):
+		v.Add("q", "string_unicode", "Input should be a valid UTF-8 string")
+	case strings.ContainsRune(in.Q, 0):
 		v.Add("q", "string_type", "Input should be a valid string without NUL characters")
 	case utf8.RuneCountInString(in.Q) > MaxSearchLen:
 		v.Add("q", "string_too_long", fmt.Sprintf("String should have at most %d characters", MaxSearchLen))
@@ -242,7 +244,9 @@ func decodeCursor(s, sort, filters string, by ports.UserSortKey) (ports.UserCurs
 	at := ports.UserCursor{ID: id}
 	if by == ports.SortByCreatedAt {
 		t, err := time.Parse(time.RFC3339Nano, c.Key)
-		if err != nil {
+		// Years outside 1..9999 in UTC cannot be a user's creation time,
+		// and a store comparing times as text would misorder them.
+		if err != nil || t.UTC().Year() < 1 || t.UTC().Year() > 9999 {
 			return ports.UserCursor{}, invalid
 		}
 		at.CreatedAt = t.UTC()

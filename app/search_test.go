@@ -266,6 +266,8 @@ func TestSearchUsersCursorTampering(t *testing.T) {
 		{"id not a UUID", func(in *app.UserSearch) { in.Cursor = with("i", "1; DROP TABLE users") }},
 		{"id in capitals", func(in *app.UserSearch) { in.Cursor = with("i", "ABCDEF00-0000-4000-8000-000000000000") }},
 		{"key not a time", func(in *app.UserSearch) { in.Cursor = with("k", "yesterday") }},
+		{"key in year 10000", func(in *app.UserSearch) { in.Cursor = with("k", "9999-12-31T23:59:59-23:59") }},
+		{"key in year 0", func(in *app.UserSearch) { in.Cursor = with("k", "0000-01-01T00:00:00Z") }},
 		{"key of another type", func(in *app.UserSearch) { in.Cursor = with("k", 42) }},
 		{"filters digest changed", func(in *app.UserSearch) { in.Cursor = with("f", "AAAAAAAAAAAA") }},
 		{"sort changed in the cursor", func(in *app.UserSearch) { in.Cursor = with("s", "created_at") }},

@@ -382,3 +382,19 @@ func TestSearchUsersParsing(t *testing.T) {
 		t.Errorf("%d ListUsers calls, want 3", n)
 	}
 }
+
+// TestSearchRefusesAQueryItCannotReadWhole: past 10,000 parameters Go's
+// parser stops; the request is refused rather than answered from part of it.
+func TestSearchRefusesAQueryItCannotReadWhole(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	query := "q=a" + strings.Repeat("&x=1", 10_001) + "&limit=5"
+	rec := h.do(http.MethodGet, "/users/?"+query, h.admin.Token, nil)
+	if rec.Code != http.StatusUnprocessableEntity {
+		t.Fatalf("status %d, want 422; body %s", rec.Code, rec.Body)
+	}
+	rec = h.do(http.MethodGet, "/users/?q=%zz", h.admin.Token, nil)
+	if rec.Code != http.StatusUnprocessableEntity {
+		t.Fatalf("bad escape: status %d, want 422", rec.Code)
+	}
+}

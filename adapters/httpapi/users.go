@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strconv"
 
 	"github.com/usersvc/usersvc/app"
@@ -108,6 +109,13 @@ type userLister interface {
 func handleListUsers(log *slog.Logger, uc userLister) actorHandler {
 	return func(w http.ResponseWriter, r *http.Request, actor domain.Actor) {
 		v := &domain.ValidationError{}
+		// A query Go cannot parse whole (bad escapes, over 10,000
+		// parameters) would be read in part: refuse it instead.
+		if _, err := url.ParseQuery(r.URL.RawQuery); err != nil {
+			v.Add("", "query_invalid", "The query string could not be parsed")
+			writeError(w, r, log, seedRoute, "query", v)
+			return
+		}
 		skip := queryInt(r, v, "skip", 0)
 		limit := queryInt(r, v, "limit", 10)
 		if isSearch(r) {

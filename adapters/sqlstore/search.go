@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
+	"time"
 	"unicode"
 
 	"github.com/usersvc/usersvc/domain"
@@ -47,17 +49,20 @@ func (s *Store) buildUserQuery(q ports.UserQuery) (userSQL, error) {
 
 	var conds []string
 	var args []any
+	// A prefix is a range in code-point order, which the B-trees of the
+	// sort keys serve. (PostgreSQL turns LIKE 'p%' into such a range only
+	// for a C collation and a pattern known when planning.) It matches the
+	// email or the nickname: one range each.
+	var ranges [2]string
+	var rangeArgs [2][]any
 	if q.Prefix != "" {
-		// A prefix is a range in code-point order, which the B-trees of the
-		// sort keys serve. (PostgreSQL turns LIKE 'p%' into such a range
-		// only for a C collation and a pattern known when planning.)
-		email, nick := "email"+s.d.byteOrder(), "lower(nickname)"+s.d.byteOrder()
-		if end, ok := prefixEnd(q.Prefix); ok {
-			conds = append(conds, "(("+email+" >= ? AND "+email+" < ?) OR ("+nick+" >= ? AND "+nick+" < ?))")
-			args = append(args, q.Prefix, end, q.Prefix, end)
-		} else {
-			conds = append(conds, "("+email+" >= ? OR "+nick+" >= ?)")
-			args = append(args, q.Prefix, q.Prefix)
+		end, bounded := prefixEnd(q.Prefix)
+		for i, col := range []string{"email" + s.d.byteOrder(), "lower(nickname)" + s.d.byteOrder()} {
+			if bounded {
+				ranges[i], rangeArgs[i] = "("+col+" >= ? AND "+col+" < ?)", []any{q.Prefix, end}
+			} else {
+				ranges[i], rangeArgs[i] = "("+col+" >= ?)", []any{q.Prefix}
+			}
 		}
 	}
 	if !q.Role.IsZero() {
@@ -73,11 +78,17 @@ func (s *Store) buildUserQuery(q ports.UserQuery) (userSQL, error) {
 			args = append(args, *f.v)
 		}
 	}
-	where := ""
-	if len(conds) > 0 {
+	where, countArgs := "", slices.Clone(args)
+	if q.Prefix != "" {
+		where = " WHERE (" + ranges[0] + " OR " + ranges[1] + ")"
+		countArgs = append(append(slices.Clone(rangeArgs[0]), rangeArgs[1]...), args...)
+		if len(conds) > 0 {
+			where += " AND " + strings.Join(conds, " AND ")
+		}
+	} else if len(conds) > 0 {
 		where = " WHERE " + strings.Join(conds, " AND ")
 	}
-	out := userSQL{count: "SELECT count(*) FROM users" + where, countArgs: args}
+	out := userSQL{count: "SELECT count(*) FROM users" + where, countArgs: countArgs}
 
 	listConds, listArgs := slices.Clone(conds), slices.Clone(args)
 	if a := q.After; a != nil {
@@ -103,12 +114,30 @@ func (s *Store) buildUserQuery(q ports.UserQuery) (userSQL, error) {
 	if q.Sort.Desc {
 		dir = " DESC"
 	}
-	out.list = selectUser
-	if len(listConds) > 0 {
-		out.list += " WHERE " + strings.Join(listConds, " AND ")
+	order := " ORDER BY " + keyExpr + dir + ", id" + dir
+	if q.Prefix == "" {
+		out.list = selectUser
+		if len(listConds) > 0 {
+			out.list += " WHERE " + strings.Join(listConds, " AND ")
+		}
+		out.list += order + " LIMIT ? OFFSET ?"
+		out.listArgs = append(listArgs, max(q.Limit, 0), max(q.Offset, 0))
+		return out, nil
 	}
-	out.list += " ORDER BY " + keyExpr + dir + ", id" + dir + " LIMIT ? OFFSET ?"
-	out.listArgs = append(listArgs, max(q.Limit, 0), max(q.Offset, 0))
+	// With a prefix, each range gets its own branch, ordered and limited on
+	// its own: an OR of the two would let neither bound the scan of the
+	// sort index, which then reads from one end until it meets the prefix.
+	// UNION drops a user whose email and nickname both match.
+	n := max(q.Limit, 0) + max(q.Offset, 0)
+	var branches []string
+	out.listArgs = nil
+	for i := range ranges {
+		c := append([]string{ranges[i]}, listConds...)
+		branches = append(branches, "SELECT * FROM ("+selectUser+" WHERE "+strings.Join(c, " AND ")+order+" LIMIT ?) AS b"+strconv.Itoa(i))
+		out.listArgs = append(append(append(out.listArgs, rangeArgs[i]...), listArgs...), n)
+	}
+	out.list = "SELECT * FROM (" + strings.Join(branches, " UNION ") + ") AS u" + order + " LIMIT ? OFFSET ?"
+	out.listArgs = append(out.listArgs, max(q.Limit, 0), max(q.Offset, 0))
 	return out, nil
 }
 
@@ -131,8 +160,14 @@ func prefixEnd(p string) (string, bool) {
 	return "", false
 }
 
+// listTimeout bounds one listing: a search the indexes serve takes
+// milliseconds, and one that does not must not hold a connection for long.
+const listTimeout = 5 * time.Second
+
 // ListUsers implements ports.UserStore.
 func (s *Store) ListUsers(ctx context.Context, q ports.UserQuery) ([]*domain.User, int, error) {
+	ctx, cancel := context.WithTimeout(ctx, listTimeout)
+	defer cancel()
 	b, err := s.buildUserQuery(q)
 	if err != nil {
 		return nil, 0, err

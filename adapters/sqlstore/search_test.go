@@ -262,6 +262,10 @@ func BenchmarkSearchMillionUsers(b *testing.B) {
 		{"keyset/prefix brave_ot (nickname) by created_at", ports.UserQuery{Prefix: "brave_ot", Limit: 11}},
 		{"keyset/prefix abc by email", ports.UserQuery{Prefix: "abc", Sort: ports.UserSort{By: ports.SortByEmail}, Limit: 11}},
 		{"keyset/role MANAGER by email", ports.UserQuery{Role: domain.RoleManager, Sort: ports.UserSort{By: ports.SortByEmail}, Limit: 11}},
+		// Prefixes at the far end of the sort order from where the scan starts.
+		{"keyset/prefix 0 by -email", ports.UserQuery{Prefix: "0", Sort: ports.UserSort{By: ports.SortByEmail, Desc: true}, Limit: 11}},
+		{"keyset/prefix brave_ by -nickname", ports.UserQuery{Prefix: "brave_", Sort: ports.UserSort{By: ports.SortByNickname, Desc: true}, Limit: 11}},
+		{"keyset/prefix jolly by nickname", ports.UserQuery{Prefix: "jolly", Sort: ports.UserSort{By: ports.SortByNickname}, Limit: 11}},
 		{"keyset/role MANAGER by email, page at 8", ports.UserQuery{
 			Role: domain.RoleManager, Sort: ports.UserSort{By: ports.SortByEmail}, Limit: 11,
 			After: &ports.UserCursor{Text: "8", ID: "80000000-0000-4000-8000-000000000000"},

@@ -17,11 +17,9 @@ import (
 	"time"
 
 	"github.com/usersvc/usersvc/adapters/httpapi"
-	"github.com/usersvc/usersvc/adapters/jwttoken"
 	"github.com/usersvc/usersvc/adapters/memory"
-	"github.com/usersvc/usersvc/adapters/system"
-	"github.com/usersvc/usersvc/app"
 	"github.com/usersvc/usersvc/domain"
+	"github.com/usersvc/usersvc/ports"
 )
 
 // newHarnessWith is newHarness serving with opts (rate limits, CORS…).
@@ -254,48 +252,14 @@ func (s *hookedSessions) RevokeUserSessions(ctx context.Context, userID, exceptI
 	return s.UserStore.RevokeUserSessions(ctx, userID, exceptID, now)
 }
 
-// newHarnessHooked is newHarness (same settings, same fakes) whose use
-// cases reach the sessions through hookedSessions.
+// newHarnessHooked is newHarness whose use cases reach the sessions
+// through hookedSessions.
 func newHarnessHooked(tb testing.TB) (*harness, *hookedSessions) {
 	tb.Helper()
-	logger, logs := newTestLogger()
-	tokens, err := jwttoken.New(jwtKey, jwtIssuer, accessTTL)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	clock := &fakeClock{now: time.Date(2025, 3, 14, 9, 26, 53, 0, time.UTC)}
-	hasher := &fakeHasher{}
-	dummy, err := hasher.Hash(context.Background(), "dummy password")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	store := memory.NewUserStore()
-	sessions := &hookedSessions{UserStore: store}
-	mailer := &fakeMailer{}
-	dispatcher, err := app.NewDispatcher(store, mailer, clock, app.DispatcherConfig{}, logger)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	svc, err := app.New(app.Deps{
-		Users: store, Sessions: sessions, Audit: store, Hasher: hasher, Issuer: tokens, Verifier: tokens,
-		Clock: clock, IDs: system.IDs{}, Secrets: system.Secrets{}, Log: logger, DummyHash: dummy,
-	}, app.Config{
-		Lockout:         domain.LockoutPolicy{MaxAttempts: maxAttempts, Duration: lockoutFor},
-		VerificationTTL: verificationIn,
-		PublicBaseURL:   publicBaseURL,
+	var sessions *hookedSessions
+	h := newHarnessOn(tb, func(store *memory.UserStore) ports.SessionStore {
+		sessions = &hookedSessions{UserStore: store}
+		return sessions
 	})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	h := &harness{
-		tb: tb, svc: svc, srv: httpapi.NewServer(logger, svc, httpapi.Options{}),
-		clock: clock, mail: &outbox{tb: tb, dispatcher: dispatcher, mailer: mailer}, logs: logs, hasher: hasher,
-	}
-	u, err := svc.CreateAdmin(context.Background(), "root@example.com", testPassword)
-	if err != nil {
-		tb.Fatalf("create admin: %v", err)
-	}
-	h.admin = account{ID: u.ID(), Email: u.Email(), Password: testPassword}
-	h.admin.Token = h.login(h.admin.Email, h.admin.Password)
 	return h, sessions
 }

@@ -221,6 +221,13 @@ type harness struct {
 
 func newHarness(tb testing.TB) *harness {
 	tb.Helper()
+	return newHarnessOn(tb, nil)
+}
+
+// newHarnessOn is newHarness whose use cases reach the sessions through
+// wrap(store), when wrap is not nil: a test can hook a session call.
+func newHarnessOn(tb testing.TB, wrap func(*memory.UserStore) ports.SessionStore) *harness {
+	tb.Helper()
 	logger, logs := newTestLogger()
 	tokens, err := jwttoken.New(jwtKey, jwtIssuer, accessTTL)
 	if err != nil {
@@ -233,6 +240,10 @@ func newHarness(tb testing.TB) *harness {
 		tb.Fatal(err)
 	}
 	store := memory.NewUserStore()
+	var sessions ports.SessionStore = store
+	if wrap != nil {
+		sessions = wrap(store)
+	}
 	mailer := &fakeMailer{}
 	dispatcher, err := app.NewDispatcher(store, mailer, clock, app.DispatcherConfig{}, logger)
 	if err != nil {
@@ -240,7 +251,7 @@ func newHarness(tb testing.TB) *harness {
 	}
 	mail := &outbox{tb: tb, dispatcher: dispatcher, mailer: mailer}
 	svc, err := app.New(app.Deps{
-		Users: store, Sessions: store, Audit: store, Hasher: hasher, Issuer: tokens, Verifier: tokens,
+		Users: store, Sessions: sessions, Audit: store, Hasher: hasher, Issuer: tokens, Verifier: tokens,
 		Clock: clock, IDs: system.IDs{}, Secrets: system.Secrets{}, Log: logger, DummyHash: dummy,
 	}, app.Config{
 		Lockout:         domain.LockoutPolicy{MaxAttempts: maxAttempts, Duration: lockoutFor},

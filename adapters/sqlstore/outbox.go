@@ -150,30 +150,11 @@ func (s *Store) mark(ctx context.Context, op, id, query string, args ...any) err
 		return fmt.Errorf("sqlstore: %s: message %q: %w", op, id, domain.ErrNotFound)
 	}
 	id = uid.String()
-	tx, err := s.db.BeginTxx(ctx, nil)
-	if err != nil {
-		return s.wrap(op, err)
+	found, err := s.updateExisting(ctx, op, query, messageExists, id, args...)
+	if err == nil && !found {
+		err = fmt.Errorf("sqlstore: %s: message %s: %w", op, id, domain.ErrNotFound)
 	}
-	defer tx.Rollback()
-	res, err := tx.ExecContext(ctx, s.q(query), append(args, id)...)
-	if err != nil {
-		return s.wrap(op, err)
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return s.wrap(op, err)
-	}
-	if n == 0 {
-		// Either no such message, or one the update leaves as it is.
-		var found int
-		if err := tx.GetContext(ctx, &found, s.q(messageExists), id); err != nil {
-			return s.wrap(op, err)
-		}
-		if found == 0 {
-			return fmt.Errorf("sqlstore: %s: message %s: %w", op, id, domain.ErrNotFound)
-		}
-	}
-	return s.wrap(op, tx.Commit())
+	return err
 }
 
 // OutboxCounts reports the outbox's backlog for metrics: the messages not

@@ -220,29 +220,11 @@ func (s *Store) RevokeSession(ctx context.Context, id string, now time.Time) err
 	if !ok {
 		return domain.ErrSessionNotFound
 	}
-	tx, err := s.db.BeginTxx(ctx, nil)
-	if err != nil {
-		return s.wrap(op, err)
+	found, err := s.updateExisting(ctx, op, revokeSession, sessionExists, id, s.d.timeValue(now))
+	if err == nil && !found {
+		err = domain.ErrSessionNotFound
 	}
-	defer tx.Rollback()
-	res, err := tx.ExecContext(ctx, s.q(revokeSession), s.d.timeValue(now), id)
-	if err != nil {
-		return s.wrap(op, err)
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return s.wrap(op, err)
-	}
-	if n == 0 {
-		var found int
-		if err := tx.GetContext(ctx, &found, s.q(sessionExists), id); err != nil {
-			return s.wrap(op, err)
-		}
-		if found == 0 {
-			return domain.ErrSessionNotFound
-		}
-	}
-	return s.wrap(op, tx.Commit())
+	return err
 }
 
 // RevokeUserSessions implements ports.SessionStore. Sessions already

@@ -501,3 +501,33 @@ func (t *dbTime) parse(s string) error {
 	t.Time = v.UTC()
 	return nil
 }
+
+// updateExisting runs update (args, then id, as its parameters) and reports
+// whether the row id exists: an update that changes nothing is either a
+// missing row or one the update leaves as it is, which exists (with id as
+// its only parameter, counting rows) tells apart, in the same transaction.
+func (s *Store) updateExisting(ctx context.Context, op, update, exists, id string, args ...any) (bool, error) {
+	tx, err := s.db.BeginTxx(ctx, nil)
+	if err != nil {
+		return false, s.wrap(op, err)
+	}
+	defer tx.Rollback()
+	res, err := tx.ExecContext(ctx, s.q(update), append(args, id)...)
+	if err != nil {
+		return false, s.wrap(op, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, s.wrap(op, err)
+	}
+	if n == 0 {
+		var found int
+		if err := tx.GetContext(ctx, &found, s.q(exists), id); err != nil {
+			return false, s.wrap(op, err)
+		}
+		if found == 0 {
+			return false, nil
+		}
+	}
+	return true, s.wrap(op, tx.Commit())
+}

@@ -34,7 +34,7 @@ type postgres struct {
 	where string // host:port/dbname
 }
 
-func openPostgres(databaseURL string) (*Store, error) {
+func openPostgres(databaseURL string, wrap func(driver.Connector) driver.Connector) (*Store, error) {
 	u, err := url.Parse(databaseURL)
 	if err != nil {
 		// url.Error repeats the URL, password included: keep only the reason.
@@ -55,7 +55,7 @@ func openPostgres(databaseURL string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: malformed PostgreSQL URL: %v", oneLine(err)) //nolint:errorlint // as above
 	}
-	db := sqlx.NewDb(sql.OpenDB(c), "postgres")
+	db := sqlx.NewDb(sql.OpenDB(wrap(c)), "postgres")
 	db.SetMaxOpenConns(pgMaxOpenConns)
 	db.SetMaxIdleConns(pgMaxIdleConns)
 	db.SetConnMaxLifetime(pgConnMaxLifetime)

@@ -2,6 +2,8 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"os"
@@ -31,7 +33,7 @@ type sqliteDialect struct {
 
 // openSQLite accepts sqlite:PATH, sqlite:///ABSOLUTE/PATH, sqlite::memory:
 // and sqlite:file:URI (passed to SQLite as it is).
-func openSQLite(databaseURL string) (*Store, error) {
+func openSQLite(databaseURL string, wrap func(driver.Connector) driver.Connector) (*Store, error) {
 	_, rest, _ := strings.Cut(databaseURL, ":")
 	rest = strings.TrimPrefix(rest, "//")
 	var dsn, where string
@@ -56,10 +58,7 @@ func openSQLite(databaseURL string) (*Store, error) {
 		esc := strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(rest)
 		dsn, where = "file:"+esc+"?"+sqliteParams, rest
 	}
-	db, err := sqlx.Open("sqlite", dsn)
-	if err != nil {
-		return nil, fmt.Errorf("sqlstore: open SQLite database %s: %w", where, err)
-	}
+	db := sqlx.NewDb(sql.OpenDB(wrap(dsnConnector{dsn: dsn})), "sqlite")
 	// One connection: SQLite has a single writer anyway, so this queues
 	// writers in Go instead of failing them with SQLITE_BUSY, and keeps an
 	// in-memory database alive and shared. It never expires for that reason.
@@ -69,6 +68,13 @@ func openSQLite(databaseURL string) (*Store, error) {
 	db.SetConnMaxIdleTime(0)
 	return &Store{db: db, d: sqliteDialect{where: where}}, nil
 }
+
+// dsnConnector opens SQLite connections, as sql.Open("sqlite", dsn) would.
+type dsnConnector struct{ dsn string }
+
+func (c dsnConnector) Connect(context.Context) (driver.Conn, error) { return c.Driver().Open(c.dsn) }
+
+func (dsnConnector) Driver() driver.Driver { return &sqlite.Driver{} }
 
 func (sqliteDialect) bindType() int { return sqlx.QUESTION }
 

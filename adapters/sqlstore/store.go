@@ -7,6 +7,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"strings"
@@ -40,6 +41,22 @@ const (
 // the database answers, failing with domain.ErrUnavailable when it cannot be
 // reached, but applies no migrations: call Migrate.
 func Open(ctx context.Context, databaseURL string) (*Store, error) {
+	return OpenWith(ctx, databaseURL, Options{})
+}
+
+// Options adjust how Open connects.
+type Options struct {
+	// WrapConnector, when set, wraps the driver's connector: tests count
+	// the statements and transactions the store sends through it.
+	WrapConnector func(driver.Connector) driver.Connector
+}
+
+// OpenWith is Open with options.
+func OpenWith(ctx context.Context, databaseURL string, opts Options) (*Store, error) {
+	wrap := opts.WrapConnector
+	if wrap == nil {
+		wrap = func(c driver.Connector) driver.Connector { return c }
+	}
 	scheme, _, ok := strings.Cut(databaseURL, ":")
 	if !ok {
 		return nil, errors.New("sqlstore: malformed database URL: want postgres://…, postgresql://… or sqlite:PATH")
@@ -50,9 +67,9 @@ func Open(ctx context.Context, databaseURL string) (*Store, error) {
 	)
 	switch strings.ToLower(scheme) {
 	case "postgres", "postgresql":
-		s, err = openPostgres(databaseURL)
+		s, err = openPostgres(databaseURL, wrap)
 	case "sqlite":
-		s, err = openSQLite(databaseURL)
+		s, err = openSQLite(databaseURL, wrap)
 	default:
 		return nil, fmt.Errorf("sqlstore: unsupported database URL scheme %q: want postgres://…, postgresql://… or sqlite:PATH", scheme)
 	}

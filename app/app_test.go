@@ -135,6 +135,7 @@ func newVerifier() *TokenVerifierMock {
 // deps are the ports of one service under test.
 type deps struct {
 	store    ports.UserStore
+	sessions ports.SessionStore
 	mem      *memory.UserStore // the store behind store, for setting up and inspecting state
 	hasher   *PasswordHasherMock
 	issuer   *TokenIssuerMock
@@ -161,6 +162,7 @@ func newEnv(tb testing.TB, opts ...func(*deps)) *env {
 	mem := memory.NewUserStore()
 	d := deps{
 		store:    mem,
+		sessions: mem,
 		mem:      mem,
 		hasher:   newHasher(),
 		issuer:   newIssuer(),
@@ -178,7 +180,7 @@ func newEnv(tb testing.TB, opts ...func(*deps)) *env {
 	for _, o := range opts {
 		o(&d)
 	}
-	svc, err := app.New(app.Deps{Users: d.store, Sessions: d.mem, Audit: d.mem, Hasher: d.hasher, Issuer: d.issuer, Verifier: d.verifier, Clock: d.clock, IDs: d.ids, Secrets: d.secrets, Log: slog.New(slog.DiscardHandler), DummyHash: dummyHash}, d.cfg)
+	svc, err := app.New(app.Deps{Users: d.store, Sessions: d.sessions, Audit: d.mem, Hasher: d.hasher, Issuer: d.issuer, Verifier: d.verifier, Clock: d.clock, IDs: d.ids, Secrets: d.secrets, Log: slog.New(slog.DiscardHandler), DummyHash: dummyHash}, d.cfg)
 	if err != nil {
 		tb.Fatalf("app.New: %v", err)
 	}
@@ -331,3 +333,35 @@ func wantInvalid(tb testing.TB, err error, fields ...string) {
 func ptr[T any](v T) *T { return &v }
 
 func discardLog() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+// sessionOf reads a session straight from the store.
+func (e *env) sessionOf(tb testing.TB, id string) domain.Session {
+	tb.Helper()
+	sess, _, err := e.mem.SessionWithUser(context.Background(), id)
+	if err != nil {
+		tb.Fatalf("SessionWithUser(%q): %v", id, err)
+	}
+	return sess
+}
+
+// sessionAlive reports whether a session may still be used by its user now.
+func (e *env) sessionAlive(tb testing.TB, id string) bool {
+	tb.Helper()
+	sess, u, err := e.mem.SessionWithUser(context.Background(), id)
+	if err != nil {
+		return false
+	}
+	return sess.ValidFor(u, e.clock.Now())
+}
+
+// setHash puts a hash of the user's password in place directly (a hash
+// made with old parameters, say), as an upgrade would.
+func (e *env) setHash(tb testing.TB, id, hash string) {
+	tb.Helper()
+	if err := e.mem.UpdateUser(context.Background(), id, func(u *domain.User) error {
+		u.UpgradePasswordHash(u.PasswordHash(), hash)
+		return nil
+	}); err != nil {
+		tb.Fatal(err)
+	}
+}

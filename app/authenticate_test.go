@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -33,7 +34,10 @@ func TestAuthenticate(t *testing.T) {
 	if actor.SessionID == "" {
 		t.Error("the actor carries no session id")
 	}
-	actor.SessionID = ""
+	if actor.User == nil || actor.User.ID() != u.ID() {
+		t.Errorf("the actor carries user %v, want the one read with the session", actor.User)
+	}
+	actor.SessionID, actor.User = "", nil
 	if diff := cmp.Diff(domain.Actor{ID: u.ID(), Role: domain.RoleAuthenticated}, actor, roleEqual); diff != "" {
 		t.Errorf("actor mismatch (-want +got):\n%s", diff)
 	}
@@ -55,14 +59,21 @@ func TestAuthenticateRevoked(t *testing.T) {
 			}
 			return token
 		}},
-		{"locked user", func(tb testing.TB, e *env, admin domain.Actor, u *domain.User, token string) string {
-			lockAccount(tb, e, u.Email())
+		{"locked by staff", func(tb testing.TB, e *env, admin domain.Actor, u *domain.User, token string) string {
+			if _, err := e.svc.Lock(context.Background(), admin, u.ID()); err != nil {
+				tb.Fatal(err)
+			}
 			return token
 		}},
-		{"locked user, token of the current version", func(tb testing.TB, e *env, admin domain.Actor, u *domain.User, token string) string {
-			lockAccount(tb, e, u.Email())
-			cur := e.user(tb, u.ID())
-			return tokenFor(ports.AccessClaims{UserID: u.ID(), Role: cur.Role(), TokenVersion: cur.TokenVersion()})
+		{"logged out", func(tb testing.TB, e *env, admin domain.Actor, u *domain.User, token string) string {
+			if err := e.svc.Logout(context.Background(), e.actorOf(tb, token), ""); err != nil {
+				tb.Fatal(err)
+			}
+			return token
+		}},
+		{"another user's session", func(tb testing.TB, e *env, admin domain.Actor, u *domain.User, token string) string {
+			sid := strings.Split(token, "|")[4]
+			return tokenFor(ports.AccessClaims{UserID: admin.ID, Role: domain.RoleAdmin, SessionID: sid})
 		}},
 		{"demoted user", func(tb testing.TB, e *env, admin domain.Actor, u *domain.User, token string) string {
 			if _, err := e.svc.ChangeRole(context.Background(), admin, u.ID(), domain.RoleAnonymous); err != nil {
@@ -78,8 +89,8 @@ func TestAuthenticateRevoked(t *testing.T) {
 		}},
 		{"bumped version", func(tb testing.TB, e *env, admin domain.Actor, u *domain.User, token string) string {
 			if err := e.mem.UpdateUser(context.Background(), u.ID(), func(u *domain.User) error {
-				u.SetPasswordHash(fakeHash("another-Password-9"), e.clock.Now())
-				return nil
+				u.SetResetToken("reset-hash", e.clock.Now().Add(time.Hour))
+				return u.ResetPassword("reset-hash", fakeHash("another-Password-9"), e.clock.Now())
 			}); err != nil {
 				tb.Fatal(err)
 			}
@@ -117,19 +128,42 @@ func TestAuthenticateFailures(t *testing.T) {
 			d.verifier.VerifyFunc = func(token string, now time.Time) (ports.AccessClaims, error) { return ports.AccessClaims{}, errBoom }
 		}},
 		{"store", func(d *deps) {
-			d.store = &UserStoreMock{UserByIDFunc: func(ctx context.Context, id string) (*domain.User, error) { return nil, errBoom }}
+			d.sessions = &failingSessions{SessionStore: d.mem}
 		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			e := newEnv(t, tt.setup)
-			token := tokenFor(ports.AccessClaims{UserID: "ffffffff-ffff-4fff-bfff-ffffffffffff", Role: domain.RoleAdmin})
+			token := tokenFor(ports.AccessClaims{UserID: "ffffffff-ffff-4fff-bfff-ffffffffffff", Role: domain.RoleAdmin, SessionID: "ffffffff-ffff-4fff-bfff-fffffffffff0"})
 			actor, err := e.svc.Authenticate(context.Background(), token)
 			wantErr(t, err, errBoom)
-			if actor != (domain.Actor{}) {
+			if actor.ID != "" || actor.User != nil {
 				t.Errorf("a failed authentication returned %+v", actor)
 			}
 		})
 	}
+}
+
+// A failure to sign a login out of a lock caused by wrong passwords: the
+// session goes on (PRODUCT.md section 4), so three wrong passwords from
+// anyone cannot sign the owner out.
+func TestAuthenticateSurvivesALockByFailures(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	u, token := loggedIn(t, e, "alice@example.com")
+	lockAccount(t, e, u.Email())
+	if !e.user(t, u.ID()).IsLocked() {
+		t.Fatal("the account did not lock")
+	}
+	if _, err := e.svc.Authenticate(context.Background(), token); err != nil {
+		t.Errorf("Authenticate after a lock by wrong passwords = %v, want the session to go on", err)
+	}
+}
+
+// failingSessions is a SessionStore whose reads fail.
+type failingSessions struct{ ports.SessionStore }
+
+func (failingSessions) SessionWithUser(context.Context, string) (domain.Session, *domain.User, error) {
+	return domain.Session{}, nil, errBoom
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"time"
 
 	"github.com/usersvc/usersvc/domain"
@@ -22,10 +23,18 @@ type LoginResult struct {
 // be able to leave its guess uncounted.
 const decideTimeout = 30 * time.Second
 
+// unlockTTL is how long the unlock link of a lock email works.
+const unlockTTL = 24 * time.Hour
+
 // Login checks an email and password. Unknown emails and wrong passwords fail
 // alike with domain.ErrInvalidCredentials; a locked account with
 // domain.ErrAccountLocked; a right password on an unverified account with
 // domain.ErrEmailNotVerified.
+//
+// It costs two short write transactions on the user and no other read: one
+// admits the attempt (the lockout's slot), the other decides it, opens the
+// session and upgrades a stale hash, together. The slow hash runs between
+// them, outside any transaction.
 func (s *Service) Login(ctx context.Context, rawEmail, password string) (LoginResult, error) {
 	res, err := s.login(ctx, rawEmail, password)
 	if err != nil {
@@ -39,155 +48,185 @@ func (s *Service) login(ctx context.Context, rawEmail, password string) (LoginRe
 	if err != nil {
 		return LoginResult{}, s.failUnknown(ctx, password)
 	}
-	u, err := s.users.UserByEmail(ctx, email)
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), decideTimeout)
+	defer cancel()
+	p, err := s.checkPassword(ctx, dctx, email, "", password)
 	if errors.Is(err, domain.ErrUserNotFound) {
 		return LoginResult{}, s.failUnknown(ctx, password)
 	}
 	if err != nil {
 		return LoginResult{}, err
 	}
-	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), decideTimeout)
-	defer cancel()
-	u, stale, err := s.checkAccountPassword(ctx, dctx, u.ID(), password, "login")
+	refresh, err := s.secrets.NewSecret()
+	if err != nil {
+		return LoginResult{}, err
+	}
+	var out *domain.User
+	var sessionID string
+	err = s.decide(ctx, dctx, p, "login", func(u *domain.User) error {
+		if err := u.CheckCanLogin(); err != nil {
+			return err
+		}
+		now := s.clock.Now()
+		sess := domain.NewSession(s.ids.NewID(), now, s.sessionPolicy(), clientIP(ctx), userAgent(ctx))
+		u.OpenSession(sess, hashSecret(refresh))
+		u.Record(s.event(ctx, domain.EventLoginSucceeded, u.ID(), u.ID(), ""))
+		out, sessionID = u, sess.ID
+		return nil
+	})
 	switch {
 	case errors.Is(err, domain.ErrUserNotFound): // deleted meanwhile
 		return LoginResult{}, s.failUnknown(ctx, password)
-	case errors.Is(err, domain.ErrWrongPassword):
+	case errors.Is(err, domain.ErrWrongPassword): // a stale proof included
 		return LoginResult{}, domain.ErrInvalidCredentials
 	case err != nil:
 		return LoginResult{}, err
 	}
-	if err := u.CheckCanLogin(); err != nil {
-		return LoginResult{}, err
-	}
-	res, err := s.startSession(dctx, u, password)
-	if err == nil && stale {
-		s.rehash(dctx, u.ID(), password, u.PasswordHash())
-	}
-	return res, err
+	return s.issue(out, sessionID, refresh)
 }
 
-// checkAccountPassword checks a password of account id under the lockout:
-// admitted before the hash runs, counted after, so guesses through any door
-// (login, password change, account deletion) share MaxAttempts. It returns
-// the user as the decision left it and whether its hash has old parameters,
-// or domain.ErrWrongPassword, domain.ErrAccountLocked. ctx bounds the wait for admission; dctx, detached
-// from the caller, the check and the decision, so a client that hangs up
-// cannot leave its guess uncounted.
-func (s *Service) checkAccountPassword(ctx, dctx context.Context, id, password, door string) (*domain.User, bool, error) {
-	// A hash that changed while it was being checked is checked again: it
-	// may be a new password (the guess then fails and counts) or only the
-	// same password rehashed with new parameters (it then passes).
-	for try := 1; ; try++ {
-		u, stale, changed, err := s.checkPasswordOnce(ctx, dctx, id, password, door)
-		if !changed || try == 3 {
-			if changed {
-				err = domain.ErrWrongPassword
-			}
-			return u, stale, err
+// passwordCheck is a password checked under the lockout, not yet decided.
+type passwordCheck struct {
+	userID  string
+	attempt domain.LoginAttempt
+	ok      bool
+	newHash string // the password hashed anew when its hash is stale
+	secret  string // the unlock link's secret, should the decision lock
+}
+
+// checkPassword admits a password check on the account with email (or
+// userID), waiting while every slot is held, and checks the password
+// outside any transaction. Guesses through every door (login, password
+// change, account deletion) share the lockout's MaxAttempts. The check must
+// then be decided (decide), which counts it. ctx bounds the wait for
+// admission; dctx, detached from the caller, the check, so a client that
+// hangs up cannot leave its guess uncounted.
+func (s *Service) checkPassword(ctx, dctx context.Context, email, userID, password string) (passwordCheck, error) {
+	p, err := s.admit(ctx, email, userID)
+	if err != nil {
+		return passwordCheck{}, err
+	}
+	ok, stale, err := s.hasher.Verify(dctx, password, p.attempt.PasswordHash)
+	if err == nil && ok && stale {
+		// Hashed now, saved with the decision: a failure only means the
+		// upgrade waits for the next login.
+		if p.newHash, err = s.hasher.Hash(dctx, password); err != nil {
+			s.log.WarnContext(ctx, "password hash upgrade skipped", "user_id", p.userID, "error", err)
+			p.newHash, err = "", nil
 		}
 	}
-}
-
-func (s *Service) checkPasswordOnce(ctx, dctx context.Context, id, password, door string) (u *domain.User, stale, changed bool, err error) {
-	hash, err := s.admitLoginAttempt(ctx, id)
-	if err != nil {
-		return nil, false, false, err
-	}
-	ok, stale, err := s.hasher.Verify(dctx, password, hash)
 	if err != nil {
 		// Not the user's fault: release the slot without counting it.
-		if rerr := s.users.UpdateUser(dctx, id, func(cur *domain.User) error {
-			cur.AbandonLoginAttempt()
+		if rerr := s.users.UpdateUser(dctx, p.userID, func(u *domain.User) error {
+			u.AbandonLoginAttempt()
 			return nil
 		}); rerr != nil {
-			s.log.WarnContext(ctx, "login slot not released", "user_id", id, "error", rerr)
+			s.log.WarnContext(ctx, "login slot not released", "user_id", p.userID, "error", rerr)
 		}
-		return nil, false, false, err
+		return passwordCheck{}, err
 	}
-	var lockedNow bool
-	err = s.users.UpdateUser(dctx, id, func(cur *domain.User) error {
-		lockedNow, changed, u = false, false, cur
-		if cur.PasswordHash() != hash {
-			// The hash changed while it was being checked: this attempt
-			// neither counts nor passes; the caller checks again.
-			changed = true
-			cur.AbandonLoginAttempt()
-			return nil
-		}
-		lockedNow = cur.EndLoginAttempt(s.clock.Now(), ok, s.cfg.Lockout)
-		switch {
-		case !ok:
-			cur.Record(s.event(ctx, domain.EventLoginFailed, "", cur.ID(), "wrong password ("+door+")"))
-		case door == "login" && cur.CheckCanLogin() == nil:
-			cur.Record(s.event(ctx, domain.EventLoginSucceeded, cur.ID(), cur.ID(), ""))
-		}
-		if lockedNow {
-			cur.Queue(lockedMessage(cur))
-			cur.Record(s.event(ctx, domain.EventAccountLocked, "", cur.ID(), "too many failed password checks"))
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, false, false, err
-	}
-	if lockedNow {
-		s.wake()
-	}
-	switch {
-	case changed:
-		return nil, false, true, nil
-	case !ok:
-		return nil, false, false, domain.ErrWrongPassword
-	case u.IsLocked():
-		return nil, false, false, domain.ErrAccountLocked
-	}
-	return u, stale, false, nil
+	p.ok = ok
+	return p, nil
 }
 
-// admitLoginAttempt reserves a password check on the account, waiting while
-// every slot is held by attempts in flight, and returns the hash to check.
-func (s *Service) admitLoginAttempt(ctx context.Context, id string) (string, error) {
+// admit reserves a password check on the account with email (or userID),
+// waiting while every slot is held by attempts in flight.
+func (s *Service) admit(ctx context.Context, email, userID string) (passwordCheck, error) {
+	secret, err := s.secrets.NewSecret()
+	if err != nil {
+		return passwordCheck{}, err
+	}
 	wait := 2 * time.Millisecond
 	for {
-		var hash string
+		var p passwordCheck
 		var admitErr error
-		var lockedNow bool
 		// A refusal is saved too: admission may have counted expired
 		// attempts as failures, locked or unlocked the account.
-		err := s.users.UpdateUser(ctx, id, func(u *domain.User) error {
-			hash = u.PasswordHash()
+		fn := func(u *domain.User) error {
 			wasLocked := u.IsLocked()
-			admitErr = u.BeginLoginAttempt(s.clock.Now(), s.cfg.Lockout)
-			if lockedNow = !wasLocked && u.IsLocked(); lockedNow {
-				u.Queue(lockedMessage(u))
-				u.Record(s.event(ctx, domain.EventAccountLocked, "", u.ID(), "failed logins counted after their lease"))
+			p = passwordCheck{userID: u.ID(), secret: secret}
+			p.attempt, admitErr = u.BeginLoginAttempt(s.clock.Now(), s.cfg.Lockout)
+			if !wasLocked && u.IsLocked() {
+				s.lockedByFailures(ctx, u, secret, "failed password checks counted after their lease")
 			}
 			return nil
-		})
-		if err != nil {
-			return "", err
 		}
-		if lockedNow {
-			s.wake()
+		if userID != "" {
+			err = s.users.UpdateUser(ctx, userID, fn)
+		} else {
+			err = s.users.UpdateUserByEmail(ctx, email, fn)
+		}
+		if err != nil {
+			return passwordCheck{}, err
 		}
 		if !errors.Is(admitErr, domain.ErrLoginBusy) {
-			return hash, admitErr
+			return p, admitErr
 		}
 		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return "", fmt.Errorf("waiting for a login slot: %w: %w", domain.ErrUnavailable, ctx.Err())
+			return passwordCheck{}, fmt.Errorf("waiting for a login slot: %w: %w", domain.ErrUnavailable, ctx.Err())
 		case <-t.C:
 		}
 		wait = min(wait*2, 50*time.Millisecond)
 	}
 }
 
-// lockedMessage tells the owner their account locked.
-func lockedMessage(u *domain.User) domain.Message {
-	return domain.Message{Kind: domain.MessageLocked, To: u.Email(), Name: u.DisplayName()}
+// decide records the outcome of a password check in one write of the user:
+// the lockout counts it and, when the password was right, then applies,
+// with a stale hash upgraded. A wrong password fails with
+// domain.ErrWrongPassword. Either way the decision is saved: then's error
+// too is returned only after it is, so then must refuse before it changes
+// anything.
+func (s *Service) decide(ctx, dctx context.Context, p passwordCheck, door string, then func(u *domain.User) error) error {
+	var refused error
+	lockedNow := false
+	err := s.users.UpdateUser(dctx, p.userID, func(u *domain.User) error {
+		now := s.clock.Now()
+		lockedNow, refused = u.EndLoginAttempt(p.attempt, p.ok, now, s.cfg.Lockout)
+		switch {
+		case errors.Is(refused, domain.ErrPasswordChanged):
+			return nil // not the guesser's fault, nor a proof: counted as nothing
+		case refused != nil:
+			if !p.ok {
+				u.Record(s.event(ctx, domain.EventLoginFailed, "", u.ID(), "wrong password ("+door+")"))
+			}
+			if lockedNow {
+				s.lockedByFailures(ctx, u, p.secret, "too many failed password checks")
+			}
+			return nil
+		}
+		if p.newHash != "" {
+			u.UpgradePasswordHash(p.attempt.PasswordHash, p.newHash)
+		}
+		refused = then(u)
+		return nil
+	})
+	if err != nil {
+		if !errors.Is(err, domain.ErrUserNotFound) {
+			// The decision was lost with its write: release the slot, so
+			// that our fault does not count as the caller's guess when its
+			// lease runs out.
+			s.abandon(ctx, dctx, p)
+		}
+		return err
+	}
+	if lockedNow {
+		s.wake()
+	}
+	return refused
+}
+
+// lockedByFailures is what a lock caused by wrong passwords owes: the owner
+// gets an email with a single-use link that lifts it, and the audit log an event.
+func (s *Service) lockedByFailures(ctx context.Context, u *domain.User, secret, why string) {
+	u.SetUnlockToken(hashSecret(secret), s.clock.Now().Add(unlockTTL))
+	u.Queue(domain.Message{
+		Kind: domain.MessageLocked, To: u.Email(), Name: u.DisplayName(),
+		Link: s.cfg.PublicBaseURL + "/unlock?token=" + url.QueryEscape(secret),
+	})
+	u.Record(s.event(ctx, domain.EventAccountLocked, "", u.ID(), why))
 }
 
 // failUnknown spends the time a real password check takes, so that the
@@ -200,17 +239,7 @@ func (s *Service) failUnknown(ctx context.Context, password string) error {
 	return domain.ErrInvalidCredentials
 }
 
-// rehash upgrades a hash made with old parameters; a failure only means the
-// upgrade waits for the next login.
-func (s *Service) rehash(ctx context.Context, id, password, oldHash string) {
-	newHash, err := s.hasher.Hash(ctx, password)
-	if err == nil {
-		err = s.users.UpdateUser(ctx, id, func(u *domain.User) error {
-			u.UpgradePasswordHash(oldHash, newHash)
-			return nil
-		})
-	}
-	if err != nil {
-		s.log.WarnContext(ctx, "password hash upgrade failed", "user_id", id, "error", err)
-	}
+// sessionPolicy is how long sessions last.
+func (s *Service) sessionPolicy() domain.SessionPolicy {
+	return domain.SessionPolicy{TTL: s.cfg.RefreshTTL, MaxAge: s.cfg.SessionMaxAge}
 }

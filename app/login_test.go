@@ -26,8 +26,8 @@ func TestLogin(t *testing.T) {
 		t.Error("Login returned no refresh token")
 	}
 	sid := strings.Split(res.AccessToken, "|")[4]
-	if sess, err := e.mem.SessionByID(context.Background(), sid); err != nil || sess.UserID != u.ID() {
-		t.Errorf("the token's session %q: %+v, %v", sid, sess, err)
+	if sess := e.sessionOf(t, sid); sess.UserID != u.ID() || !sess.CreatedAt.Equal(t0.Add(time.Hour)) {
+		t.Errorf("the token's session %q: %+v", sid, sess)
 	}
 	wantToken := tokenFor(ports.AccessClaims{UserID: u.ID(), Role: domain.RoleAuthenticated, TokenVersion: u.TokenVersion(), SessionID: sid})
 	if res.AccessToken != wantToken || res.ExpiresIn != tokenTTL || res.User == nil || res.User.ID() != u.ID() {
@@ -114,9 +114,13 @@ func TestLoginLockout(t *testing.T) {
 			t.Fatalf("after %d failures locked = %v", i, locked)
 		}
 	}
-	want := domain.Message{Kind: domain.MessageLocked, To: "alice@example.com", Name: u.Nickname()}
-	if msgs := e.sentTo("alice@example.com", domain.MessageLocked); len(msgs) != 1 || msgs[0] != want {
-		t.Fatalf("lock mails %+v, want exactly %+v", msgs, want)
+	msgs := e.sentTo("alice@example.com", domain.MessageLocked)
+	if len(msgs) != 1 || msgs[0].Name != u.Nickname() || !strings.HasPrefix(msgs[0].Link, baseURL+"/unlock?token=") {
+		t.Fatalf("lock mails %+v, want exactly one with a link %s/unlock?token=…", msgs, baseURL)
+	}
+	secret := strings.TrimPrefix(msgs[0].Link, baseURL+"/unlock?token=")
+	if st := e.user(t, u.ID()).State(); st.UnlockTokenHash != sha256Hex(secret) || !st.UnlockExpiresAt.Equal(e.clock.Now().Add(24*time.Hour)) {
+		t.Errorf("stored unlock token %q expiring %v; want the link's hash, expiring in 24 h", st.UnlockTokenHash, st.UnlockExpiresAt)
 	}
 
 	checks := len(e.hasher.VerifyCalls())
@@ -301,7 +305,7 @@ func TestLoginIssuerFailure(t *testing.T) {
 func TestLoginStoreFailure(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, func(d *deps) {
-		d.store = &UserStoreMock{UserByEmailFunc: func(ctx context.Context, email string) (*domain.User, error) { return nil, errBoom }}
+		d.store = &UserStoreMock{UpdateUserByEmailFunc: func(context.Context, string, func(*domain.User) error) error { return errBoom }}
 	})
 	_, err := e.login("alice@example.com", goodPass)
 	wantErr(t, err, errBoom)
@@ -318,7 +322,7 @@ func TestLoginCancelledWhileBusy(t *testing.T) {
 	// Every slot is held by attempts of another process.
 	if err := e.mem.UpdateUser(context.Background(), u.ID(), func(u *domain.User) error {
 		for range maxAttempts {
-			if err := u.BeginLoginAttempt(e.clock.Now(), domain.LockoutPolicy{MaxAttempts: maxAttempts, AttemptLease: time.Hour}); err != nil {
+			if _, err := u.BeginLoginAttempt(e.clock.Now(), domain.LockoutPolicy{MaxAttempts: maxAttempts, AttemptLease: time.Hour}); err != nil {
 				return err
 			}
 		}
@@ -328,9 +332,8 @@ func TestLoginCancelledWhileBusy(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	store := &UserStoreMock{
-		UserByEmailFunc: e.mem.UserByEmail,
-		UpdateUserFunc: func(c context.Context, id string, fn func(*domain.User) error) error {
-			err := e.mem.UpdateUser(c, id, fn)
+		UpdateUserByEmailFunc: func(c context.Context, email string, fn func(*domain.User) error) error {
+			err := e.mem.UpdateUserByEmail(c, email, fn)
 			cancel() // the caller hangs up after its first try
 			return err
 		},
@@ -532,7 +535,7 @@ func TestLoginCountsAttemptsWhoseLeaseRanOut(t *testing.T) {
 			u := e.verified(t, "alice@example.com")
 			if err := e.mem.UpdateUser(context.Background(), u.ID(), func(u *domain.User) error {
 				for range maxAttempts {
-					if err := u.BeginLoginAttempt(e.clock.Now(), domain.LockoutPolicy{MaxAttempts: maxAttempts, AttemptLease: time.Minute}); err != nil {
+					if _, err := u.BeginLoginAttempt(e.clock.Now(), domain.LockoutPolicy{MaxAttempts: maxAttempts, AttemptLease: time.Minute}); err != nil {
 						return err
 					}
 				}

@@ -7,8 +7,12 @@ import (
 	"github.com/usersvc/usersvc/domain"
 )
 
-// Me returns the caller's own account.
+// Me returns the caller's own account: as authentication read it, when it
+// did (no second read), else from the store.
 func (s *Service) Me(ctx context.Context, actor domain.Actor) (*domain.User, error) {
+	if actor.User != nil && actor.User.ID() == actor.ID {
+		return actor.User, nil
+	}
 	u, err := s.users.UserByID(ctx, actor.ID)
 	if err != nil {
 		return nil, fmt.Errorf("me: %w", err)

@@ -8,7 +8,10 @@ import (
 
 type ctxKey int
 
-const clientIPKey ctxKey = iota
+const (
+	clientIPKey ctxKey = iota
+	userAgentKey
+)
 
 // WithClientIP records the caller's address for the audit log. It is
 // request metadata, never used to decide who may do what.
@@ -19,6 +22,17 @@ func WithClientIP(ctx context.Context, ip string) context.Context {
 func clientIP(ctx context.Context) string {
 	ip, _ := ctx.Value(clientIPKey).(string)
 	return ip
+}
+
+// WithUserAgent records the caller's User-Agent, kept with the sessions it
+// opens so that their owner can tell them apart. Request metadata only.
+func WithUserAgent(ctx context.Context, ua string) context.Context {
+	return context.WithValue(ctx, userAgentKey, ua)
+}
+
+func userAgent(ctx context.Context) string {
+	ua, _ := ctx.Value(userAgentKey).(string)
+	return ua
 }
 
 // event builds an audit event of the current request.

@@ -554,6 +554,9 @@ var _ ports.UserStore = &UserStoreMock{}
 //			UpdateUserFunc: func(ctx context.Context, id string, fn func(u *domain.User) error) error {
 //				panic("mock out the UpdateUser method")
 //			},
+//			UpdateUserByEmailFunc: func(ctx context.Context, email string, fn func(u *domain.User) error) error {
+//				panic("mock out the UpdateUserByEmail method")
+//			},
 //			UpdateUserCountingAdminsFunc: func(ctx context.Context, id string, fn func(u *domain.User, admins int) error) error {
 //				panic("mock out the UpdateUserCountingAdmins method")
 //			},
@@ -563,8 +566,8 @@ var _ ports.UserStore = &UserStoreMock{}
 //			UserByIDFunc: func(ctx context.Context, id string) (*domain.User, error) {
 //				panic("mock out the UserByID method")
 //			},
-//			UserIDByResetTokenHashFunc: func(ctx context.Context, hash string) (string, error) {
-//				panic("mock out the UserIDByResetTokenHash method")
+//			UserByTokenFunc: func(ctx context.Context, purpose ports.TokenPurpose, hash string) (*domain.User, error) {
+//				panic("mock out the UserByToken method")
 //			},
 //		}
 //
@@ -585,6 +588,9 @@ type UserStoreMock struct {
 	// UpdateUserFunc mocks the UpdateUser method.
 	UpdateUserFunc func(ctx context.Context, id string, fn func(u *domain.User) error) error
 
+	// UpdateUserByEmailFunc mocks the UpdateUserByEmail method.
+	UpdateUserByEmailFunc func(ctx context.Context, email string, fn func(u *domain.User) error) error
+
 	// UpdateUserCountingAdminsFunc mocks the UpdateUserCountingAdmins method.
 	UpdateUserCountingAdminsFunc func(ctx context.Context, id string, fn func(u *domain.User, admins int) error) error
 
@@ -594,8 +600,8 @@ type UserStoreMock struct {
 	// UserByIDFunc mocks the UserByID method.
 	UserByIDFunc func(ctx context.Context, id string) (*domain.User, error)
 
-	// UserIDByResetTokenHashFunc mocks the UserIDByResetTokenHash method.
-	UserIDByResetTokenHashFunc func(ctx context.Context, hash string) (string, error)
+	// UserByTokenFunc mocks the UserByToken method.
+	UserByTokenFunc func(ctx context.Context, purpose ports.TokenPurpose, hash string) (*domain.User, error)
 
 	// calls tracks calls to the methods.
 	calls struct {
@@ -631,6 +637,15 @@ type UserStoreMock struct {
 			// Fn is the fn argument value.
 			Fn func(u *domain.User) error
 		}
+		// UpdateUserByEmail holds details about calls to the UpdateUserByEmail method.
+		UpdateUserByEmail []struct {
+			// Ctx is the ctx argument value.
+			Ctx context.Context
+			// Email is the email argument value.
+			Email string
+			// Fn is the fn argument value.
+			Fn func(u *domain.User) error
+		}
 		// UpdateUserCountingAdmins holds details about calls to the UpdateUserCountingAdmins method.
 		UpdateUserCountingAdmins []struct {
 			// Ctx is the ctx argument value.
@@ -654,10 +669,12 @@ type UserStoreMock struct {
 			// ID is the id argument value.
 			ID string
 		}
-		// UserIDByResetTokenHash holds details about calls to the UserIDByResetTokenHash method.
-		UserIDByResetTokenHash []struct {
+		// UserByToken holds details about calls to the UserByToken method.
+		UserByToken []struct {
 			// Ctx is the ctx argument value.
 			Ctx context.Context
+			// Purpose is the purpose argument value.
+			Purpose ports.TokenPurpose
 			// Hash is the hash argument value.
 			Hash string
 		}
@@ -666,10 +683,11 @@ type UserStoreMock struct {
 	lockDeleteUser               sync.RWMutex
 	lockListUsers                sync.RWMutex
 	lockUpdateUser               sync.RWMutex
+	lockUpdateUserByEmail        sync.RWMutex
 	lockUpdateUserCountingAdmins sync.RWMutex
 	lockUserByEmail              sync.RWMutex
 	lockUserByID                 sync.RWMutex
-	lockUserIDByResetTokenHash   sync.RWMutex
+	lockUserByToken              sync.RWMutex
 }
 
 // CreateUser calls CreateUserFunc.
@@ -824,6 +842,46 @@ func (mock *UserStoreMock) UpdateUserCalls() []struct {
 	return calls
 }
 
+// UpdateUserByEmail calls UpdateUserByEmailFunc.
+func (mock *UserStoreMock) UpdateUserByEmail(ctx context.Context, email string, fn func(u *domain.User) error) error {
+	if mock.UpdateUserByEmailFunc == nil {
+		panic("UserStoreMock.UpdateUserByEmailFunc: method is nil but UserStore.UpdateUserByEmail was just called")
+	}
+	callInfo := struct {
+		Ctx   context.Context
+		Email string
+		Fn    func(u *domain.User) error
+	}{
+		Ctx:   ctx,
+		Email: email,
+		Fn:    fn,
+	}
+	mock.lockUpdateUserByEmail.Lock()
+	mock.calls.UpdateUserByEmail = append(mock.calls.UpdateUserByEmail, callInfo)
+	mock.lockUpdateUserByEmail.Unlock()
+	return mock.UpdateUserByEmailFunc(ctx, email, fn)
+}
+
+// UpdateUserByEmailCalls gets all the calls that were made to UpdateUserByEmail.
+// Check the length with:
+//
+//	len(mockedUserStore.UpdateUserByEmailCalls())
+func (mock *UserStoreMock) UpdateUserByEmailCalls() []struct {
+	Ctx   context.Context
+	Email string
+	Fn    func(u *domain.User) error
+} {
+	var calls []struct {
+		Ctx   context.Context
+		Email string
+		Fn    func(u *domain.User) error
+	}
+	mock.lockUpdateUserByEmail.RLock()
+	calls = mock.calls.UpdateUserByEmail
+	mock.lockUpdateUserByEmail.RUnlock()
+	return calls
+}
+
 // UpdateUserCountingAdmins calls UpdateUserCountingAdminsFunc.
 func (mock *UserStoreMock) UpdateUserCountingAdmins(ctx context.Context, id string, fn func(u *domain.User, admins int) error) error {
 	if mock.UpdateUserCountingAdminsFunc == nil {
@@ -936,38 +994,42 @@ func (mock *UserStoreMock) UserByIDCalls() []struct {
 	return calls
 }
 
-// UserIDByResetTokenHash calls UserIDByResetTokenHashFunc.
-func (mock *UserStoreMock) UserIDByResetTokenHash(ctx context.Context, hash string) (string, error) {
-	if mock.UserIDByResetTokenHashFunc == nil {
-		panic("UserStoreMock.UserIDByResetTokenHashFunc: method is nil but UserStore.UserIDByResetTokenHash was just called")
+// UserByToken calls UserByTokenFunc.
+func (mock *UserStoreMock) UserByToken(ctx context.Context, purpose ports.TokenPurpose, hash string) (*domain.User, error) {
+	if mock.UserByTokenFunc == nil {
+		panic("UserStoreMock.UserByTokenFunc: method is nil but UserStore.UserByToken was just called")
 	}
 	callInfo := struct {
-		Ctx  context.Context
-		Hash string
+		Ctx     context.Context
+		Purpose ports.TokenPurpose
+		Hash    string
 	}{
-		Ctx:  ctx,
-		Hash: hash,
+		Ctx:     ctx,
+		Purpose: purpose,
+		Hash:    hash,
 	}
-	mock.lockUserIDByResetTokenHash.Lock()
-	mock.calls.UserIDByResetTokenHash = append(mock.calls.UserIDByResetTokenHash, callInfo)
-	mock.lockUserIDByResetTokenHash.Unlock()
-	return mock.UserIDByResetTokenHashFunc(ctx, hash)
+	mock.lockUserByToken.Lock()
+	mock.calls.UserByToken = append(mock.calls.UserByToken, callInfo)
+	mock.lockUserByToken.Unlock()
+	return mock.UserByTokenFunc(ctx, purpose, hash)
 }
 
-// UserIDByResetTokenHashCalls gets all the calls that were made to UserIDByResetTokenHash.
+// UserByTokenCalls gets all the calls that were made to UserByToken.
 // Check the length with:
 //
-//	len(mockedUserStore.UserIDByResetTokenHashCalls())
-func (mock *UserStoreMock) UserIDByResetTokenHashCalls() []struct {
-	Ctx  context.Context
-	Hash string
+//	len(mockedUserStore.UserByTokenCalls())
+func (mock *UserStoreMock) UserByTokenCalls() []struct {
+	Ctx     context.Context
+	Purpose ports.TokenPurpose
+	Hash    string
 } {
 	var calls []struct {
-		Ctx  context.Context
-		Hash string
+		Ctx     context.Context
+		Purpose ports.TokenPurpose
+		Hash    string
 	}
-	mock.lockUserIDByResetTokenHash.RLock()
-	calls = mock.calls.UserIDByResetTokenHash
-	mock.lockUserIDByResetTokenHash.RUnlock()
+	mock.lockUserByToken.RLock()
+	calls = mock.calls.UserByToken
+	mock.lockUserByToken.RUnlock()
 	return calls
 }

@@ -5,6 +5,7 @@ package app_test
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -18,12 +19,7 @@ import (
 func TestRightPasswordLoginsTogetherSurviveAHashUpgrade(t *testing.T) {
 	e := newEnv(t)
 	u := e.verified(t, "alice@example.com")
-	if err := e.mem.UpdateUser(context.Background(), u.ID(), func(u *domain.User) error {
-		u.SetPasswordHash(staleHash(goodPass), e.clock.Now())
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
+	e.setHash(t, u.ID(), staleHash(goodPass))
 	verify := e.hasher.VerifyFunc
 	var entered sync.WaitGroup
 	entered.Add(2)
@@ -58,8 +54,6 @@ func TestStalePasswordChangeCannotEndTheOwnersSession(t *testing.T) {
 	e := newEnv(t)
 	e.verified(t, "alice@example.com")
 	owner := e.actorOf(t, e.session(t, "alice@example.com", goodPass).AccessToken)
-	ownerTok := ""
-	_ = ownerTok
 	other := e.actorOf(t, e.session(t, "alice@example.com", goodPass).AccessToken)
 	const otherNew = "third-Pass-word-5"
 	hashing := make(chan struct{})
@@ -78,14 +72,14 @@ func TestStalePasswordChangeCannotEndTheOwnersSession(t *testing.T) {
 	if err := e.svc.ChangePassword(context.Background(), owner, goodPass, newPass); err != nil {
 		t.Fatalf("owner's change: %v", err)
 	}
-	sess, _ := e.mem.SessionByID(context.Background(), owner.SessionID)
-	if !sess.Active(e.clock.Now()) {
+	if !e.sessionAlive(t, owner.SessionID) {
 		t.Fatal("owner's session ended by its own change")
 	}
 	close(release)
-	t.Logf("other's change: %v", <-done)
-	sess, _ = e.mem.SessionByID(context.Background(), owner.SessionID)
-	if !sess.Active(e.clock.Now()) {
+	if err := <-done; !errors.Is(err, domain.ErrWrongPassword) {
+		t.Errorf("the stale change = %v, want ErrWrongPassword (its proof is of the old password)", err)
+	}
+	if !e.sessionAlive(t, owner.SessionID) {
 		t.Error("the owner's session was ended by a password change that failed (stale proof)")
 	}
 }

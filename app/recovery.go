@@ -7,6 +7,7 @@ import (
 	"net/url"
 
 	"github.com/usersvc/usersvc/domain"
+	"github.com/usersvc/usersvc/ports"
 )
 
 // RequestPasswordReset emails a single-use reset link if the account exists.
@@ -65,19 +66,12 @@ func (s *Service) ResendVerification(ctx context.Context, rawEmail string) error
 // event of type ev instead, so that both answers cost a write and timing
 // does not tell them apart (and the probing shows in the audit log).
 func (s *Service) updateByEmail(ctx context.Context, email string, ev domain.AuditEventType, fn func(*domain.User)) error {
-	u, err := s.users.UserByEmail(ctx, email)
-	if errors.Is(err, domain.ErrUserNotFound) {
-		return s.audit.RecordEvent(ctx, s.event(ctx, ev, "", "", "unknown email"))
-	}
-	if err != nil {
-		return err
-	}
-	err = s.users.UpdateUser(ctx, u.ID(), func(u *domain.User) error {
+	err := s.users.UpdateUserByEmail(ctx, email, func(u *domain.User) error {
 		fn(u)
 		return nil
 	})
-	if errors.Is(err, domain.ErrUserNotFound) { // deleted meanwhile
-		return nil
+	if errors.Is(err, domain.ErrUserNotFound) {
+		return s.audit.RecordEvent(ctx, s.event(ctx, ev, "", "", "unknown email"))
 	}
 	if err != nil {
 		return err
@@ -108,14 +102,7 @@ func (s *Service) confirmPasswordReset(ctx context.Context, token, newPassword s
 		return domain.ErrInvalidResetToken
 	}
 	tokenHash := hashSecret(token)
-	id, err := s.users.UserIDByResetTokenHash(ctx, tokenHash)
-	if errors.Is(err, domain.ErrUserNotFound) {
-		return domain.ErrInvalidResetToken
-	}
-	if err != nil {
-		return err
-	}
-	u, err := s.users.UserByID(ctx, id)
+	u, err := s.users.UserByToken(ctx, ports.TokenPasswordReset, tokenHash)
 	if errors.Is(err, domain.ErrUserNotFound) {
 		return domain.ErrInvalidResetToken
 	}
@@ -129,7 +116,9 @@ func (s *Service) confirmPasswordReset(ctx context.Context, token, newPassword s
 	if err != nil {
 		return err
 	}
-	err = s.users.UpdateUser(ctx, id, func(u *domain.User) error {
+	// One write: the new password, the unlock, and the end of every session
+	// (ResetPassword bumps the token version they are checked against).
+	err = s.users.UpdateUser(ctx, u.ID(), func(u *domain.User) error {
 		if err := u.ResetPassword(tokenHash, hash, s.clock.Now()); err != nil {
 			return err
 		}
@@ -139,10 +128,6 @@ func (s *Service) confirmPasswordReset(ctx context.Context, token, newPassword s
 	if errors.Is(err, domain.ErrUserNotFound) {
 		return domain.ErrInvalidResetToken
 	}
-	if err != nil {
-		return err
-	}
-	_, err = s.sessions.RevokeUserSessions(ctx, id, "", s.clock.Now())
 	return err
 }
 
@@ -156,53 +141,72 @@ func (s *Service) ChangePassword(ctx context.Context, actor domain.Actor, curren
 }
 
 func (s *Service) changePassword(ctx context.Context, actor domain.Actor, current, newPassword string) error {
-	u, err := s.users.UserByID(ctx, actor.ID)
+	me, err := s.Me(ctx, actor)
 	if err != nil {
 		return err
 	}
-	if err := domain.ValidatePassword("new_password", newPassword, u.Email(), u.Nickname()); err != nil {
+	if err := domain.ValidatePassword("new_password", newPassword, me.Email(), me.Nickname()); err != nil {
 		return err
 	}
 	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), decideTimeout)
 	defer cancel()
 	// The current password is a guess like any other: it counts toward the lockout.
-	if u, _, err = s.checkAccountPassword(ctx, dctx, actor.ID, current, "password change"); err != nil {
-		return err
-	}
-	hash, err := s.hasher.Hash(dctx, newPassword)
+	p, err := s.checkPassword(ctx, dctx, "", actor.ID, current)
 	if err != nil {
 		return err
 	}
-	// The other sessions end after the change: one that exists by then is
-	// revoked here; one a racing login opens later sees the new hash and
-	// ends itself (startSession). The caller's session is never touched.
-	err = s.users.UpdateUser(dctx, actor.ID, func(cur *domain.User) error {
-		if cur.PasswordHash() != u.PasswordHash() || cur.TokenVersion() != u.TokenVersion() {
-			return domain.ErrWrongPassword // changed or reset meanwhile: the proof is stale
+	var hash string
+	if p.ok {
+		if hash, err = s.hasher.Hash(dctx, newPassword); err != nil {
+			// The check stands undecided until its lease ends: a failure of
+			// ours must not count as the caller's guess, so release it.
+			s.abandon(ctx, dctx, p)
+			return err
 		}
-		cur.ChangePassword(hash, s.clock.Now())
-		cur.Record(s.event(ctx, domain.EventPasswordChanged, actor.ID, actor.ID, ""))
+	}
+	// The decision, the new password and the end of the other sessions are
+	// one write: no failure leaves the new password with old sessions alive.
+	return s.decide(ctx, dctx, p, "password change", func(u *domain.User) error {
+		u.ChangePassword(hash, actor.SessionID, s.clock.Now())
+		u.Record(s.event(ctx, domain.EventPasswordChanged, actor.ID, actor.ID, ""))
 		return nil
 	})
-	if err != nil {
-		return err
+}
+
+// abandon releases a checked password's slot without deciding it.
+func (s *Service) abandon(ctx, dctx context.Context, p passwordCheck) {
+	if err := s.users.UpdateUser(dctx, p.userID, func(u *domain.User) error {
+		u.AbandonLoginAttempt()
+		return nil
+	}); err != nil {
+		s.log.WarnContext(ctx, "login slot not released", "user_id", p.userID, "error", err)
 	}
-	_, err = s.sessions.RevokeUserSessions(dctx, actor.ID, actor.SessionID, s.clock.Now())
-	return err
 }
 
 // DeleteMe deletes the caller's own account after checking their password.
 // The last ADMIN cannot leave.
 func (s *Service) DeleteMe(ctx context.Context, actor domain.Actor, password string) error {
-	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), decideTimeout)
-	defer cancel()
-	proven, _, err := s.checkAccountPassword(ctx, dctx, actor.ID, password, "account deletion")
-	if err != nil {
+	if err := s.deleteMe(ctx, actor, password); err != nil {
 		return fmt.Errorf("delete me: %w", err)
 	}
+	return nil
+}
+
+func (s *Service) deleteMe(ctx context.Context, actor domain.Actor, password string) error {
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), decideTimeout)
+	defer cancel()
+	p, err := s.checkPassword(ctx, dctx, "", actor.ID, password)
+	if err != nil {
+		return err
+	}
+	if !p.ok {
+		return s.decide(ctx, dctx, p, "account deletion", func(*domain.User) error { return nil })
+	}
+	// A right password is decided by the deletion itself: the account and
+	// its slot go together.
 	err = s.users.DeleteUser(dctx, actor.ID, func(u *domain.User, admins int) error {
-		if u.PasswordHash() != proven.PasswordHash() || u.TokenVersion() != proven.TokenVersion() {
-			return domain.ErrWrongPassword // changed or reset meanwhile: the proof is stale
+		if _, err := u.EndLoginAttempt(p.attempt, true, s.clock.Now(), s.cfg.Lockout); err != nil {
+			return err // changed meanwhile, or locked: not a proof any more
 		}
 		if err := domain.CheckAdminRemains(u, domain.Role{}, admins); err != nil {
 			return err
@@ -210,8 +214,10 @@ func (s *Service) DeleteMe(ctx context.Context, actor domain.Actor, password str
 		u.Record(s.event(ctx, domain.EventUserDeleted, actor.ID, actor.ID, "deleted own account"))
 		return nil
 	})
-	if err != nil {
-		return fmt.Errorf("delete me: %w", err)
+	if err != nil && !errors.Is(err, domain.ErrUserNotFound) {
+		// Refused, so nothing was saved: the slot is released apart (a
+		// rare path: the last admin, or a password changed meanwhile).
+		s.abandon(ctx, dctx, p)
 	}
-	return nil
+	return err
 }

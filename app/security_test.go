@@ -108,18 +108,22 @@ func TestRefreshTokenExpires(t *testing.T) {
 	wantErr(t, err, domain.ErrInvalidRefreshToken)
 }
 
-func TestRefreshRefusedForLockedAccount(t *testing.T) {
+// A lock that wrong passwords caused stops new logins only: the owner's
+// open session refreshes on (PRODUCT.md section 4). A staff lock ends it.
+func TestRefreshThroughALock(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	u := e.verified(t, "alice@example.com")
 	res := e.session(t, "alice@example.com", goodPass)
-	for range maxAttempts {
-		_, _ = e.login("alice@example.com", wrongPass)
+	lockAccount(t, e, u.Email())
+	next, err := e.svc.Refresh(context.Background(), res.RefreshToken)
+	if err != nil {
+		t.Fatalf("Refresh through a lock by wrong passwords = %v, want the session to go on", err)
 	}
-	if !e.user(t, u.ID()).IsLocked() {
-		t.Fatal("not locked")
+	if _, err := e.svc.Lock(context.Background(), adminActor, u.ID()); err != nil {
+		t.Fatal(err)
 	}
-	_, err := e.svc.Refresh(context.Background(), res.RefreshToken)
+	_, err = e.svc.Refresh(context.Background(), next.RefreshToken)
 	wantErr(t, err, domain.ErrInvalidRefreshToken)
 }
 
@@ -343,13 +347,13 @@ func TestAuditLogIsForAdminsOnly(t *testing.T) {
 	wantInvalid(t, err, "limit")
 }
 
-func TestSessionsDoNotSurviveALockEvenAfterUnlock(t *testing.T) {
+func TestSessionsDoNotSurviveAStaffLockEvenAfterUnlock(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	u := e.verified(t, "alice@example.com")
 	res := e.session(t, "alice@example.com", goodPass)
-	for range maxAttempts {
-		_, _ = e.login("alice@example.com", wrongPass)
+	if _, err := e.svc.Lock(context.Background(), adminActor, u.ID()); err != nil {
+		t.Fatal(err)
 	}
 	if _, err := e.svc.Unlock(context.Background(), adminActor, u.ID()); err != nil {
 		t.Fatal(err)
@@ -358,6 +362,23 @@ func TestSessionsDoNotSurviveALockEvenAfterUnlock(t *testing.T) {
 	wantErr(t, err, domain.ErrInvalidRefreshToken)
 	_, err = e.svc.Authenticate(context.Background(), res.AccessToken)
 	wantErr(t, err, domain.ErrInvalidToken)
+}
+
+// Three wrong passwords from anyone must not sign the owner out anywhere.
+func TestALockByFailuresEndsNoSession(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	u := e.verified(t, "alice@example.com")
+	res := e.session(t, "alice@example.com", goodPass)
+	lockAccount(t, e, u.Email())
+	if _, err := e.svc.Authenticate(context.Background(), res.AccessToken); err != nil {
+		t.Errorf("Authenticate = %v, want the session to go on", err)
+	}
+	if _, err := e.svc.Refresh(context.Background(), res.RefreshToken); err != nil {
+		t.Errorf("Refresh = %v, want the session to go on", err)
+	}
+	_, err := e.login("alice@example.com", goodPass)
+	wantErr(t, err, domain.ErrAccountLocked)
 }
 
 func TestCurrentPasswordGuessesCountTowardLockout(t *testing.T) {

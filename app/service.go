@@ -21,6 +21,7 @@ type Config struct {
 	VerificationTTL time.Duration
 	ResetTTL        time.Duration // password-reset links
 	RefreshTTL      time.Duration // a session lives this long after its last refresh
+	SessionMaxAge   time.Duration // and never longer than this after its login; 0: no limit
 	// PublicBaseURL is the base of links in emails, without a trailing slash.
 	PublicBaseURL string
 	// MessagesQueued, if set, is called after a change that queued email

@@ -9,62 +9,6 @@ import (
 	"github.com/usersvc/usersvc/ports"
 )
 
-// startSession opens a session for u, whose password was just checked, and
-// issues its first tokens.
-func (s *Service) startSession(ctx context.Context, u *domain.User, password string) (LoginResult, error) {
-	refresh, err := s.secrets.NewSecret()
-	if err != nil {
-		return LoginResult{}, err
-	}
-	now := s.clock.Now()
-	sess := domain.Session{
-		ID: s.ids.NewID(), UserID: u.ID(), CreatedAt: now, ExpiresAt: now.Add(s.cfg.RefreshTTL),
-		UserVersion: u.TokenVersion(),
-	}
-	if err := s.sessions.CreateSession(ctx, sess, hashSecret(refresh)); err != nil {
-		return LoginResult{}, err
-	}
-	// The password may have changed since it was checked, and the change
-	// may have revoked the user's other sessions before this one existed:
-	// look again now that it does, and end it if the proof went stale.
-	cur, err := s.users.UserByID(ctx, u.ID())
-	if err == nil {
-		err = s.stillProven(ctx, u, cur, password)
-	}
-	if err != nil {
-		if rerr := s.sessions.RevokeSession(ctx, sess.ID, now); rerr != nil && !errors.Is(rerr, domain.ErrSessionNotFound) {
-			s.log.WarnContext(ctx, "stale session not revoked", "user_id", u.ID(), "error", rerr)
-		}
-		if errors.Is(err, domain.ErrUserNotFound) {
-			err = domain.ErrInvalidCredentials
-		}
-		return LoginResult{}, err
-	}
-	return s.issue(u, sess.ID, refresh)
-}
-
-// stillProven reports whether a password checked against before still
-// opens the account as it is now (cur). A new token version means a lock,
-// demotion or reset. A new hash may be a password change or only an upgrade
-// of the hash's parameters; the password tells them apart, at the price of
-// one more check in that rare race.
-func (s *Service) stillProven(ctx context.Context, before, cur *domain.User, password string) error {
-	if cur.TokenVersion() != before.TokenVersion() || cur.IsLocked() {
-		return domain.ErrInvalidCredentials
-	}
-	if cur.PasswordHash() == before.PasswordHash() {
-		return nil
-	}
-	ok, _, err := s.hasher.Verify(ctx, password, cur.PasswordHash())
-	if err != nil {
-		return err
-	}
-	if !ok {
-		return domain.ErrInvalidCredentials
-	}
-	return nil
-}
-
 func (s *Service) issue(u *domain.User, sessionID, refresh string) (LoginResult, error) {
 	token, ttl, err := s.issuer.Issue(ports.AccessClaims{
 		UserID: u.ID(), Role: u.Role(), TokenVersion: u.TokenVersion(), SessionID: sessionID,
@@ -76,8 +20,9 @@ func (s *Service) issue(u *domain.User, sessionID, refresh string) (LoginResult,
 }
 
 // Refresh rotates a refresh token: the presented one is spent and a new
-// pair issued. A spent token presented again revokes its whole session,
-// since one of its two holders is not its owner.
+// pair issued, and the session lives on (never past its maximum age). A
+// spent token presented again revokes its whole session, since one of its
+// two holders is not its owner.
 func (s *Service) Refresh(ctx context.Context, refreshToken string) (LoginResult, error) {
 	res, err := s.refresh(ctx, refreshToken)
 	if err != nil {
@@ -96,7 +41,16 @@ func (s *Service) refresh(ctx context.Context, refreshToken string) (LoginResult
 	}
 	now := s.clock.Now()
 	oldHash := hashSecret(refreshToken)
-	sess, err := s.sessions.RotateRefreshToken(ctx, oldHash, hashSecret(next), now, now.Add(s.cfg.RefreshTTL))
+	sess, u, err := s.sessions.RotateRefreshToken(ctx, oldHash, hashSecret(next), now,
+		func(sess domain.Session, u *domain.User) (domain.Session, error) {
+			// A lock that wrong passwords caused stops new logins only: the
+			// session goes on. Every change that ends it shows here.
+			if !sess.ValidFor(u, now) {
+				return domain.Session{}, domain.ErrInvalidRefreshToken
+			}
+			sess.Renew(now, s.sessionPolicy())
+			return sess, nil
+		})
 	if errors.Is(err, domain.ErrRefreshTokenReused) {
 		if sess, serr := s.sessions.SessionByRefreshHash(ctx, oldHash); serr == nil {
 			s.recordEvent(ctx, s.event(ctx, domain.EventRefreshTokenReuse, "", sess.UserID, "session "+sess.ID+" revoked"))
@@ -106,39 +60,31 @@ func (s *Service) refresh(ctx context.Context, refreshToken string) (LoginResult
 	if err != nil {
 		return LoginResult{}, err
 	}
-	u, err := s.users.UserByID(ctx, sess.UserID)
-	if errors.Is(err, domain.ErrUserNotFound) {
-		return LoginResult{}, domain.ErrInvalidRefreshToken
-	}
-	if err != nil {
-		return LoginResult{}, err
-	}
-	if !sess.ValidFor(u, now) || u.IsLocked() || u.CheckCanLogin() != nil {
-		if err := s.sessions.RevokeSession(ctx, sess.ID, now); err != nil {
-			return LoginResult{}, err
-		}
-		return LoginResult{}, domain.ErrInvalidRefreshToken
-	}
 	return s.issue(u, sess.ID, next)
 }
 
 // Logout ends the caller's session, so its refresh token and every access
 // token issued in it stop working. A refresh token of another session of
-// the same user, if given, ends that session too.
+// the same user, if given, ends that session too. One write of the user.
 func (s *Service) Logout(ctx context.Context, actor domain.Actor, refreshToken string) error {
-	now := s.clock.Now()
-	if err := s.sessions.RevokeSession(ctx, actor.SessionID, now); err != nil && !errors.Is(err, domain.ErrSessionNotFound) {
-		return fmt.Errorf("logout: %w", err)
-	}
+	other := ""
 	if refreshToken != "" && len(refreshToken) <= 512 {
-		sess, err := s.sessions.SessionByRefreshHash(ctx, hashSecret(refreshToken))
-		if err == nil && sess.UserID == actor.ID && sess.ID != actor.SessionID {
-			if err := s.sessions.RevokeSession(ctx, sess.ID, now); err != nil {
-				return fmt.Errorf("logout: %w", err)
-			}
+		if sess, err := s.sessions.SessionByRefreshHash(ctx, hashSecret(refreshToken)); err == nil && sess.UserID == actor.ID {
+			other = sess.ID
 		}
 	}
-	s.recordEvent(ctx, s.event(ctx, domain.EventLogout, actor.ID, actor.ID, ""))
+	err := s.users.UpdateUser(ctx, actor.ID, func(u *domain.User) error {
+		now := s.clock.Now()
+		u.EndSession(actor.SessionID, now)
+		if other != "" && other != actor.SessionID {
+			u.EndSession(other, now)
+		}
+		u.Record(s.event(ctx, domain.EventLogout, actor.ID, actor.ID, ""))
+		return nil
+	})
+	if err != nil && !errors.Is(err, domain.ErrUserNotFound) {
+		return fmt.Errorf("logout: %w", err)
+	}
 	return nil
 }
 

@@ -202,6 +202,23 @@ func (s *Service) Unlock(ctx context.Context, actor domain.Actor, userID string)
 	return u, nil
 }
 
+// Lock locks an account on behalf of staff: new logins are refused and
+// every session of the user ends, in the same write; only staff unlock it.
+func (s *Service) Lock(ctx context.Context, actor domain.Actor, userID string) (*domain.User, error) {
+	u, err := s.staffUpdate(ctx, actor, userID, func(u *domain.User) error {
+		if u.ID() == actor.ID {
+			return domain.ErrNotPermitted // locking oneself out helps nobody
+		}
+		u.LockByStaff(s.clock.Now())
+		u.Record(s.event(ctx, domain.EventAccountLocked, actor.ID, u.ID(), "locked by staff"))
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("lock: %w", err)
+	}
+	return u, nil
+}
+
 // ChangeRole sets a user's role; ADMIN only, and the last ADMIN stays one.
 func (s *Service) ChangeRole(ctx context.Context, actor domain.Actor, userID string, role domain.Role) (*domain.User, error) {
 	if err := actor.CheckChangesRoles(); err != nil {

@@ -5,6 +5,9 @@ type Actor struct {
 	ID        string
 	Role      Role
 	SessionID string // the session the caller's token belongs to
+	// User is the caller's account as authentication read it, when it did:
+	// a use case that only shows it needs no second read.
+	User *User
 }
 
 // CheckAdministers fails unless the actor may administer users at all.
@@ -15,13 +18,15 @@ func (a Actor) CheckAdministers() error {
 	return nil
 }
 
-// CheckActsOn fails unless the actor may update, delete, lock, unlock or
-// upgrade target: staff only, and a MANAGER never acts on an ADMIN.
+// CheckActsOn fails unless the actor may update, delete, lock, unlock,
+// upgrade or end the sessions of target: staff only, and a MANAGER acts only
+// on ANONYMOUS and AUTHENTICATED accounts, never on an ADMIN nor on another
+// MANAGER (who could otherwise take a peer's account over).
 func (a Actor) CheckActsOn(target *User) error {
 	if err := a.CheckAdministers(); err != nil {
 		return err
 	}
-	if target.Role() == RoleAdmin && a.Role != RoleAdmin {
+	if a.Role != RoleAdmin && target.Role().IsStaff() {
 		return ErrNotPermitted
 	}
 	return nil

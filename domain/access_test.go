@@ -45,7 +45,7 @@ func TestActorCheckActsOn(t *testing.T) {
 		{admin, authenticated, nil},
 		{admin, anonymous, nil},
 		{manager, admin, domain.ErrNotPermitted},
-		{manager, manager, nil},
+		{manager, manager, domain.ErrNotPermitted}, // a peer's account could be taken over
 		{manager, authenticated, nil},
 		{manager, anonymous, nil},
 		{authenticated, authenticated, domain.ErrNotPermitted},

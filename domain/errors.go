@@ -37,6 +37,10 @@ var (
 	// stolen or replayed; its whole session is revoked.
 	ErrRefreshTokenReused = fmt.Errorf("refresh token reused: %w", ErrInvalidRefreshToken)
 	ErrWrongPassword      = fmt.Errorf("wrong password: %w", ErrInvalid)
+	// ErrPasswordChanged: a password was checked against a hash that was
+	// replaced by another password meanwhile, so the check proves nothing.
+	ErrPasswordChanged    = fmt.Errorf("the password changed while it was checked: %w", ErrWrongPassword)
+	ErrInvalidUnlockToken = fmt.Errorf("invalid or expired unlock token: %w", ErrInvalid)
 	ErrSessionNotFound    = fmt.Errorf("session not found: %w", ErrNotFound)
 	// ErrLoginBusy means every login slot of the account is taken by attempts
 	// still being checked; the caller waits and tries again, it is never shown.

@@ -1,6 +1,9 @@
 package domain
 
-import "time"
+import (
+	"crypto/subtle"
+	"time"
+)
 
 // LockoutPolicy configures failed-login locking.
 type LockoutPolicy struct {
@@ -11,65 +14,92 @@ type LockoutPolicy struct {
 	AttemptLease time.Duration
 }
 
+// LockReason says why an account is locked.
+type LockReason string
+
+// The reasons for a lock. A lock by failures stops new logins only; a lock
+// by staff also ends every session, and only staff lift it.
+const (
+	LockByFailures LockReason = "failed_logins"
+	LockByStaff    LockReason = "staff"
+)
+
 // Login attempts are admitted before the password is checked and decided
-// after, each step in its own short storage transaction. Admission reserves
+// after, each step in one short storage transaction. Admission reserves
 // a slot, and no more than MaxAttempts slots exist between two successes, so
 // no more than MaxAttempts passwords are ever checked, however many attempts
 // arrive at once, while a slow hash never runs inside a transaction.
 
+// LoginAttempt is an admitted password check: the hash to check the
+// password against, and the password it belongs to.
+type LoginAttempt struct {
+	PasswordHash    string
+	passwordVersion int
+}
+
 // BeginLoginAttempt admits one password check. It fails with ErrAccountLocked
 // while the account is locked, and with ErrLoginBusy while every remaining
 // slot is held by an undecided attempt (the caller waits and retries).
-func (u *User) BeginLoginAttempt(now time.Time, p LockoutPolicy) error {
+// Admission may itself lock the account (attempts whose lease ran out count
+// as failures) or lift an expired lock: the change is to be saved even when
+// admission fails.
+func (u *User) BeginLoginAttempt(now time.Time, p LockoutPolicy) (LoginAttempt, error) {
 	s := &u.s
 	if s.LoginsInFlight > 0 && now.After(s.LoginLeaseUntil) {
 		s.FailedLoginAttempts += s.LoginsInFlight
 		s.LoginsInFlight = 0
 		if s.FailedLoginAttempts >= p.MaxAttempts && !s.IsLocked {
-			u.lock(now)
+			u.lock(now, LockByFailures)
 		}
 	}
 	if s.IsLocked {
-		if p.Duration <= 0 || now.Before(s.LockedAt.Add(p.Duration)) {
-			return ErrAccountLocked
+		if s.LockReason == LockByStaff || p.Duration <= 0 || now.Before(s.LockedAt.Add(p.Duration)) {
+			return LoginAttempt{}, ErrAccountLocked
 		}
 		u.unlock(now)
 	}
 	if s.FailedLoginAttempts+s.LoginsInFlight >= p.MaxAttempts {
-		return ErrLoginBusy
+		return LoginAttempt{}, ErrLoginBusy
 	}
 	s.LoginsInFlight++
 	s.LoginLeaseUntil = now.Add(p.AttemptLease).UTC()
-	return nil
+	return LoginAttempt{PasswordHash: s.PasswordHash, passwordVersion: s.PasswordVersion}, nil
 }
 
-// EndLoginAttempt decides an admitted attempt. A right password resets the
-// count (and stamps last_login_at when the email is verified); a wrong one
-// counts, and the one that reaches MaxAttempts locks the account, which
-// EndLoginAttempt then reports.
-func (u *User) EndLoginAttempt(now time.Time, passwordOK bool, p LockoutPolicy) (lockedNow bool) {
+// EndLoginAttempt decides an admitted attempt whose password check said ok.
+// It fails with ErrPasswordChanged, counting nothing, when the password
+// changed since the attempt was admitted (the check proved an old one); with
+// ErrWrongPassword for a wrong password, which counts, and the one that
+// reaches MaxAttempts locks the account (lockedNow); with ErrAccountLocked
+// when the account locked while the attempt was in flight. A right password
+// resets the count and stamps last_login_at when the email is verified.
+func (u *User) EndLoginAttempt(a LoginAttempt, ok bool, now time.Time, p LockoutPolicy) (lockedNow bool, err error) {
 	s := &u.s
 	if s.LoginsInFlight > 0 {
 		s.LoginsInFlight--
 	}
-	if passwordOK {
-		if s.IsLocked {
-			// The account locked while this attempt was in flight (its lease
-			// ran out): the right password is refused and resets nothing.
-			return false
-		}
-		s.FailedLoginAttempts = 0
-		if s.EmailVerified {
-			s.LastLoginAt = now.UTC()
-		}
-		return false
+	if s.PasswordVersion != a.passwordVersion {
+		return false, ErrPasswordChanged
 	}
-	s.FailedLoginAttempts++
-	if s.FailedLoginAttempts >= p.MaxAttempts && !s.IsLocked {
-		u.lock(now)
-		return true
+	if !ok {
+		s.FailedLoginAttempts++
+		if s.FailedLoginAttempts >= p.MaxAttempts && !s.IsLocked {
+			u.lock(now, LockByFailures)
+			return true, ErrWrongPassword
+		}
+		return false, ErrWrongPassword
 	}
-	return false
+	if s.IsLocked {
+		// The account locked while this attempt was in flight (its lease
+		// ran out, or staff locked it): the right password is refused and
+		// resets nothing.
+		return false, ErrAccountLocked
+	}
+	s.FailedLoginAttempts = 0
+	if s.EmailVerified {
+		s.LastLoginAt = now.UTC()
+	}
+	return false, nil
 }
 
 // AbandonLoginAttempt releases an admitted attempt whose password could not
@@ -94,22 +124,63 @@ func (u *User) CheckCanLogin() error {
 // IsLocked reports whether the account is locked at the moment.
 func (u *User) IsLocked() bool { return u.s.IsLocked }
 
+// LockReason says why the account is locked; empty when it is not.
+func (u *User) LockReason() LockReason { return u.s.LockReason }
+
+// LockByStaff locks the account on behalf of staff: every session ends and
+// only staff lift the lock. Locking a locked account makes the lock staff's.
+func (u *User) LockByStaff(now time.Time) {
+	u.lock(now, LockByStaff)
+}
+
 // Unlock lifts a lock and clears the failure count.
 func (u *User) Unlock(now time.Time) {
 	u.unlock(now)
-	u.touch(now)
 }
 
-func (u *User) lock(now time.Time) {
+// SetUnlockToken stores the hash of the single-use link that lets the owner
+// lift a lock that failures caused; it replaces any earlier one.
+func (u *User) SetUnlockToken(hash string, expiresAt time.Time) {
+	u.s.UnlockTokenHash = hash
+	u.s.UnlockExpiresAt = expiresAt.UTC()
+}
+
+// UnlockWithToken consumes an unlock link: the lock that failures caused is
+// lifted, without touching the password or any session. Fails with
+// ErrInvalidUnlockToken for a wrong, spent or expired token.
+func (u *User) UnlockWithToken(tokenHash string, now time.Time) error {
+	if u.s.UnlockTokenHash == "" ||
+		subtle.ConstantTimeCompare([]byte(u.s.UnlockTokenHash), []byte(tokenHash)) != 1 ||
+		!now.Before(u.s.UnlockExpiresAt) {
+		return ErrInvalidUnlockToken
+	}
+	u.unlock(now)
+	return nil
+}
+
+func (u *User) lock(now time.Time, why LockReason) {
 	u.s.IsLocked = true
+	u.s.LockReason = why
 	u.s.LockedAt = now.UTC()
-	u.revokeTokens()
+	if why == LockByStaff {
+		u.endAllSessions()
+		u.clearUnlockToken()
+	}
 	u.touch(now)
 }
 
 func (u *User) unlock(now time.Time) {
+	if u.s.IsLocked || u.s.FailedLoginAttempts != 0 {
+		u.touch(now)
+	}
 	u.s.IsLocked = false
+	u.s.LockReason = ""
 	u.s.LockedAt = time.Time{}
 	u.s.FailedLoginAttempts = 0
-	u.touch(now)
+	u.clearUnlockToken()
+}
+
+func (u *User) clearUnlockToken() {
+	u.s.UnlockTokenHash = ""
+	u.s.UnlockExpiresAt = time.Time{}
 }

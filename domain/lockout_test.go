@@ -21,10 +21,25 @@ func verifiedUser(tb testing.TB) *domain.User {
 // attempt runs one whole login attempt and reports whether it locked the account.
 func attempt(tb testing.TB, u *domain.User, now time.Time, passwordOK bool, p domain.LockoutPolicy) bool {
 	tb.Helper()
-	if err := u.BeginLoginAttempt(now, p); err != nil {
+	a := begin(tb, u, now, p)
+	locked, _ := u.EndLoginAttempt(a, passwordOK, now, p)
+	return locked
+}
+
+// begin admits an attempt that must be admitted.
+func begin(tb testing.TB, u *domain.User, now time.Time, p domain.LockoutPolicy) domain.LoginAttempt {
+	tb.Helper()
+	a, err := u.BeginLoginAttempt(now, p)
+	if err != nil {
 		tb.Fatalf("BeginLoginAttempt: %v", err)
 	}
-	return u.EndLoginAttempt(now, passwordOK, p)
+	return a
+}
+
+// beginErr admits an attempt and returns only the error.
+func beginErr(u *domain.User, now time.Time, p domain.LockoutPolicy) error {
+	_, err := u.BeginLoginAttempt(now, p)
+	return err
 }
 
 func TestLockoutCountsAndLocks(t *testing.T) {
@@ -46,8 +61,8 @@ func TestLockoutCountsAndLocks(t *testing.T) {
 	if !st.IsLocked || !u.IsLocked() || !st.LockedAt.Equal(lockAt) || st.FailedLoginAttempts != policy.MaxAttempts {
 		t.Errorf("after lock: locked %v at %v, count %d", st.IsLocked, st.LockedAt, st.FailedLoginAttempts)
 	}
-	if st.TokenVersion != 1 {
-		t.Errorf("token version = %d, want 1: a lock must end every session", st.TokenVersion)
+	if st.TokenVersion != 0 || st.LockReason != domain.LockByFailures {
+		t.Errorf("token version = %d, reason %q; want 0, failed_logins: a lock by wrong passwords ends no session", st.TokenVersion, st.LockReason)
 	}
 }
 
@@ -55,7 +70,7 @@ func TestLockoutRefusesWhileLocked(t *testing.T) {
 	t.Parallel()
 	u := lockedUser(t, policy)
 	for _, now := range []time.Time{t0, t0.Add(policy.Duration - time.Nanosecond)} {
-		if err := u.BeginLoginAttempt(now, policy); !errors.Is(err, domain.ErrAccountLocked) {
+		if err := beginErr(u, now, policy); !errors.Is(err, domain.ErrAccountLocked) {
 			t.Errorf("BeginLoginAttempt at %v = %v, want ErrAccountLocked", now, err)
 		}
 	}
@@ -68,7 +83,7 @@ func TestLockoutUnlocksAfterDuration(t *testing.T) {
 	t.Parallel()
 	u := lockedUser(t, policy)
 	version := u.TokenVersion()
-	if err := u.BeginLoginAttempt(t0.Add(policy.Duration), policy); err != nil {
+	if err := beginErr(u, t0.Add(policy.Duration), policy); err != nil {
 		t.Fatalf("BeginLoginAttempt after Duration: %v", err)
 	}
 	st := u.State()
@@ -84,7 +99,7 @@ func TestLockoutDurationZeroIsManualOnly(t *testing.T) {
 	t.Parallel()
 	manual := domain.LockoutPolicy{MaxAttempts: 1, AttemptLease: time.Minute}
 	u := lockedUser(t, manual)
-	if err := u.BeginLoginAttempt(t0.Add(10*365*24*time.Hour), manual); !errors.Is(err, domain.ErrAccountLocked) {
+	if err := beginErr(u, t0.Add(10*365*24*time.Hour), manual); !errors.Is(err, domain.ErrAccountLocked) {
 		t.Fatalf("BeginLoginAttempt years later = %v, want ErrAccountLocked", err)
 	}
 	unlockAt := t0.Add(time.Hour)
@@ -139,17 +154,18 @@ func TestLockoutSuccessOfUnverifiedUser(t *testing.T) {
 func TestLockoutBusy(t *testing.T) {
 	t.Parallel()
 	u := verifiedUser(t)
-	for i := range policy.MaxAttempts {
-		if err := u.BeginLoginAttempt(t0, policy); err != nil {
-			t.Fatalf("BeginLoginAttempt %d: %v", i+1, err)
-		}
+	var held []domain.LoginAttempt
+	for range policy.MaxAttempts {
+		held = append(held, begin(t, u, t0, policy))
 	}
-	if err := u.BeginLoginAttempt(t0, policy); !errors.Is(err, domain.ErrLoginBusy) {
+	if err := beginErr(u, t0, policy); !errors.Is(err, domain.ErrLoginBusy) {
 		t.Fatalf("BeginLoginAttempt with every slot taken = %v, want ErrLoginBusy", err)
 	}
 	// A failure uses its slot up: one counted failure and two in flight.
-	u.EndLoginAttempt(t0, false, policy)
-	if err := u.BeginLoginAttempt(t0, policy); !errors.Is(err, domain.ErrLoginBusy) {
+	if _, err := u.EndLoginAttempt(held[0], false, t0, policy); !errors.Is(err, domain.ErrWrongPassword) {
+		t.Fatalf("EndLoginAttempt of a wrong password = %v, want ErrWrongPassword", err)
+	}
+	if err := beginErr(u, t0, policy); !errors.Is(err, domain.ErrLoginBusy) {
 		t.Fatalf("BeginLoginAttempt after a failure = %v, want ErrLoginBusy", err)
 	}
 	// An abandoned attempt gives its slot back and counts nothing.
@@ -157,24 +173,24 @@ func TestLockoutBusy(t *testing.T) {
 	if st := u.State(); st.FailedLoginAttempts != 1 || st.LoginsInFlight != 1 {
 		t.Fatalf("after abandon: count %d, in flight %d; want 1, 1", st.FailedLoginAttempts, st.LoginsInFlight)
 	}
-	if err := u.BeginLoginAttempt(t0, policy); err != nil {
-		t.Fatalf("BeginLoginAttempt after abandon: %v", err)
-	}
+	next := begin(t, u, t0, policy)
 	// A success frees every slot it counted against.
-	u.EndLoginAttempt(t0, true, policy)
+	if _, err := u.EndLoginAttempt(next, true, t0, policy); err != nil {
+		t.Fatalf("EndLoginAttempt of the right password = %v", err)
+	}
 	if st := u.State(); st.FailedLoginAttempts != 0 || st.LoginsInFlight != 1 {
 		t.Fatalf("after success: count %d, in flight %d; want 0, 1", st.FailedLoginAttempts, st.LoginsInFlight)
 	}
-	if err := u.BeginLoginAttempt(t0, policy); err != nil {
-		t.Fatalf("BeginLoginAttempt after success: %v", err)
-	}
+	begin(t, u, t0, policy)
 }
 
 func TestLockoutAbandonNeverGoesNegative(t *testing.T) {
 	t.Parallel()
 	u := verifiedUser(t)
+	a := begin(t, u, t0, policy)
 	u.AbandonLoginAttempt()
-	u.EndLoginAttempt(t0, true, policy)
+	u.AbandonLoginAttempt()
+	_, _ = u.EndLoginAttempt(a, true, t0, policy)
 	if st := u.State(); st.LoginsInFlight != 0 {
 		t.Errorf("in flight = %d, want 0", st.LoginsInFlight)
 	}
@@ -204,11 +220,9 @@ func TestLockoutLeaseExpiry(t *testing.T) {
 				attempt(t, u, t0, false, policy)
 			}
 			for range tt.stale {
-				if err := u.BeginLoginAttempt(t0, policy); err != nil {
-					t.Fatalf("BeginLoginAttempt: %v", err)
-				}
+				begin(t, u, t0, policy)
 			}
-			err := u.BeginLoginAttempt(t0.Add(tt.after), policy)
+			err := beginErr(u, t0.Add(tt.after), policy)
 			if !errors.Is(err, tt.want) {
 				t.Fatalf("BeginLoginAttempt = %v, want %v", err, tt.want)
 			}
@@ -216,8 +230,8 @@ func TestLockoutLeaseExpiry(t *testing.T) {
 			if st.FailedLoginAttempts != tt.wantCount || st.IsLocked != tt.wantLocked {
 				t.Errorf("count %d, locked %v; want %d, %v", st.FailedLoginAttempts, st.IsLocked, tt.wantCount, tt.wantLocked)
 			}
-			if tt.wantLocked && st.TokenVersion != 1 {
-				t.Errorf("token version = %d, want 1", st.TokenVersion)
+			if tt.wantLocked && (st.TokenVersion != 0 || st.LockReason != domain.LockByFailures) {
+				t.Errorf("token version = %d, reason %q; want 0, failed_logins", st.TokenVersion, st.LockReason)
 			}
 		})
 	}
@@ -229,15 +243,13 @@ func TestLockoutRightPasswordAfterLock(t *testing.T) {
 	t.Parallel()
 	p := domain.LockoutPolicy{MaxAttempts: 1, Duration: time.Hour, AttemptLease: time.Minute}
 	u := verifiedUser(t)
-	if err := u.BeginLoginAttempt(t0, p); err != nil {
-		t.Fatalf("BeginLoginAttempt: %v", err)
-	}
+	a := begin(t, u, t0, p)
 	late := t0.Add(2 * time.Minute)
-	if err := u.BeginLoginAttempt(late, p); !errors.Is(err, domain.ErrAccountLocked) {
+	if err := beginErr(u, late, p); !errors.Is(err, domain.ErrAccountLocked) {
 		t.Fatalf("BeginLoginAttempt after the lease = %v, want ErrAccountLocked", err)
 	}
-	if u.EndLoginAttempt(late, true, p) {
-		t.Error("EndLoginAttempt reported a second lock")
+	if locked, err := u.EndLoginAttempt(a, true, late, p); locked || !errors.Is(err, domain.ErrAccountLocked) {
+		t.Errorf("EndLoginAttempt = %v, %v; want no second lock, ErrAccountLocked", locked, err)
 	}
 	st := u.State()
 	if !st.IsLocked || st.FailedLoginAttempts != 1 || !st.LastLoginAt.IsZero() {
@@ -253,22 +265,104 @@ func TestLockoutLocksOnce(t *testing.T) {
 	p := domain.LockoutPolicy{MaxAttempts: 2, Duration: time.Hour, AttemptLease: time.Minute}
 	u := verifiedUser(t)
 	// Two attempts in flight; the second failure locks, a late third does not lock again.
-	for range 2 {
-		if err := u.BeginLoginAttempt(t0, p); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if u.EndLoginAttempt(t0, false, p) {
+	a1, a2 := begin(t, u, t0, p), begin(t, u, t0, p)
+	if locked, _ := u.EndLoginAttempt(a1, false, t0, p); locked {
 		t.Fatal("the first failure locked")
 	}
-	if !u.EndLoginAttempt(t0, false, p) {
+	if locked, _ := u.EndLoginAttempt(a2, false, t0, p); !locked {
 		t.Fatal("the second failure did not lock")
 	}
-	if u.EndLoginAttempt(t0, false, p) {
+	if locked, _ := u.EndLoginAttempt(a2, false, t0, p); locked {
 		t.Error("a failure on a locked account reported the lock again")
 	}
-	if u.TokenVersion() != 1 {
-		t.Errorf("token version = %d, want 1", u.TokenVersion())
+	if u.TokenVersion() != 0 {
+		t.Errorf("token version = %d, want 0: a lock by failures ends no session", u.TokenVersion())
+	}
+}
+
+// A password checked against a hash that a password change replaced
+// meanwhile proves nothing: it neither counts nor logs in, and frees its slot.
+func TestLockoutStaleProof(t *testing.T) {
+	t.Parallel()
+	for _, ok := range []bool{true, false} {
+		u := verifiedUser(t)
+		a := begin(t, u, t0, policy)
+		if a.PasswordHash != u.PasswordHash() {
+			t.Fatalf("the attempt checks %q, want the user's hash", a.PasswordHash)
+		}
+		u.ChangePassword("another-hash", "", t0)
+		locked, err := u.EndLoginAttempt(a, ok, t0, policy)
+		if locked || !errors.Is(err, domain.ErrPasswordChanged) || !errors.Is(err, domain.ErrWrongPassword) {
+			t.Errorf("ok=%v: EndLoginAttempt after a password change = %v, %v; want ErrPasswordChanged", ok, locked, err)
+		}
+		if st := u.State(); st.FailedLoginAttempts != 0 || st.LoginsInFlight != 0 || !st.LastLoginAt.IsZero() {
+			t.Errorf("ok=%v: count %d, in flight %d, last login %v; want nothing counted", ok, st.FailedLoginAttempts, st.LoginsInFlight, st.LastLoginAt)
+		}
+	}
+	// A hash only upgraded (the same password) keeps the proof.
+	u := verifiedUser(t)
+	a := begin(t, u, t0, policy)
+	u.UpgradePasswordHash(a.PasswordHash, "rehashed")
+	if _, err := u.EndLoginAttempt(a, true, t0, policy); err != nil {
+		t.Errorf("EndLoginAttempt after a hash upgrade = %v, want the proof to stand", err)
+	}
+}
+
+// A lock imposed by staff ends every session and never lifts by itself; the
+// owner's unlock link does not lift it either.
+func TestLockByStaff(t *testing.T) {
+	t.Parallel()
+	u := verifiedUser(t)
+	u.SetUnlockToken("unlock-hash", t0.Add(time.Hour))
+	u.LockByStaff(t0)
+	st := u.State()
+	if !st.IsLocked || st.LockReason != domain.LockByStaff || st.TokenVersion != 1 || st.UnlockTokenHash != "" {
+		t.Fatalf("after a staff lock: locked %v, reason %q, token version %d, unlock token %q", st.IsLocked, st.LockReason, st.TokenVersion, st.UnlockTokenHash)
+	}
+	if err := beginErr(u, t0.Add(100*policy.Duration), policy); !errors.Is(err, domain.ErrAccountLocked) {
+		t.Errorf("BeginLoginAttempt long after a staff lock = %v, want ErrAccountLocked", err)
+	}
+	if err := u.UnlockWithToken("unlock-hash", t0); !errors.Is(err, domain.ErrInvalidUnlockToken) {
+		t.Errorf("UnlockWithToken of a staff lock = %v, want ErrInvalidUnlockToken", err)
+	}
+	u.Unlock(t0.Add(time.Minute))
+	if st := u.State(); st.IsLocked || st.LockReason != "" {
+		t.Errorf("after Unlock: locked %v, reason %q", st.IsLocked, st.LockReason)
+	}
+	// A staff lock on an account locked by failures makes the lock staff's.
+	v := lockedUser(t, policy)
+	v.LockByStaff(t0)
+	if v.LockReason() != domain.LockByStaff || v.TokenVersion() != 1 {
+		t.Errorf("staff lock over a failures lock: reason %q, version %d", v.LockReason(), v.TokenVersion())
+	}
+}
+
+func TestUnlockWithToken(t *testing.T) {
+	t.Parallel()
+	u := lockedUser(t, policy)
+	u.SetUnlockToken("unlock-hash", t0.Add(24*time.Hour))
+	for _, tc := range []struct {
+		hash string
+		at   time.Time
+	}{
+		{"wrong-hash", t0},
+		{"", t0},
+		{"unlock-hash", t0.Add(24 * time.Hour)}, // expiry is exclusive
+	} {
+		if err := u.UnlockWithToken(tc.hash, tc.at); !errors.Is(err, domain.ErrInvalidUnlockToken) {
+			t.Errorf("UnlockWithToken(%q at %v) = %v, want ErrInvalidUnlockToken", tc.hash, tc.at, err)
+		}
+	}
+	hash, version := u.PasswordHash(), u.TokenVersion()
+	if err := u.UnlockWithToken("unlock-hash", t0.Add(time.Hour)); err != nil {
+		t.Fatalf("UnlockWithToken = %v", err)
+	}
+	st := u.State()
+	if st.IsLocked || st.FailedLoginAttempts != 0 || st.UnlockTokenHash != "" || st.PasswordHash != hash || st.TokenVersion != version {
+		t.Errorf("after unlock: locked %v, count %d, token %q, hash kept %v, version %d", st.IsLocked, st.FailedLoginAttempts, st.UnlockTokenHash, st.PasswordHash == hash, st.TokenVersion)
+	}
+	if err := u.UnlockWithToken("unlock-hash", t0.Add(time.Hour)); !errors.Is(err, domain.ErrInvalidUnlockToken) {
+		t.Errorf("a second use = %v, want ErrInvalidUnlockToken: single use", err)
 	}
 }
 

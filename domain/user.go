@@ -95,19 +95,27 @@ type UserState struct {
 	LoginsInFlight              int       // attempts admitted and not yet decided
 	LoginLeaseUntil             time.Time // in-flight attempts older than this are forgotten
 	IsLocked                    bool
+	LockReason                  LockReason // empty unless IsLocked
 	LockedAt                    time.Time
+	UnlockTokenHash             string // empty: no unlock link pending
+	UnlockExpiresAt             time.Time
 	LastLoginAt                 time.Time // zero: never
 	CreatedAt                   time.Time
 	UpdatedAt                   time.Time
-	// TokenVersion is bumped whenever issued access tokens must stop working.
+	// TokenVersion is bumped whenever every session and access token must
+	// end (a staff lock, a demotion, a password reset).
 	TokenVersion int
+	// PasswordVersion is bumped whenever the password itself changes (not
+	// when its hash is only upgraded), so a check of an older one is stale.
+	PasswordVersion int
 }
 
 // User is the aggregate that holds every user rule.
 type User struct {
-	s      UserState
-	outbox []Message    // queued by the change in progress; see Queue
-	events []AuditEvent // recorded by the change in progress; see Record
+	s        UserState
+	outbox   []Message       // queued by the change in progress; see Queue
+	events   []AuditEvent    // recorded by the change in progress; see Record
+	sessions []SessionChange // made by the change in progress; see OpenSession
 }
 
 // NewUserParams are the inputs of NewUser.
@@ -188,9 +196,6 @@ func (u *User) DisplayName() string {
 
 func (u *User) touch(now time.Time) { u.s.UpdatedAt = now.UTC() }
 
-// revokeTokens makes every access token issued so far invalid.
-func (u *User) revokeTokens() { u.s.TokenVersion++ }
-
 // ChangeEmail sets a new (raw) email.
 func (u *User) ChangeEmail(raw string, now time.Time) error {
 	email, err := NormalizeEmail(raw)
@@ -238,13 +243,15 @@ func (u *User) UpdateProfile(p ProfilePatch, now time.Time) error {
 	return nil
 }
 
-// ChangePassword replaces the password hash after the owner proved the old
-// one. The token version stays, so the owner's session goes on; the caller
-// ends the other sessions.
-func (u *User) ChangePassword(hash string, now time.Time) {
+// ChangePassword replaces the password after the owner proved the old one:
+// the session keep (the owner's) goes on, every other one ends, in the same
+// change.
+func (u *User) ChangePassword(hash, keep string, now time.Time) {
 	u.s.PasswordHash = hash
+	u.s.PasswordVersion++
 	u.s.ResetTokenHash = ""
 	u.s.ResetExpiresAt = time.Time{}
+	u.EndOtherSessions(keep, now)
 	u.touch(now)
 }
 
@@ -266,22 +273,17 @@ func (u *User) ResetPassword(tokenHash, newHash string, now time.Time) error {
 	u.s.ResetTokenHash = ""
 	u.s.ResetExpiresAt = time.Time{}
 	u.s.PasswordHash = newHash
+	u.s.PasswordVersion++
 	u.unlock(now)
 	// Attempts in flight keep their slots: each releases its own when it
 	// ends, so the count stays exact across the reset.
-	u.revokeTokens()
+	u.endAllSessions()
+	u.touch(now)
 	return nil
 }
 
 // IsEmailVerified reports whether the email was verified.
 func (u *User) IsEmailVerified() bool { return u.s.EmailVerified }
-
-// SetPasswordHash replaces the password hash and ends every session.
-func (u *User) SetPasswordHash(hash string, now time.Time) {
-	u.s.PasswordHash = hash
-	u.revokeTokens()
-	u.touch(now)
-}
 
 // SetVerificationToken stores the hash of a new email verification token.
 func (u *User) SetVerificationToken(hash string, expiresAt time.Time) {
@@ -324,7 +326,7 @@ func (u *User) SetRole(r Role, now time.Time) {
 		return
 	}
 	u.s.Role = r
-	u.revokeTokens()
+	u.endAllSessions()
 	u.touch(now)
 }
 
@@ -341,8 +343,8 @@ func (u *User) UpgradeToProfessional(now time.Time) bool {
 }
 
 // UpgradePasswordHash replaces the hash of the same password made with old
-// parameters. Sessions stay: the password did not change. It does nothing if
-// the hash changed meanwhile.
+// parameters (or another algorithm). Sessions stay and PasswordVersion too:
+// the password did not change. It does nothing if the hash changed meanwhile.
 func (u *User) UpgradePasswordHash(oldHash, newHash string) {
 	if u.s.PasswordHash == oldHash {
 		u.s.PasswordHash = newHash

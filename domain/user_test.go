@@ -2,6 +2,7 @@ package domain_test
 
 import (
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -190,9 +191,12 @@ func TestPasswordHashes(t *testing.T) {
 	if u.PasswordHash() != "rehashed" || u.TokenVersion() != 0 {
 		t.Errorf("after upgrade: hash %q, token version %d; want rehashed, 0", u.PasswordHash(), u.TokenVersion())
 	}
-	u.SetPasswordHash("changed", t0.Add(time.Hour))
-	if u.PasswordHash() != "changed" || u.TokenVersion() != 1 {
-		t.Errorf("after change: hash %q, token version %d; want changed, 1", u.PasswordHash(), u.TokenVersion())
+	u.ChangePassword("changed", "kept-session", t0.Add(time.Hour))
+	if u.PasswordHash() != "changed" || u.TokenVersion() != 0 || u.State().PasswordVersion != 1 {
+		t.Errorf("after change: hash %q, token version %d, password version %d; want changed, 0, 1", u.PasswordHash(), u.TokenVersion(), u.State().PasswordVersion)
+	}
+	if c := u.TakeSessionChanges(); len(c) != 1 || c[0].Kind != domain.EndOtherSessions || c[0].Session.ID != "kept-session" {
+		t.Errorf("a password change recorded %+v, want the end of every session but the caller's", c)
 	}
 }
 
@@ -250,5 +254,57 @@ func TestUpdateProfile(t *testing.T) {
 	}
 	if !u.State().UpdatedAt.Equal(later) {
 		t.Errorf("UpdatedAt = %v, want %v", u.State().UpdatedAt, later)
+	}
+}
+
+func TestResetPasswordEndsEverything(t *testing.T) {
+	t.Parallel()
+	u := newUser(t, domain.RoleAuthenticated)
+	u.SetResetToken("reset-hash", t0.Add(time.Hour))
+	u.LockByStaff(t0)
+	if err := u.ResetPassword("reset-hash", "new-hash", t0.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	st := u.State()
+	// A staff lock bumped the version once, the reset once more: every
+	// session opened before ends, and the lock is gone with it.
+	if st.PasswordHash != "new-hash" || st.PasswordVersion != 1 || st.TokenVersion != 2 || st.IsLocked || st.ResetTokenHash != "" {
+		t.Errorf("after reset: hash %q, password version %d, token version %d, locked %v, reset token %q",
+			st.PasswordHash, st.PasswordVersion, st.TokenVersion, st.IsLocked, st.ResetTokenHash)
+	}
+}
+
+func TestSessionChangesAreRecorded(t *testing.T) {
+	t.Parallel()
+	u := newUser(t, domain.RoleAuthenticated)
+	u.SetRole(domain.RoleManager, t0) // version 1
+	p := domain.SessionPolicy{TTL: time.Hour, MaxAge: 90 * time.Minute}
+	s := domain.NewSession("sid", t0, p, "192.0.2.1", strings.Repeat("u", 300))
+	u.OpenSession(s, "refresh-hash")
+	u.EndSession("other", t0)
+	u.EndOtherSessions("sid", t0)
+	got := u.TakeSessionChanges()
+	if len(got) != 3 || got[0].Kind != domain.OpenSession || got[1].Kind != domain.EndSession || got[2].Kind != domain.EndOtherSessions {
+		t.Fatalf("recorded %+v", got)
+	}
+	opened := got[0].Session
+	if opened.UserID != u.ID() || opened.UserVersion != 1 || got[0].RefreshHash != "refresh-hash" ||
+		len(opened.UserAgent) != domain.MaxUserAgentLen || !opened.ExpiresAt.Equal(t0.Add(time.Hour)) {
+		t.Errorf("opened %+v", opened)
+	}
+	if len(u.TakeSessionChanges()) != 0 {
+		t.Error("TakeSessionChanges did not forget them")
+	}
+	// A refresh never extends a session past its maximum age.
+	opened.Renew(t0.Add(50*time.Minute), p)
+	if !opened.ExpiresAt.Equal(t0.Add(90*time.Minute)) || !opened.LastUsedAt.Equal(t0.Add(50*time.Minute)) {
+		t.Errorf("renewed: expires %v, last used %v; want capped at %v", opened.ExpiresAt, opened.LastUsedAt, t0.Add(90*time.Minute))
+	}
+	if !opened.ValidFor(u, t0.Add(89*time.Minute)) || opened.ValidFor(u, t0.Add(90*time.Minute)) {
+		t.Error("the session's validity does not end at its maximum age")
+	}
+	u.SetRole(domain.RoleAuthenticated, t0)
+	if opened.ValidFor(u, t0) {
+		t.Error("a session survived a change of the user's token version")
 	}
 }

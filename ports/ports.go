@@ -11,8 +11,14 @@ import (
 )
 
 // UserStore persists users. Every implementation passes porttest.UserStore.
+//
+// A user change is one read-modify-write of the user, and whatever it owes
+// is recorded on the user and saved in its transaction: messages
+// (User.Queue, the outbox), audit events (User.Record) and session changes
+// (User.OpenSession, EndSession, EndOtherSessions). A store that fails to
+// save any of them saves none.
 type UserStore interface {
-	// CreateUser stores a new user and the messages queued on it, in one
+	// CreateUser stores a new user with what it recorded, in one
 	// transaction. Fails with domain.ErrEmailTaken or
 	// domain.ErrNicknameTaken (nicknames are unique case-insensitively).
 	CreateUser(ctx context.Context, u *domain.User) error
@@ -20,6 +26,10 @@ type UserStore interface {
 	UserByID(ctx context.Context, id string) (*domain.User, error)
 	// UserByEmail takes a normalised email; fails with domain.ErrUserNotFound.
 	UserByEmail(ctx context.Context, email string) (*domain.User, error)
+	// UserByToken finds the user with a pending link token of that purpose
+	// and hash, whether or not it expired (the domain decides that). Fails
+	// with domain.ErrUserNotFound.
+	UserByToken(ctx context.Context, purpose TokenPurpose, hash string) (*domain.User, error)
 	// ListUsers returns the users q selects, in q.Sort order, skipping those
 	// at or before q.After and then q.Offset more, at most q.Limit (none when
 	// q.Limit is 0). total is the number of users the filters select
@@ -28,15 +38,16 @@ type UserStore interface {
 	// fail with domain.ErrInvalid otherwise. No other errors but storage and
 	// context ones.
 	ListUsers(ctx context.Context, q UserQuery) (users []*domain.User, total int, err error)
-	// UpdateUser loads the user, runs fn and saves the result atomically: no
-	// other update of that user interleaves. If fn fails nothing is saved
-	// and its error is returned. fn may run more than once (a store retries
-	// a transaction the database aborted), so it must have no side effects
-	// beyond the user; messages it queues on the user are saved to the
-	// outbox in the same transaction. Fails with domain.ErrUserNotFound and, when
-	// the new email or nickname is taken, with the domain's duplicate errors.
-	// Audit events recorded on the user (User.Record) are saved with it.
+	// UpdateUser loads the user, runs fn and saves the result with what fn
+	// recorded on it, atomically: no other update of that user interleaves.
+	// If fn fails nothing is saved and its error is returned. fn may run
+	// more than once (a store retries a transaction the database aborted),
+	// so it must have no side effects beyond the user. Fails with
+	// domain.ErrUserNotFound and, when the new email or nickname is taken,
+	// with the domain's duplicate errors.
 	UpdateUser(ctx context.Context, id string, fn func(u *domain.User) error) error
+	// UpdateUserByEmail is UpdateUser for the user with a normalised email.
+	UpdateUserByEmail(ctx context.Context, email string, fn func(u *domain.User) error) error
 	// UpdateUserCountingAdmins is UpdateUser for changes that may take a user
 	// out of the ADMIN role: fn also gets the number of ADMINs, and no other
 	// such change commits between the count and the save.
@@ -46,10 +57,17 @@ type UserStore interface {
 	// with the user's sessions; audit events check records are saved in the
 	// same transaction. Fails with domain.ErrUserNotFound.
 	DeleteUser(ctx context.Context, id string, check func(u *domain.User, admins int) error) error
-	// UserIDByResetTokenHash finds the user with that pending password-reset
-	// token hash. Fails with domain.ErrUserNotFound.
-	UserIDByResetTokenHash(ctx context.Context, hash string) (string, error)
 }
+
+// TokenPurpose names the kind of single-use link token a user holds; each
+// is stored hashed on the user.
+type TokenPurpose int
+
+// The link tokens found by hash.
+const (
+	TokenPasswordReset TokenPurpose = iota + 1
+	TokenUnlock
+)
 
 // UserQuery selects, orders and pages users for UserStore.ListUsers. The
 // zero value selects every user, oldest first, and returns none.
@@ -184,29 +202,32 @@ type Outbox interface {
 	MarkFailed(ctx context.Context, id string, now time.Time, lastError string) error
 }
 
-// SessionStore keeps login sessions and their refresh tokens, stored only
-// as hashes. Every implementation passes porttest.SessionStore.
+// SessionStore reads login sessions and rotates their refresh tokens, which
+// are stored only as hashes. Sessions are opened and ended by user changes
+// (UserStore); rotation is the one session change that touches no user.
+// Every implementation passes porttest.SessionStore.
 type SessionStore interface {
-	// CreateSession stores a new session and its first refresh token hash.
-	CreateSession(ctx context.Context, s domain.Session, refreshHash string) error
-	// RotateRefreshToken exchanges the refresh token with oldHash for one with
-	// newHash, atomically: the old token can never be used again. It returns
-	// the session with ExpiresAt moved to newExpiry. If the old token was
+	// SessionWithUser returns a session and its user, read together (one
+	// query, for authenticating a request). Fails with
+	// domain.ErrSessionNotFound.
+	SessionWithUser(ctx context.Context, id string) (domain.Session, *domain.User, error)
+	// RotateRefreshToken exchanges the refresh token with oldHash for one
+	// with newHash, atomically: the old token can never be used again.
+	// renew gets the token's session and its user as they are and returns
+	// the session as it should be saved (renewed), or an error, which
+	// leaves everything as it was and is returned. If the old token was
 	// already rotated, the whole session is revoked (at now) and the error
-	// is domain.ErrRefreshTokenReused. An unknown token, or one of a revoked
-	// or expired session, fails with domain.ErrInvalidRefreshToken.
-	RotateRefreshToken(ctx context.Context, oldHash, newHash string, now, newExpiry time.Time) (domain.Session, error)
-	// SessionByID fails with domain.ErrSessionNotFound.
-	SessionByID(ctx context.Context, id string) (domain.Session, error)
+	// is domain.ErrRefreshTokenReused. An unknown token fails with
+	// domain.ErrInvalidRefreshToken. It returns the renewed session and
+	// its user.
+	RotateRefreshToken(ctx context.Context, oldHash, newHash string, now time.Time,
+		renew func(s domain.Session, u *domain.User) (domain.Session, error)) (domain.Session, *domain.User, error)
 	// SessionByRefreshHash finds the session of a refresh token, rotated or
 	// not. Fails with domain.ErrSessionNotFound.
 	SessionByRefreshHash(ctx context.Context, hash string) (domain.Session, error)
-	// RevokeSession ends one session; revoking it twice is harmless.
-	// Fails with domain.ErrSessionNotFound.
-	RevokeSession(ctx context.Context, id string, now time.Time) error
-	// RevokeUserSessions ends every active session of userID except exceptID
-	// (empty: all of them) and reports how many it ended.
-	RevokeUserSessions(ctx context.Context, userID, exceptID string, now time.Time) (int, error)
+	// ListSessions returns the sessions of a user that are active at now
+	// and opened at the user's current token version, newest first.
+	ListSessions(ctx context.Context, userID string, now time.Time) ([]domain.Session, error)
 }
 
 // AuditFilter selects audit events; zero fields select everything.

@@ -21,12 +21,14 @@ type clientAddr struct {
 }
 
 // withClientIP works out the client's address once, early, for the rate
-// limits, the access log and the audit trail (app.WithClientIP).
+// limits, the access log and the audit trail (app.WithClientIP); the user
+// agent goes with it, for the sessions a login opens.
 func withClientIP(trusted []netip.Prefix, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ca := resolveClientIP(r.RemoteAddr, r.Header.Values("X-Forwarded-For"), trusted)
 		ctx := context.WithValue(r.Context(), clientIPKey{}, ca)
-		next.ServeHTTP(w, r.WithContext(app.WithClientIP(ctx, ca.text)))
+		ctx = app.WithUserAgent(app.WithClientIP(ctx, ca.text), r.UserAgent())
+		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }
 

@@ -29,6 +29,7 @@ const (
 	detailInvalidReset       = "Invalid or expired reset token"
 	detailInvalidRefresh     = "Invalid refresh token"
 	detailWrongPassword      = "Incorrect password"
+	detailInvalidToken       = "Invalid or expired token"
 )
 
 // problem is the error body: FastAPI's {"detail": …}, plus the request id
@@ -81,6 +82,8 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, mode e
 		writeDetail(w, http.StatusBadRequest, detailInvalidVerify)
 	case errors.Is(err, domain.ErrInvalidResetToken):
 		writeDetail(w, http.StatusBadRequest, detailInvalidReset)
+	case errors.Is(err, domain.ErrInvalidUnlockToken):
+		writeDetail(w, http.StatusBadRequest, detailInvalidToken)
 	case errors.Is(err, domain.ErrWrongPassword):
 		writeDetail(w, http.StatusBadRequest, detailWrongPassword)
 	case errors.Is(err, domain.ErrInvalidRefreshToken):

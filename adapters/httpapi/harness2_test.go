@@ -19,7 +19,6 @@ import (
 	"github.com/usersvc/usersvc/adapters/httpapi"
 	"github.com/usersvc/usersvc/adapters/memory"
 	"github.com/usersvc/usersvc/domain"
-	"github.com/usersvc/usersvc/ports"
 )
 
 // newHarnessWith is newHarness serving with opts (rate limits, CORS…).
@@ -137,6 +136,26 @@ func (h *harness) resetToken(email string) string {
 	return token
 }
 
+// unlockToken is the token of the last unlock link mailed to email (with
+// a lock notice); the link must be PUBLIC_BASE_URL/unlock?token=….
+func (h *harness) unlockToken(email string) string {
+	h.tb.Helper()
+	msgs := h.mail.sent(email, domain.MessageLocked)
+	if len(msgs) == 0 {
+		h.tb.Fatalf("no lock email sent to %s", email)
+	}
+	link := msgs[len(msgs)-1].Link
+	u, err := url.Parse(link)
+	if err != nil || !strings.HasPrefix(link, publicBaseURL+"/unlock?") || u.Path != "/unlock" {
+		h.tb.Fatalf("unlock link %q is not %s/unlock?token=…", link, publicBaseURL)
+	}
+	token := u.Query().Get("token")
+	if token == "" || len(u.Query()) != 1 {
+		h.tb.Fatalf("unlock link %q has no token, or more than a token", link)
+	}
+	return token
+}
+
 // requestReset asks for a reset link through the API and returns its token.
 func (h *harness) requestReset(email string) string {
 	h.tb.Helper()
@@ -237,29 +256,29 @@ func wantSameAnswer(tb testing.TB, what string, a, b *httptest.ResponseRecorder)
 	}
 }
 
-// hookedSessions is the memory store as the SessionStore, with a hook run
-// each time the use cases revoke a user's sessions, before it reaches the
-// store: a test acts there as a request arriving at that moment would.
-type hookedSessions struct {
+// hookedStore is the memory store with a hook run each time the use cases
+// write a user, before the write reaches the store: a test acts there as a
+// request arriving at that moment would.
+type hookedStore struct {
 	*memory.UserStore
-	beforeRevoke atomic.Pointer[func()]
+	beforeUpdate atomic.Pointer[func()]
 }
 
-func (s *hookedSessions) RevokeUserSessions(ctx context.Context, userID, exceptID string, now time.Time) (int, error) {
-	if hook := s.beforeRevoke.Load(); hook != nil {
+func (s *hookedStore) UpdateUser(ctx context.Context, id string, fn func(*domain.User) error) error {
+	if hook := s.beforeUpdate.Load(); hook != nil {
 		(*hook)()
 	}
-	return s.UserStore.RevokeUserSessions(ctx, userID, exceptID, now)
+	return s.UserStore.UpdateUser(ctx, id, fn)
 }
 
-// newHarnessHooked is newHarness whose use cases reach the sessions
-// through hookedSessions.
-func newHarnessHooked(tb testing.TB) (*harness, *hookedSessions) {
+// newHarnessHooked is newHarness whose use cases reach the store through
+// hookedStore.
+func newHarnessHooked(tb testing.TB) (*harness, *hookedStore) {
 	tb.Helper()
-	var sessions *hookedSessions
-	h := newHarnessOn(tb, func(store *memory.UserStore) ports.SessionStore {
-		sessions = &hookedSessions{UserStore: store}
-		return sessions
+	var hooked *hookedStore
+	h := newHarnessOn(tb, func(store *memory.UserStore) userAndSessionStore {
+		hooked = &hookedStore{UserStore: store}
+		return hooked
 	})
-	return h, sessions
+	return h, hooked
 }

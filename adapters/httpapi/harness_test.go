@@ -87,6 +87,12 @@ func (f *fakeHasher) Verify(ctx context.Context, password, hash string) (bool, b
 	return subtle.ConstantTimeCompare([]byte(fakeDigest(salt, password)), []byte(digest)) == 1, false, nil
 }
 
+// userAndSessionStore is what the memory store is to the use cases.
+type userAndSessionStore interface {
+	ports.UserStore
+	ports.SessionStore
+}
+
 // fakeClock is a settable clock.
 type fakeClock struct {
 	mu  sync.Mutex
@@ -226,7 +232,7 @@ func newHarness(tb testing.TB) *harness {
 
 // newHarnessOn is newHarness whose use cases reach the sessions through
 // wrap(store), when wrap is not nil: a test can hook a session call.
-func newHarnessOn(tb testing.TB, wrap func(*memory.UserStore) ports.SessionStore) *harness {
+func newHarnessOn(tb testing.TB, wrap func(*memory.UserStore) userAndSessionStore) *harness {
 	tb.Helper()
 	logger, logs := newTestLogger()
 	tokens, err := jwttoken.New(jwtKey, jwtIssuer, accessTTL)
@@ -240,9 +246,9 @@ func newHarnessOn(tb testing.TB, wrap func(*memory.UserStore) ports.SessionStore
 		tb.Fatal(err)
 	}
 	store := memory.NewUserStore()
-	var sessions ports.SessionStore = store
+	var users userAndSessionStore = store
 	if wrap != nil {
-		sessions = wrap(store)
+		users = wrap(store)
 	}
 	mailer := &fakeMailer{}
 	dispatcher, err := app.NewDispatcher(store, mailer, clock, app.DispatcherConfig{}, logger)
@@ -251,7 +257,7 @@ func newHarnessOn(tb testing.TB, wrap func(*memory.UserStore) ports.SessionStore
 	}
 	mail := &outbox{tb: tb, dispatcher: dispatcher, mailer: mailer}
 	svc, err := app.New(app.Deps{
-		Users: store, Sessions: sessions, Audit: store, Hasher: hasher, Issuer: tokens, Verifier: tokens,
+		Users: users, Sessions: users, Audit: store, Hasher: hasher, Issuer: tokens, Verifier: tokens,
 		Clock: clock, IDs: system.IDs{}, Secrets: system.Secrets{}, Log: logger, DummyHash: dummy,
 	}, app.Config{
 		Lockout:         domain.LockoutPolicy{MaxAttempts: maxAttempts, Duration: lockoutFor},

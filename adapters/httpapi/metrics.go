@@ -55,6 +55,7 @@ var routeLimits = map[string]string{
 	"/password-reset/confirm": limitResetConfirm,
 	"/password-reset":         limitResetConfirm,
 	"/token/refresh":          limitRefresh,
+	"/unlock":                 limitUnlock,
 }
 
 // durationBuckets are Prometheus's defaults, plus the request deadline.

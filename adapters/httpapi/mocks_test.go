@@ -51,6 +51,9 @@ var _ httpapi.UseCases = &UseCasesMock{}
 //			ListUsersFunc: func(ctx context.Context, actor domain.Actor, skip int, limit int) (app.UserPage, error) {
 //				panic("mock out the ListUsers method")
 //			},
+//			LockFunc: func(ctx context.Context, actor domain.Actor, userID string) (*domain.User, error) {
+//				panic("mock out the Lock method")
+//			},
 //			LoginFunc: func(ctx context.Context, email string, password string) (app.LoginResult, error) {
 //				panic("mock out the Login method")
 //			},
@@ -77,6 +80,9 @@ var _ httpapi.UseCases = &UseCasesMock{}
 //			},
 //			UnlockFunc: func(ctx context.Context, actor domain.Actor, userID string) (*domain.User, error) {
 //				panic("mock out the Unlock method")
+//			},
+//			UnlockWithTokenFunc: func(ctx context.Context, token string) error {
+//				panic("mock out the UnlockWithToken method")
 //			},
 //			UpdateMeFunc: func(ctx context.Context, actor domain.Actor, in app.UpdateMeInput) (*domain.User, error) {
 //				panic("mock out the UpdateMe method")
@@ -127,6 +133,9 @@ type UseCasesMock struct {
 	// ListUsersFunc mocks the ListUsers method.
 	ListUsersFunc func(ctx context.Context, actor domain.Actor, skip int, limit int) (app.UserPage, error)
 
+	// LockFunc mocks the Lock method.
+	LockFunc func(ctx context.Context, actor domain.Actor, userID string) (*domain.User, error)
+
 	// LoginFunc mocks the Login method.
 	LoginFunc func(ctx context.Context, email string, password string) (app.LoginResult, error)
 
@@ -153,6 +162,9 @@ type UseCasesMock struct {
 
 	// UnlockFunc mocks the Unlock method.
 	UnlockFunc func(ctx context.Context, actor domain.Actor, userID string) (*domain.User, error)
+
+	// UnlockWithTokenFunc mocks the UnlockWithToken method.
+	UnlockWithTokenFunc func(ctx context.Context, token string) error
 
 	// UpdateMeFunc mocks the UpdateMe method.
 	UpdateMeFunc func(ctx context.Context, actor domain.Actor, in app.UpdateMeInput) (*domain.User, error)
@@ -262,6 +274,15 @@ type UseCasesMock struct {
 			// Limit is the limit argument value.
 			Limit int
 		}
+		// Lock holds details about calls to the Lock method.
+		Lock []struct {
+			// Ctx is the ctx argument value.
+			Ctx context.Context
+			// Actor is the actor argument value.
+			Actor domain.Actor
+			// UserID is the userID argument value.
+			UserID string
+		}
 		// Login holds details about calls to the Login method.
 		Login []struct {
 			// Ctx is the ctx argument value.
@@ -333,6 +354,13 @@ type UseCasesMock struct {
 			// UserID is the userID argument value.
 			UserID string
 		}
+		// UnlockWithToken holds details about calls to the UnlockWithToken method.
+		UnlockWithToken []struct {
+			// Ctx is the ctx argument value.
+			Ctx context.Context
+			// Token is the token argument value.
+			Token string
+		}
 		// UpdateMe holds details about calls to the UpdateMe method.
 		UpdateMe []struct {
 			// Ctx is the ctx argument value.
@@ -382,6 +410,7 @@ type UseCasesMock struct {
 	lockGetUser               sync.RWMutex
 	lockListAuditEvents       sync.RWMutex
 	lockListUsers             sync.RWMutex
+	lockLock                  sync.RWMutex
 	lockLogin                 sync.RWMutex
 	lockLogout                sync.RWMutex
 	lockMe                    sync.RWMutex
@@ -391,6 +420,7 @@ type UseCasesMock struct {
 	lockResendVerification    sync.RWMutex
 	lockSearchUsers           sync.RWMutex
 	lockUnlock                sync.RWMutex
+	lockUnlockWithToken       sync.RWMutex
 	lockUpdateMe              sync.RWMutex
 	lockUpdateUser            sync.RWMutex
 	lockUpgradeToProfessional sync.RWMutex
@@ -805,6 +835,46 @@ func (mock *UseCasesMock) ListUsersCalls() []struct {
 	return calls
 }
 
+// Lock calls LockFunc.
+func (mock *UseCasesMock) Lock(ctx context.Context, actor domain.Actor, userID string) (*domain.User, error) {
+	if mock.LockFunc == nil {
+		panic("UseCasesMock.LockFunc: method is nil but UseCases.Lock was just called")
+	}
+	callInfo := struct {
+		Ctx    context.Context
+		Actor  domain.Actor
+		UserID string
+	}{
+		Ctx:    ctx,
+		Actor:  actor,
+		UserID: userID,
+	}
+	mock.lockLock.Lock()
+	mock.calls.Lock = append(mock.calls.Lock, callInfo)
+	mock.lockLock.Unlock()
+	return mock.LockFunc(ctx, actor, userID)
+}
+
+// LockCalls gets all the calls that were made to Lock.
+// Check the length with:
+//
+//	len(mockedUseCases.LockCalls())
+func (mock *UseCasesMock) LockCalls() []struct {
+	Ctx    context.Context
+	Actor  domain.Actor
+	UserID string
+} {
+	var calls []struct {
+		Ctx    context.Context
+		Actor  domain.Actor
+		UserID string
+	}
+	mock.lockLock.RLock()
+	calls = mock.calls.Lock
+	mock.lockLock.RUnlock()
+	return calls
+}
+
 // Login calls LoginFunc.
 func (mock *UseCasesMock) Login(ctx context.Context, email string, password string) (app.LoginResult, error) {
 	if mock.LoginFunc == nil {
@@ -1142,6 +1212,42 @@ func (mock *UseCasesMock) UnlockCalls() []struct {
 	mock.lockUnlock.RLock()
 	calls = mock.calls.Unlock
 	mock.lockUnlock.RUnlock()
+	return calls
+}
+
+// UnlockWithToken calls UnlockWithTokenFunc.
+func (mock *UseCasesMock) UnlockWithToken(ctx context.Context, token string) error {
+	if mock.UnlockWithTokenFunc == nil {
+		panic("UseCasesMock.UnlockWithTokenFunc: method is nil but UseCases.UnlockWithToken was just called")
+	}
+	callInfo := struct {
+		Ctx   context.Context
+		Token string
+	}{
+		Ctx:   ctx,
+		Token: token,
+	}
+	mock.lockUnlockWithToken.Lock()
+	mock.calls.UnlockWithToken = append(mock.calls.UnlockWithToken, callInfo)
+	mock.lockUnlockWithToken.Unlock()
+	return mock.UnlockWithTokenFunc(ctx, token)
+}
+
+// UnlockWithTokenCalls gets all the calls that were made to UnlockWithToken.
+// Check the length with:
+//
+//	len(mockedUseCases.UnlockWithTokenCalls())
+func (mock *UseCasesMock) UnlockWithTokenCalls() []struct {
+	Ctx   context.Context
+	Token string
+} {
+	var calls []struct {
+		Ctx   context.Context
+		Token string
+	}
+	mock.lockUnlockWithToken.RLock()
+	calls = mock.calls.UnlockWithToken
+	mock.lockUnlockWithToken.RUnlock()
 	return calls
 }
 

@@ -204,6 +204,9 @@ var samples = map[string]opSample{
 	"passwordResetForm": {http.MethodPost, "/password-reset",
 		form{"token": {"sometoken"}, "new_password": {newPassword}, "repeat_password": {newPassword}}, false},
 	"resendVerification": {http.MethodPost, "/verify-email/resend", obj{"email": "sample@example.com"}, false},
+	"unlockPage":         {http.MethodGet, "/unlock?token=sometoken", nil, false},
+	"unlockWithToken":    {http.MethodPost, "/unlock", obj{"token": "sometoken"}, false},
+	"lockUser":           {http.MethodPost, "/users/" + unknownID + "/lock", nil, true},
 	"getMe":              {http.MethodGet, "/users/me", nil, true},
 	"updateMe":           {http.MethodPatch, "/users/me", obj{"bio": "Hello"}, true},
 	"deleteMe":           {http.MethodDelete, "/users/me", obj{"password": testPassword}, true},
@@ -471,6 +474,20 @@ func TestOpenAPIMatchesTheHandlers(t *testing.T) {
 		do(t, 400, reqConforms, http.MethodPost, "/password-reset", "", form{"token": {token}, "new_password": {testPassword}, "repeat_password": {testPassword}})
 		do(t, 400, reqBreaks, http.MethodPost, "/password-reset", "", obj{"token": token})
 
+		locked := h.verified("unlockme")
+		h.lockByHTTP(locked.Email)
+		unlock := h.unlockToken(locked.Email)
+		do(t, 200, reqConforms, http.MethodGet, "/unlock?token="+unlock, "", nil)
+		do(t, 400, reqBreaks, http.MethodGet, "/unlock", "", nil)
+		do(t, 422, reqBreaks, http.MethodPost, "/unlock", "", obj{})
+		do(t, 422, reqBreaks, http.MethodPost, "/unlock", "", obj{"token": unlock, "extra": 1})
+		do(t, 400, reqConforms, http.MethodPost, "/unlock", "", obj{"token": "not-the-token"})
+		do(t, 200, reqConforms, http.MethodPost, "/unlock", "", obj{"token": unlock})
+		do(t, 400, reqConforms, http.MethodPost, "/unlock", "", obj{"token": unlock}) // single use
+		h.lockByHTTP(locked.Email)
+		do(t, 200, reqConforms, http.MethodPost, "/unlock", "", form{"token": {h.unlockToken(locked.Email)}})
+		do(t, 400, reqConforms, http.MethodPost, "/unlock", "", form{"token": {"not-the-token"}})
+
 		u := h.register("resend")
 		do(t, 202, reqConforms, http.MethodPost, "/verify-email/resend", "", obj{"email": u.Email})
 		do(t, 422, reqBreaks, http.MethodPost, "/verify-email/resend/", "", obj{"email": 42})
@@ -590,8 +607,16 @@ func TestOpenAPIMatchesTheHandlers(t *testing.T) {
 		do(t, 422, reqBreaks, http.MethodPatch, "/users/"+created.ID+"/role", admin.Token, obj{"role": "ROOT"})
 		do(t, 422, reqBreaks, http.MethodPatch, "/users/"+created.ID+"/role", admin.Token, obj{"role": nil})
 
+		plain := h.verified("lockedbystaff")
+		do(t, 200, reqConforms, http.MethodPost, "/users/"+plain.ID+"/lock", mgr.Token, nil)
+		do(t, 200, reqConforms, http.MethodPost, "/users/"+plain.ID+"/lock/", admin.Token, nil)
+		do(t, 403, reqConforms, http.MethodPost, "/users/"+created.ID+"/lock", mgr.Token, nil) // a MANAGER now
+		do(t, 403, reqConforms, http.MethodPost, "/users/"+admin.ID+"/lock", admin.Token, nil) // oneself
+		do(t, 404, reqConforms, http.MethodPost, "/users/"+unknownID+"/lock", admin.Token, nil)
+
 		do(t, 403, reqConforms, http.MethodDelete, "/users/"+otherAdmin.ID, mgr.Token, nil)
-		do(t, 204, reqConforms, http.MethodDelete, "/users/"+created.ID, mgr.Token, nil)
+		do(t, 403, reqConforms, http.MethodDelete, "/users/"+created.ID, mgr.Token, nil) // a MANAGER now
+		do(t, 204, reqConforms, http.MethodDelete, "/users/"+created.ID, admin.Token, nil)
 		do(t, 404, reqConforms, http.MethodDelete, "/users/"+created.ID, admin.Token, nil)
 	})
 

@@ -25,7 +25,10 @@ button{margin-top:20px;background:#1f6feb;color:#fff;border:0;border-radius:6px;
 .error{color:#cf222e}</style></head>
 <body><main><h1>{{.Title}}</h1>
 {{if .Message}}<p{{if .IsError}} class="error"{{end}}>{{.Message}}</p>{{end}}
-{{if .Token}}<form method="post" action="/password-reset">
+{{if .Button}}<form method="post" action="{{.Action}}">
+<input type="hidden" name="token" value="{{.Token}}">
+<button type="submit">{{.Button}}</button></form>
+{{else if .Token}}<form method="post" action="/password-reset">
 <input type="hidden" name="token" value="{{.Token}}">
 <label for="p1">New password</label><input id="p1" name="new_password" type="password" minlength="8" maxlength="128" autocomplete="new-password" required>
 <label for="p2">Repeat it</label><input id="p2" name="repeat_password" type="password" minlength="8" maxlength="128" autocomplete="new-password" required>
@@ -37,6 +40,11 @@ type pageData struct {
 	Message string
 	IsError bool
 	Token   string
+	// Action and Button make the page one button that posts Token to
+	// Action (links that change something are confirmed, not followed:
+	// mail scanners follow links); without them a Token shows the reset form.
+	Action string
+	Button string
 }
 
 func writePage(w http.ResponseWriter, status int, d pageData) {
@@ -96,4 +104,73 @@ func handleResetForm(log *slog.Logger, uc recoverer) http.Handler {
 			writePage(w, http.StatusInternalServerError, pageData{Title: "Something went wrong", Message: "Please try again later (request " + id + ").", IsError: true})
 		}
 	})
+}
+
+// handleUnlockPage shows the button behind the unlock link of a lock email.
+func handleUnlockPage() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		token := r.URL.Query().Get("token")
+		if token == "" || len(token) > 512 {
+			writePage(w, http.StatusBadRequest, pageData{Title: "Unlock your account", Message: detailInvalidToken + ".", IsError: true})
+			return
+		}
+		writePage(w, http.StatusOK, pageData{
+			Title:   "Unlock your account",
+			Message: "Your account was locked after too many failed login attempts. Unlock it to log in again with your password.",
+			Token:   token, Action: "/unlock", Button: "Unlock my account",
+		})
+	})
+}
+
+type tokenUnlocker interface {
+	UnlockWithToken(ctx context.Context, token string) error
+}
+
+// handleUnlockWithToken takes {"token"} (the API) or the unlock page's form.
+func handleUnlockWithToken(log *slog.Logger, uc tokenUnlocker) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if mediaType(r) == "application/x-www-form-urlencoded" {
+			body, err := readBody(w, r)
+			form, perr := url.ParseQuery(string(body))
+			if err != nil || perr != nil {
+				writePage(w, http.StatusBadRequest, pageData{Title: "Unlock your account", Message: "The form could not be read.", IsError: true})
+				return
+			}
+			switch err := uc.UnlockWithToken(r.Context(), form.Get("token")); {
+			case err == nil:
+				writePage(w, http.StatusOK, pageData{Title: "Account unlocked", Message: "Your account is unlocked: you can log in again."})
+			case errors.Is(err, domain.ErrInvalidUnlockToken):
+				writePage(w, http.StatusBadRequest, pageData{Title: "Unlock your account", Message: detailInvalidToken + ".", IsError: true})
+			default:
+				writePageError(w, r, log, "Unlock your account", err)
+			}
+			return
+		}
+		o, err := decodeJSONObject(w, r)
+		if writeDecodeError(w, err) {
+			return
+		}
+		o.allow("token")
+		token := o.str("token", true, false)
+		if writeDecodeError(w, o.err()) {
+			return
+		}
+		if err := uc.UnlockWithToken(r.Context(), *token); err != nil {
+			writeError(w, r, log, newRoute, "body", err)
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]string{"message": "Account unlocked"})
+	})
+}
+
+// writePageError shows an unexpected failure behind a page's form.
+func writePageError(w http.ResponseWriter, r *http.Request, log *slog.Logger, title string, err error) {
+	if errors.Is(err, domain.ErrUnavailable) || errors.Is(err, context.DeadlineExceeded) {
+		w.Header().Set("Retry-After", "1")
+		writePage(w, http.StatusServiceUnavailable, pageData{Title: title, Message: "The service is busy: please try again in a moment.", IsError: true})
+		return
+	}
+	id := requestID(r.Context())
+	log.ErrorContext(r.Context(), "internal error", "request_id", id, "route", routeName(r), "error", err)
+	writePage(w, http.StatusInternalServerError, pageData{Title: "Something went wrong", Message: "Please try again later (request " + id + ").", IsError: true})
 }

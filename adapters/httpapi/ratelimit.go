@@ -34,6 +34,7 @@ const (
 	limitResendVerification = "resend"        // POST /verify-email/resend
 	limitResetConfirm       = "reset_confirm" // POST /password-reset/confirm
 	limitRefresh            = "refresh"       // POST /token/refresh
+	limitUnlock             = "unlock"        // POST /unlock
 )
 
 // limitRate is n requests per period, n of them at once (the burst).
@@ -64,6 +65,7 @@ var limitTable = map[string]struct{ perIP, perAccount limitRate }{
 	limitResendVerification: {perMinute(10), perHour(5)},
 	limitResetConfirm:       {perMinute(20), noLimit},
 	limitRefresh:            {perMinute(60), noLimit},
+	limitUnlock:             {perMinute(20), noLimit},
 }
 
 // Bounds on the limiters' memory.

@@ -89,6 +89,7 @@ func TestLimitTableDefaults(t *testing.T) {
 		limitResendVerification: {"10/1m0s", "5/1h0m0s"},
 		limitResetConfirm:       {"20/1m0s", "none"},
 		limitRefresh:            {"60/1m0s", "none"},
+		limitUnlock:             {"20/1m0s", "none"},
 	}
 	show := func(r limitRate) string {
 		if r == noLimit {

@@ -577,8 +577,8 @@ func TestPasswordChangeEndsOtherSessions(t *testing.T) {
 
 // The caller's own session stays valid at every step of their password
 // change (section 4: "the caller's stays"): a request of theirs arriving
-// while the other sessions are being ended (before and after the change
-// itself) is answered 200.
+// before each of its writes (the admission, then the change that ends the
+// other sessions with it) is answered 200.
 func TestPasswordChangeKeepsCallersSessionThroughout(t *testing.T) {
 	t.Parallel()
 	h, sessions := newHarnessHooked(t)
@@ -587,12 +587,12 @@ func TestPasswordChangeKeepsCallersSessionThroughout(t *testing.T) {
 	hook := func() {
 		during = append(during, serve(h.srv, newRequest(t, http.MethodGet, "/users/me", a.Token, nil)))
 	}
-	sessions.beforeRevoke.Store(&hook)
+	sessions.beforeUpdate.Store(&hook)
 	wantStatus(t, h.do(http.MethodPut, "/users/me/password", a.Token,
 		obj{"current_password": a.Password, "new_password": newPassword}), http.StatusNoContent)
-	sessions.beforeRevoke.Store(nil)
-	if len(during) == 0 {
-		t.Fatal("the hook never ran: the change ended no sessions")
+	sessions.beforeUpdate.Store(nil)
+	if len(during) != 2 {
+		t.Fatalf("the hook ran %d times, want 2: the admission and the change", len(during))
 	}
 	for i, rec := range during {
 		if rec.Code != http.StatusOK {

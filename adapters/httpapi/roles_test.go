@@ -188,10 +188,30 @@ func TestRoleFieldRules(t *testing.T) {
 		if u.Role != "ADMIN" || u.FirstName != nil || u.IsProfessional {
 			t.Errorf("the ADMIN was changed by a MANAGER: %+v", u)
 		}
-		// A MANAGER may read an ADMIN, and act on another MANAGER.
+		// A MANAGER may read an ADMIN, but acts only on ANONYMOUS and
+		// AUTHENTICATED accounts: never on another MANAGER (PRODUCT.md
+		// section 4: a peer's email set to one's own mailbox, then a reset,
+		// took the peer's account over).
 		wantStatus(t, h.do(http.MethodGet, "/users/"+admin.ID, manager.Token, nil), http.StatusOK)
 		other := h.user(domain.RoleManager)
-		wantStatus(t, h.do(http.MethodPut, "/users/"+other.ID, manager.Token, obj{"bio": "x"}), http.StatusOK)
+		for _, tc := range []struct {
+			method, path string
+			body         any
+		}{
+			{http.MethodPut, "/users/" + other.ID, obj{"email": "mine@example.com"}},
+			{http.MethodDelete, "/users/" + other.ID, nil},
+			{http.MethodPost, "/users/" + other.ID + "/lock", nil},
+			{http.MethodPost, "/users/" + other.ID + "/unlock", nil},
+			{http.MethodPost, "/users/" + other.ID + "/upgrade", nil},
+			{http.MethodPut, "/users/" + manager.ID, obj{"bio": "self"}},
+		} {
+			wantForbidden(t, h.do(tc.method, tc.path, manager.Token, tc.body))
+		}
+		if u := h.getUser(other.ID); u.Email != other.Email {
+			t.Errorf("a MANAGER changed a peer's email to %q", u.Email)
+		}
+		plain := h.user(domain.RoleAuthenticated)
+		wantStatus(t, h.do(http.MethodPut, "/users/"+plain.ID, manager.Token, obj{"bio": "x"}), http.StatusOK)
 	})
 
 	t.Run("PATCH /users/me cannot set privileged fields", func(t *testing.T) {
@@ -293,13 +313,11 @@ func TestTokenRevocation(t *testing.T) {
 		{"deleted", domain.RoleAuthenticated, func(h *harness, a account) {
 			wantStatus(h.tb, h.do(http.MethodDelete, "/users/"+a.ID, h.admin.Token, nil), http.StatusNoContent)
 		}},
-		{"locked", domain.RoleAuthenticated, func(h *harness, a account) {
-			for range maxAttempts {
-				wantStatus(h.tb, h.do(http.MethodPost, "/login/", "", form{"username": {a.Email}, "password": {wrongPassword}}), http.StatusUnauthorized)
-			}
+		{"locked by staff", domain.RoleAuthenticated, func(h *harness, a account) {
+			wantStatus(h.tb, h.do(http.MethodPost, "/users/"+a.ID+"/lock", h.admin.Token, nil), http.StatusOK)
 		}},
 		{"locked MANAGER", domain.RoleManager, func(h *harness, a account) {
-			h.failLogins(a.Email, maxAttempts)
+			wantStatus(h.tb, h.do(http.MethodPost, "/users/"+a.ID+"/lock", h.admin.Token, nil), http.StatusOK)
 		}},
 		{"demoted by PATCH role", domain.RoleManager, func(h *harness, a account) {
 			wantStatus(h.tb, h.do(http.MethodPatch, "/users/"+a.ID+"/role", h.admin.Token, obj{"role": "AUTHENTICATED"}), http.StatusOK)
@@ -325,11 +343,21 @@ func TestTokenRevocation(t *testing.T) {
 		})
 	}
 
-	t.Run("unlock does not revive old tokens", func(t *testing.T) {
+	t.Run("a lock by wrong passwords ends no session", func(t *testing.T) {
 		t.Parallel()
 		h := newHarness(t)
 		a := h.user(domain.RoleAuthenticated)
 		h.failLogins(a.Email, maxAttempts)
+		wantStatus(t, h.do(http.MethodGet, "/users/me", a.Token, nil), http.StatusOK)
+		wantDetail(t, h.do(http.MethodPost, "/login/", "", form{"username": {a.Email}, "password": {a.Password}}),
+			http.StatusBadRequest, "Account locked due to too many failed login attempts.")
+	})
+
+	t.Run("unlock does not revive old tokens", func(t *testing.T) {
+		t.Parallel()
+		h := newHarness(t)
+		a := h.user(domain.RoleAuthenticated)
+		wantStatus(t, h.do(http.MethodPost, "/users/"+a.ID+"/lock", h.admin.Token, nil), http.StatusOK)
 		wantStatus(t, h.do(http.MethodPost, "/users/"+a.ID+"/unlock", h.admin.Token, nil), http.StatusOK)
 		wantUnauthorized(t, h.do(http.MethodGet, "/users/me", a.Token, nil))
 		wantStatus(t, h.do(http.MethodGet, "/users/me", h.login(a.Email, a.Password), nil), http.StatusOK)

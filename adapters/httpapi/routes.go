@@ -36,6 +36,8 @@ func addRoutes(r *mux.Router, d deps) {
 	route("/password-reset/confirm", d.lim.IP(limitResetConfirm)(handleResetConfirm(d.log, d.uc)), http.MethodPost)
 	route("/password-reset", handleResetPage(), http.MethodGet)
 	route("/password-reset", d.lim.IP(limitResetConfirm)(handleResetForm(d.log, d.uc)), http.MethodPost)
+	route("/unlock", handleUnlockPage(), http.MethodGet)
+	route("/unlock", d.lim.IP(limitUnlock)(handleUnlockWithToken(d.log, d.uc)), http.MethodPost)
 	route("/verify-email/resend", d.lim.IP(limitResendVerification)(handleEmailRequest(d.log, d.lim, limitResendVerification,
 		"If an unverified account with that email exists, a verification link has been sent.", d.uc.ResendVerification)), http.MethodPost)
 
@@ -52,5 +54,6 @@ func addRoutes(r *mux.Router, d deps) {
 	route("/users/{user_id}", staff(handleDeleteUser(d.log, d.uc)), http.MethodDelete)
 	route("/users/{user_id}/upgrade", staff(handleUpgrade(d.log, d.uc)), http.MethodPost)
 	route("/users/{user_id}/unlock", staff(handleUnlock(d.log, d.uc)), http.MethodPost)
+	route("/users/{user_id}/lock", staff(handleLock(d.log, d.uc)), http.MethodPost)
 	route("/users/{user_id}/role", actor(handleChangeRole(d.log, d.uc)), http.MethodPatch)
 }

@@ -25,6 +25,8 @@ type UseCases interface {
 	userLister
 	professionalUpgrader
 	unlocker
+	locker
+	tokenUnlocker
 	roleChanger
 	meReader
 	meUpdater

@@ -143,8 +143,12 @@ func TestTokenRefresh(t *testing.T) {
 		h := newHarness(t)
 		a := h.verified("lock")
 		tp := h.session(a.Email, a.Password)
+		// Wrong passwords stop new logins only: the open session refreshes on.
 		h.lockByHTTP(a.Email)
-		wantInvalidRefresh(t, h.refresh(tp.RefreshToken))
+		next := decodeTokens(t, h.refresh(tp.RefreshToken))
+		// A lock imposed by staff ends it.
+		wantStatus(t, h.do(http.MethodPost, "/users/"+a.ID+"/lock", h.admin.Token, nil), http.StatusOK)
+		wantInvalidRefresh(t, h.refresh(next.RefreshToken))
 	})
 
 	// Section 4 ends a demoted user's access tokens; whether the session

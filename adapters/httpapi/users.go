@@ -171,6 +171,17 @@ func handleUnlock(log *slog.Logger, uc unlocker) actorHandler {
 	}
 }
 
+type locker interface {
+	Lock(ctx context.Context, actor domain.Actor, userID string) (*domain.User, error)
+}
+
+func handleLock(log *slog.Logger, uc locker) actorHandler {
+	return func(w http.ResponseWriter, r *http.Request, actor domain.Actor) {
+		u, err := uc.Lock(r.Context(), actor, pathVars(r)["user_id"])
+		respondUser(w, r, log, newRoute, http.StatusOK, u, err)
+	}
+}
+
 type roleChanger interface {
 	ChangeRole(ctx context.Context, actor domain.Actor, userID string, role domain.Role) (*domain.User, error)
 }

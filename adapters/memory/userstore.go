@@ -57,26 +57,41 @@ func (s *UserStore) CreateUser(ctx context.Context, u *domain.User) error {
 	if _, ok := s.users[st.ID]; ok {
 		return domain.ErrConflict
 	}
-	if err := s.checkUnique(st); err != nil {
+	return s.save(st.ID, u)
+}
+
+// save stores u under id with the messages, events and session changes it
+// recorded, all or nothing: on failure they stay recorded on u. The
+// caller holds mu.
+func (s *UserStore) save(id string, u *domain.User) error {
+	next := u.State()
+	next.ID = id
+	if err := s.checkUnique(next); err != nil {
 		return err
 	}
-	msgs, events := u.TakeMessages(), u.TakeEvents()
-	entries, err := newEntries(msgs, st.UpdatedAt)
+	msgs, events, changes := u.TakeMessages(), u.TakeEvents(), u.TakeSessionChanges()
+	entries, err := newEntries(msgs, next.UpdatedAt)
+	var saved []domain.AuditEvent
 	if err == nil {
-		events, err = newEvents(events, st.UpdatedAt)
+		saved, err = newEvents(events, next.UpdatedAt)
+	}
+	if err == nil {
+		err = s.checkSessionChanges(changes)
 	}
 	if err != nil {
-		for _, m := range msgs { // CreateUser failed: they stay on the user
+		for _, m := range msgs {
 			u.Queue(m)
 		}
 		for _, e := range events {
 			u.Record(e)
 		}
+		u.RecordSessionChanges(changes)
 		return err
 	}
-	s.users[st.ID] = st
+	s.users[id] = next
 	s.appendEntries(entries)
-	s.events = append(s.events, events...)
+	s.events = append(s.events, saved...)
+	s.applySessionChanges(id, changes)
 	return nil
 }
 
@@ -94,6 +109,9 @@ func (s *UserStore) checkUnique(st domain.UserState) error {
 		}
 		if st.ResetTokenHash != "" && o.ResetTokenHash == st.ResetTokenHash {
 			return fmt.Errorf("memory: reset token hash already in use: %w", domain.ErrConflict)
+		}
+		if st.UnlockTokenHash != "" && o.UnlockTokenHash == st.UnlockTokenHash {
+			return fmt.Errorf("memory: unlock token hash already in use: %w", domain.ErrConflict)
 		}
 	}
 	return nil
@@ -200,6 +218,21 @@ func (s *UserStore) UpdateUser(ctx context.Context, id string, fn func(u *domain
 	return s.UpdateUserCountingAdmins(ctx, id, func(u *domain.User, _ int) error { return fn(u) })
 }
 
+// UpdateUserByEmail implements ports.UserStore.
+func (s *UserStore) UpdateUserByEmail(ctx context.Context, email string, fn func(u *domain.User) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for id, st := range s.users {
+		if st.Email == email {
+			return s.update(id, st, func(u *domain.User, _ int) error { return fn(u) })
+		}
+	}
+	return domain.ErrUserNotFound
+}
+
 // UpdateUserCountingAdmins implements ports.UserStore.
 func (s *UserStore) UpdateUserCountingAdmins(ctx context.Context, id string, fn func(u *domain.User, admins int) error) error {
 	if err := ctx.Err(); err != nil {
@@ -211,27 +244,17 @@ func (s *UserStore) UpdateUserCountingAdmins(ctx context.Context, id string, fn 
 	if !ok {
 		return domain.ErrUserNotFound
 	}
+	return s.update(id, st, fn)
+}
+
+// update runs fn on the user id, whose state is st, and saves it. The
+// caller holds mu.
+func (s *UserStore) update(id string, st domain.UserState, fn func(u *domain.User, admins int) error) error {
 	u := domain.RehydrateUser(st)
 	if err := fn(u, s.countAdmins()); err != nil {
 		return err
 	}
-	next := u.State()
-	next.ID = id
-	if err := s.checkUnique(next); err != nil {
-		return err
-	}
-	entries, err := newEntries(u.TakeMessages(), next.UpdatedAt)
-	if err != nil {
-		return err
-	}
-	events, err := newEvents(u.TakeEvents(), next.UpdatedAt)
-	if err != nil {
-		return err
-	}
-	s.users[id] = next
-	s.appendEntries(entries)
-	s.events = append(s.events, events...)
-	return nil
+	return s.save(id, u)
 }
 
 // DeleteUser implements ports.UserStore. The user's sessions and refresh
@@ -262,23 +285,34 @@ func (s *UserStore) DeleteUser(ctx context.Context, id string, check func(u *dom
 	return nil
 }
 
-// UserIDByResetTokenHash implements ports.UserStore. It does not look at the
-// token's expiry.
-func (s *UserStore) UserIDByResetTokenHash(ctx context.Context, hash string) (string, error) {
+// UserByToken implements ports.UserStore. It does not look at the token's
+// expiry.
+func (s *UserStore) UserByToken(ctx context.Context, purpose ports.TokenPurpose, hash string) (*domain.User, error) {
 	if err := ctx.Err(); err != nil {
-		return "", err
+		return nil, err
 	}
 	if hash == "" {
-		return "", domain.ErrUserNotFound
+		return nil, domain.ErrUserNotFound
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	for id, st := range s.users {
-		if st.ResetTokenHash == hash {
-			return id, nil
+	for _, st := range s.users {
+		if tokenHash(st, purpose) == hash {
+			return domain.RehydrateUser(st), nil
 		}
 	}
-	return "", domain.ErrUserNotFound
+	return nil, domain.ErrUserNotFound
+}
+
+// tokenHash is the stored hash of st's pending token of that purpose.
+func tokenHash(st domain.UserState, purpose ports.TokenPurpose) string {
+	switch purpose {
+	case ports.TokenPasswordReset:
+		return st.ResetTokenHash
+	case ports.TokenUnlock:
+		return st.UnlockTokenHash
+	}
+	return ""
 }
 
 func (s *UserStore) countAdmins() int {

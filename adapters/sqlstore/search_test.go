@@ -50,7 +50,7 @@ func seedPostgresUsers(tb testing.TB, db *sql.DB, n int) {
 	tb.Helper()
 	const seed = `
 INSERT INTO users (id, email, nickname, password_hash, role, is_professional, email_verified,
-                   is_locked, locked_at, created_at, updated_at)
+                   is_locked, lock_reason, locked_at, created_at, updated_at)
 SELECT md5('user' || i)::uuid,
        substr(md5(i::text), 1, 6) || '.' || i || '@example.com',
        (ARRAY['Brave','Calm','Eager','Fancy','Gentle','Happy','Jolly','Kind'])[1 + i % 8] || '_' ||
@@ -61,6 +61,7 @@ SELECT md5('user' || i)::uuid,
        i % 7 = 0,
        i % 10 <> 2,
        i % 97 = 0,
+       CASE WHEN i % 97 = 0 THEN 'failed_logins' END,
        CASE WHEN i % 97 = 0 THEN c.t END,
        c.t, c.t
 FROM generate_series(1, $1::int) AS i,

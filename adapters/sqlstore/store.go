@@ -118,6 +118,7 @@ var userColumns = []string{
 	"failed_login_attempts", "logins_in_flight", "login_lease_until",
 	"is_locked", "locked_at", "last_login_at",
 	"created_at", "updated_at", "token_version",
+	"password_version", "lock_reason", "unlock_token_hash", "unlock_expires_at",
 }
 
 // The store's SQL, with ? placeholders rebound per dialect.
@@ -133,8 +134,13 @@ const (
 	deleteUser     = "DELETE FROM users WHERE id = ?"
 	emailOwner     = "SELECT id FROM users WHERE email = ? AND id <> ?"
 	nicknameOwner  = "SELECT id FROM users WHERE lower(nickname) = lower(?) AND id <> ?"
-	resetOwner     = "SELECT id FROM users WHERE reset_token_hash = ?"
 )
+
+// tokenColumns are the columns that hold each purpose's token hash.
+var tokenColumns = map[ports.TokenPurpose]string{
+	ports.TokenPasswordReset: "reset_token_hash",
+	ports.TokenUnlock:        "unlock_token_hash",
+}
 
 // Names from the migrations that tell one duplicate from another.
 const (
@@ -142,6 +148,7 @@ const (
 	emailKey    = "users_email_key"
 	nicknameKey = "users_nickname_lower_key"
 	resetKey    = "users_reset_token_hash_key"
+	unlockKey   = "users_unlock_token_hash_key"
 )
 
 // userRow is one row of users.
@@ -174,6 +181,10 @@ type userRow struct {
 	CreatedAt                   dbTime         `db:"created_at"`
 	UpdatedAt                   dbTime         `db:"updated_at"`
 	TokenVersion                int            `db:"token_version"`
+	PasswordVersion             int            `db:"password_version"`
+	LockReason                  sql.NullString `db:"lock_reason"`
+	UnlockTokenHash             sql.NullString `db:"unlock_token_hash"`
+	UnlockExpiresAt             dbTime         `db:"unlock_expires_at"`
 }
 
 func (r *userRow) user() (*domain.User, error) {
@@ -212,6 +223,10 @@ func (r *userRow) user() (*domain.User, error) {
 		CreatedAt:                   r.CreatedAt.Time,
 		UpdatedAt:                   r.UpdatedAt.Time,
 		TokenVersion:                r.TokenVersion,
+		PasswordVersion:             r.PasswordVersion,
+		LockReason:                  domain.LockReason(r.LockReason.String),
+		UnlockTokenHash:             r.UnlockTokenHash.String,
+		UnlockExpiresAt:             r.UnlockExpiresAt.Time,
 	}), nil
 }
 
@@ -241,27 +256,23 @@ func (s *Store) values(id string, st domain.UserState) []any {
 		st.FailedLoginAttempts, st.LoginsInFlight, opt(st.LoginLeaseUntil),
 		st.IsLocked, opt(st.LockedAt), opt(st.LastLoginAt),
 		s.d.timeValue(st.CreatedAt), s.d.timeValue(st.UpdatedAt), st.TokenVersion,
+		st.PasswordVersion, str(string(st.LockReason)), str(st.UnlockTokenHash), opt(st.UnlockExpiresAt),
 	}
 }
 
-// CreateUser implements ports.UserStore. The messages queued and the audit
-// events recorded on u are saved in the same transaction; if it fails they
-// stay on u.
+// CreateUser implements ports.UserStore. What u recorded (messages, audit
+// events, session changes) is saved in the same transaction; if it fails
+// they stay recorded on u.
 func (s *Store) CreateUser(ctx context.Context, u *domain.User) (err error) {
 	st := u.State()
 	id, ok := domain.CanonicalUserID(st.ID)
 	if !ok {
 		return fmt.Errorf("sqlstore: create user: id %q is not a UUID: %w", st.ID, domain.ErrInvalid)
 	}
-	msgs, events := u.TakeMessages(), u.TakeEvents()
+	rec := takeRecorded(u)
 	defer func() {
 		if err != nil {
-			for _, m := range msgs {
-				u.Queue(m)
-			}
-			for _, e := range events {
-				u.Record(e)
-			}
+			rec.restore(u)
 		}
 	}()
 	tx, err := s.db.BeginTxx(ctx, nil)
@@ -272,13 +283,44 @@ func (s *Store) CreateUser(ctx context.Context, u *domain.User) (err error) {
 	if _, err := tx.ExecContext(ctx, s.q(insertUser), s.values(id, st)...); err != nil {
 		return s.writeError(ctx, tx, "create user", err, id, st)
 	}
-	if err := s.saveMessages(ctx, tx, "create user", msgs, st.UpdatedAt); err != nil {
-		return err
-	}
-	if err := s.saveEvents(ctx, tx, "create user", events, st.UpdatedAt); err != nil {
+	if err := s.saveRecorded(ctx, tx, "create user", id, rec, st.UpdatedAt); err != nil {
 		return err
 	}
 	return s.wrap("create user", tx.Commit())
+}
+
+// recorded is what a user change recorded on the user, to be saved with it.
+type recorded struct {
+	msgs     []domain.Message
+	events   []domain.AuditEvent
+	sessions []domain.SessionChange
+}
+
+func takeRecorded(u *domain.User) recorded {
+	return recorded{msgs: u.TakeMessages(), events: u.TakeEvents(), sessions: u.TakeSessionChanges()}
+}
+
+// restore records rec on u again, after saving it failed.
+func (rec recorded) restore(u *domain.User) {
+	for _, m := range rec.msgs {
+		u.Queue(m)
+	}
+	for _, e := range rec.events {
+		u.Record(e)
+	}
+	u.RecordSessionChanges(rec.sessions)
+}
+
+// saveRecorded saves, in tx, what a change of user id recorded; at is the
+// time of the change (for messages and events that carry none).
+func (s *Store) saveRecorded(ctx context.Context, tx *sqlx.Tx, op, id string, rec recorded, at time.Time) error {
+	if err := s.saveMessages(ctx, tx, op, rec.msgs, at); err != nil {
+		return err
+	}
+	if err := s.saveEvents(ctx, tx, op, rec.events, at); err != nil {
+		return err
+	}
+	return s.saveSessionChanges(ctx, tx, op, id, rec.sessions)
 }
 
 // UserByID implements ports.UserStore.
@@ -308,19 +350,31 @@ func (s *Store) getUser(ctx context.Context, q sqlx.QueryerContext, op, query st
 
 // UpdateUser implements ports.UserStore.
 func (s *Store) UpdateUser(ctx context.Context, id string, fn func(u *domain.User) error) error {
-	return s.update(ctx, id, false, func(u *domain.User, _ int) error { return fn(u) })
-}
-
-// UpdateUserCountingAdmins implements ports.UserStore.
-func (s *Store) UpdateUserCountingAdmins(ctx context.Context, id string, fn func(u *domain.User, admins int) error) error {
-	return s.update(ctx, id, true, fn)
-}
-
-func (s *Store) update(ctx context.Context, id string, countAdmins bool, fn func(u *domain.User, admins int) error) error {
 	id, ok := domain.CanonicalUserID(id)
 	if !ok {
 		return domain.ErrUserNotFound
 	}
+	return s.update(ctx, "id", id, false, func(u *domain.User, _ int) error { return fn(u) })
+}
+
+// UpdateUserByEmail implements ports.UserStore.
+func (s *Store) UpdateUserByEmail(ctx context.Context, email string, fn func(u *domain.User) error) error {
+	return s.update(ctx, "email", email, false, func(u *domain.User, _ int) error { return fn(u) })
+}
+
+// UpdateUserCountingAdmins implements ports.UserStore.
+func (s *Store) UpdateUserCountingAdmins(ctx context.Context, id string, fn func(u *domain.User, admins int) error) error {
+	id, ok := domain.CanonicalUserID(id)
+	if !ok {
+		return domain.ErrUserNotFound
+	}
+	return s.update(ctx, "id", id, true, fn)
+}
+
+// update locks the user whose column key (id or email, both unique) is
+// value, runs fn and saves the user and what fn recorded. A user fn left
+// as it was is not written again: only what fn recorded is.
+func (s *Store) update(ctx context.Context, key, value string, countAdmins bool, fn func(u *domain.User, admins int) error) error {
 	return s.retry(func() error {
 		tx, err := s.db.BeginTxx(ctx, nil)
 		if err != nil {
@@ -333,25 +387,24 @@ func (s *Store) update(ctx context.Context, id string, countAdmins bool, fn func
 				return err
 			}
 		}
-		u, err := s.getUser(ctx, tx, "update user", selectUser+" WHERE id = ?"+s.d.forUpdate(), id)
+		u, err := s.getUser(ctx, tx, "update user", selectUser+" WHERE "+key+" = ?"+s.d.forUpdate(), value)
 		if err != nil {
 			return err
 		}
+		before := u.State()
 		if err := fn(u, admins); err != nil {
 			return err
 		}
 		// u is this attempt's own copy: a retry rehydrates a new one and
-		// fn queues its messages and records its events again.
-		msgs, events := u.TakeMessages(), u.TakeEvents()
-		st := u.State()
-		args := append(s.values(id, st)[1:], id)
-		if _, err := tx.ExecContext(ctx, s.q(updateUser), args...); err != nil {
-			return s.writeError(ctx, tx, "update user", err, id, st)
+		// fn records everything again.
+		id, rec, st := before.ID, takeRecorded(u), u.State()
+		if st != before {
+			args := append(s.values(id, st)[1:], id)
+			if _, err := tx.ExecContext(ctx, s.q(updateUser), args...); err != nil {
+				return s.writeError(ctx, tx, "update user", err, id, st)
+			}
 		}
-		if err := s.saveMessages(ctx, tx, "update user", msgs, st.UpdatedAt); err != nil {
-			return err
-		}
-		if err := s.saveEvents(ctx, tx, "update user", events, st.UpdatedAt); err != nil {
+		if err := s.saveRecorded(ctx, tx, "update user", id, rec, st.UpdatedAt); err != nil {
 			return err
 		}
 		return s.wrap("update user", tx.Commit())
@@ -395,20 +448,14 @@ func (s *Store) DeleteUser(ctx context.Context, id string, check func(u *domain.
 	})
 }
 
-// UserIDByResetTokenHash implements ports.UserStore. It does not look at the
-// token's expiry: ResetPassword does.
-func (s *Store) UserIDByResetTokenHash(ctx context.Context, hash string) (string, error) {
-	if hash == "" {
-		return "", domain.ErrUserNotFound
+// UserByToken implements ports.UserStore. It does not look at the token's
+// expiry: the domain does.
+func (s *Store) UserByToken(ctx context.Context, purpose ports.TokenPurpose, hash string) (*domain.User, error) {
+	col, ok := tokenColumns[purpose]
+	if !ok || hash == "" {
+		return nil, domain.ErrUserNotFound
 	}
-	var id string
-	if err := s.db.GetContext(ctx, &id, s.q(resetOwner), hash); err != nil {
-		if errors.Is(err, sql.ErrNoRows) {
-			return "", domain.ErrUserNotFound
-		}
-		return "", s.wrap("user by reset token", err)
-	}
-	return id, nil
+	return s.getUser(ctx, s.db, "user by token", selectUser+" WHERE "+col+" = ?", hash)
 }
 
 // maxAttempts bounds how often a transaction the database aborted to break
@@ -450,8 +497,8 @@ func (s *Store) writeError(ctx context.Context, tx *sqlx.Tx, op string, err erro
 		return domain.ErrEmailTaken
 	case nicknameKey:
 		return domain.ErrNicknameTaken
-	case resetKey:
-		return fmt.Errorf("sqlstore: %s: reset token hash already in use: %w", op, domain.ErrConflict)
+	case resetKey, unlockKey:
+		return fmt.Errorf("sqlstore: %s: link token hash already in use: %w", op, domain.ErrConflict)
 	case pkeyName:
 		return fmt.Errorf("sqlstore: %s: id %s already exists: %w", op, id, domain.ErrConflict)
 	}

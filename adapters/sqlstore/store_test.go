@@ -223,12 +223,10 @@ func TestMigrationsRoundTrip(t *testing.T) {
 				u.Queue(domain.Message{Kind: domain.MessageVerifyEmail, To: u.Email(), Name: "x"})
 				u.Record(domain.AuditEvent{Type: domain.EventUserRegistered, TargetID: u.ID()})
 				u.SetResetToken("reset-hash", time.Now().Add(time.Hour))
+				u.SetUnlockToken("unlock-hash", time.Now().Add(time.Hour))
+				u.OpenSession(domain.NewSession(uuid.NewString(), time.Now(), domain.SessionPolicy{TTL: time.Hour}, "192.0.2.1", "test"), "refresh-hash")
 				if err := s.CreateUser(ctx, u); err != nil {
 					t.Fatalf("CreateUser: %v", err)
-				}
-				sess := domain.Session{ID: uuid.NewString(), UserID: u.ID(), CreatedAt: time.Now(), ExpiresAt: time.Now().Add(time.Hour)}
-				if err := s.CreateSession(ctx, sess, "refresh-hash"); err != nil {
-					t.Fatalf("CreateSession: %v", err)
 				}
 				// Down one step at a time: the newest applied one goes.
 				n := len(migrationStates(t, s))
@@ -341,11 +339,15 @@ func TestSessionAndAuditRows(t *testing.T) {
 			s := openMigrated(t, dbURL)
 			now := time.Now()
 			u := mustCreate(t, s)
-			sess := domain.Session{ID: uuid.NewString(), UserID: u.ID(), CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
-			if err := s.CreateSession(ctx, sess, "h1"); err != nil {
-				t.Fatalf("CreateSession: %v", err)
+			if err := s.UpdateUser(ctx, u.ID(), func(cur *domain.User) error {
+				cur.OpenSession(domain.NewSession(uuid.NewString(), now, domain.SessionPolicy{TTL: time.Hour}, "", ""), "h1")
+				return nil
+			}); err != nil {
+				t.Fatalf("OpenSession: %v", err)
 			}
-			if _, err := s.RotateRefreshToken(ctx, "h1", "h2", now, now.Add(time.Hour)); err != nil {
+			if _, _, err := s.RotateRefreshToken(ctx, "h1", "h2", now, func(sess domain.Session, _ *domain.User) (domain.Session, error) {
+				return sess, nil
+			}); err != nil {
 				t.Fatalf("RotateRefreshToken: %v", err)
 			}
 			if err := s.DeleteUser(ctx, u.ID(), func(cur *domain.User, _ int) error {

@@ -26,6 +26,7 @@ type config struct {
 	AdminPassword    string
 	Production       bool
 	RefreshTokenTTL  time.Duration
+	SessionMaxAge    time.Duration
 	VerificationTTL  time.Duration
 	ResetTokenTTL    time.Duration
 	HashMemoryKiB    uint32
@@ -94,6 +95,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		AdminEmail:       get("ADMIN_EMAIL", ""),
 		AdminPassword:    getenv("ADMIN_PASSWORD"),
 		RefreshTokenTTL:  dur("REFRESH_TOKEN_TTL", "720h", false),
+		SessionMaxAge:    dur("SESSION_MAX_AGE", "2160h", false),
 		VerificationTTL:  dur("VERIFICATION_TOKEN_TTL", "24h", false),
 		ResetTokenTTL:    dur("RESET_TOKEN_TTL", "1h", false),
 		// The conversions are safe: integer() bounds each value to its type.

@@ -109,6 +109,7 @@ func newServiceWith(ctx context.Context, c config, store *sqlstore.Store, hasher
 		VerificationTTL: c.VerificationTTL,
 		ResetTTL:        c.ResetTokenTTL,
 		RefreshTTL:      c.RefreshTokenTTL,
+		SessionMaxAge:   c.SessionMaxAge,
 		PublicBaseURL:   c.PublicBaseURL,
 		MessagesQueued:  wake,
 	})

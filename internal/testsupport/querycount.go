@@ -15,6 +15,16 @@ type QueryCounter struct {
 	statements int
 	txs        int
 	log        []string
+	fail       func(query string) error
+}
+
+// FailWhen makes every statement for which fail returns an error fail with
+// it, before it reaches the database: tests inject a fault into one write
+// of a transaction. nil stops injecting.
+func (c *QueryCounter) FailWhen(fail func(query string) error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.fail = fail
 }
 
 // QueryCount is a snapshot of a QueryCounter.
@@ -41,11 +51,16 @@ func (c *QueryCounter) Since(before QueryCount) QueryCount {
 	}
 }
 
-func (c *QueryCounter) statement(q string) {
+// statement counts q and reports the fault to inject, if any.
+func (c *QueryCounter) statement(q string) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.statements++
 	c.log = append(c.log, q)
+	if c.fail != nil {
+		return c.fail(q)
+	}
+	return nil
 }
 
 func (c *QueryCounter) tx() {
@@ -88,7 +103,9 @@ func (k *countingConn) QueryContext(ctx context.Context, q string, args []driver
 	if !ok {
 		return nil, driver.ErrSkip
 	}
-	k.c.statement(q)
+	if err := k.c.statement(q); err != nil {
+		return nil, err
+	}
 	return qc.QueryContext(ctx, q, args)
 }
 
@@ -97,7 +114,9 @@ func (k *countingConn) ExecContext(ctx context.Context, q string, args []driver.
 	if !ok {
 		return nil, driver.ErrSkip
 	}
-	k.c.statement(q)
+	if err := k.c.statement(q); err != nil {
+		return nil, err
+	}
 	return ec.ExecContext(ctx, q, args)
 }
 
@@ -159,7 +178,9 @@ type countingStmt struct {
 }
 
 func (s *countingStmt) ExecContext(ctx context.Context, args []driver.NamedValue) (driver.Result, error) {
-	s.c.statement(s.q)
+	if err := s.c.statement(s.q); err != nil {
+		return nil, err
+	}
 	if ec, ok := s.Stmt.(driver.StmtExecContext); ok {
 		return ec.ExecContext(ctx, args)
 	}
@@ -167,7 +188,9 @@ func (s *countingStmt) ExecContext(ctx context.Context, args []driver.NamedValue
 }
 
 func (s *countingStmt) QueryContext(ctx context.Context, args []driver.NamedValue) (driver.Rows, error) {
-	s.c.statement(s.q)
+	if err := s.c.statement(s.q); err != nil {
+		return nil, err
+	}
 	if qc, ok := s.Stmt.(driver.StmtQueryContext); ok {
 		return qc.QueryContext(ctx, args)
 	}

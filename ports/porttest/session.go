@@ -15,36 +15,40 @@ import (
 )
 
 // SessionStoreUnderTest is a user store that also keeps sessions: a session
-// references its user, and goes when the user is deleted.
+// references its user, is opened and ended by user changes, and goes when
+// the user is deleted.
 type SessionStoreUnderTest interface {
 	ports.UserStore
 	ports.SessionStore
 }
 
-// SessionStore runs the ports.SessionStore contract as named subtests.
-// newStore must return an empty store that no other subtest uses; it may
-// register cleanup on t.
+// SessionStore runs the ports.SessionStore contract, and the session
+// changes users record (ports.UserStore), as named subtests. newStore must
+// return an empty store that no other subtest uses; it may register cleanup
+// on t.
 //
-// Beyond the port's comments, the suite requires that a session needs an
-// existing user (else domain.ErrUserNotFound) and goes with it on
-// DeleteUser, that a reused token is reported as reused even once its
-// session has ended, and that stores keep times to the microsecond.
+// Beyond the ports' comments, the suite requires that session changes are
+// saved with the user change that records them or not at all, that a
+// session goes with its user on DeleteUser, that a reused token is reported
+// as reused even once its session has ended, and that stores keep times to
+// the microsecond.
 func SessionStore(t *testing.T, newStore func(t *testing.T) SessionStoreUnderTest) {
 	tests := []struct {
 		name string
 		fn   func(t *testing.T, s SessionStoreUnderTest)
 	}{
-		{"CreateAndFind", testSessionCreateAndFind},
-		{"CreateChecksUserAndDuplicates", testSessionCreateChecks},
+		{"OpenAndFind", testSessionOpenAndFind},
+		{"OpenIsAtomicWithTheUser", testSessionOpenAtomic},
 		{"RotateHappyPath", testSessionRotate},
+		{"RenewRefusalChangesNothing", testSessionRenewRefused},
 		{"ReuseRevokesSession", testSessionReuse},
-		{"ExpiredOrRevokedSessionIsInvalid", testSessionExpired},
 		{"UnknownTokenIsInvalid", testSessionUnknownToken},
-		{"RevokeSessionIsIdempotent", testSessionRevoke},
-		{"RevokeUserSessionsExceptOne", testSessionRevokeUser},
+		{"EndSession", testSessionEnd},
+		{"EndOtherSessions", testSessionEndOthers},
+		{"ListSessions", testSessionList},
 		{"DeleteUserRemovesSessions", testSessionDeleteUser},
 		{"ConcurrentRotationsOneWins", testSessionConcurrentRotation},
-		{"UserVersionRoundTrips", testSessionUserVersion},
+		{"OpenedAtTheUsersVersion", testSessionUserVersion},
 		{"CancelledContext", testSessionCancelledContext},
 	}
 	for _, tt := range tests {
@@ -52,34 +56,78 @@ func SessionStore(t *testing.T, newStore func(t *testing.T) SessionStoreUnderTes
 	}
 }
 
-// sessionTTL is the suite's usual session lifetime.
-const sessionTTL = 24 * time.Hour
+// sessionPolicy is the suite's usual session lifetime.
+var sessionPolicy = domain.SessionPolicy{TTL: 24 * time.Hour, MaxAge: 90 * 24 * time.Hour}
 
-// newSession creates a user (if u is nil) and a session for it at epoch with
-// the refresh token hash, and returns the session.
-func newSession(tb testing.TB, s SessionStoreUnderTest, u *domain.User, hash string) domain.Session {
+// newSessionUser creates a user for sessions.
+func newSessionUser(tb testing.TB, s SessionStoreUnderTest) *domain.User {
+	tb.Helper()
+	u := newUser(tb, uniqueNickname("s")+"@example.com", uniqueNickname("s"), domain.RoleAuthenticated, epoch)
+	mustCreate(tb, s, u)
+	return u
+}
+
+// openSession opens a session of u (a new user if nil) at at, with the
+// refresh token hash, through a user change, and returns it as stored.
+func openSession(tb testing.TB, s SessionStoreUnderTest, u *domain.User, hash string, at time.Time) domain.Session {
 	tb.Helper()
 	if u == nil {
-		u = newUser(tb, uniqueNickname("s")+"@example.com", uniqueNickname("s"), domain.RoleAuthenticated, epoch)
-		mustCreate(tb, s, u)
+		u = newSessionUser(tb, s)
 	}
-	sess := domain.Session{ID: uuid.NewString(), UserID: u.ID(), CreatedAt: epoch, ExpiresAt: epoch.Add(sessionTTL)}
-	if err := s.CreateSession(context.Background(), sess, hash); err != nil {
-		tb.Fatalf("CreateSession: %v", err)
+	sess := domain.NewSession(uuid.NewString(), at, sessionPolicy, "203.0.113.7", "Mozilla/5.0 (test)")
+	if err := s.UpdateUser(context.Background(), u.ID(), func(cur *domain.User) error {
+		cur.OpenSession(sess, hash)
+		sess.UserID, sess.UserVersion = cur.ID(), cur.TokenVersion()
+		return nil
+	}); err != nil {
+		tb.Fatalf("UpdateUser(OpenSession): %v", err)
 	}
 	return sess
 }
 
-func testSessionCreateAndFind(t *testing.T, s SessionStoreUnderTest) {
-	ctx := t.Context()
-	sess := newSession(t, s, nil, "hash-1")
-	newSession(t, s, nil, "hash-other") // another session, not to be returned
-
-	got, err := s.SessionByID(ctx, sess.ID)
+// sessionByID reads a session through SessionWithUser.
+func sessionByID(tb testing.TB, s SessionStoreUnderTest, id string) domain.Session {
+	tb.Helper()
+	sess, _, err := s.SessionWithUser(context.Background(), id)
 	if err != nil {
-		t.Fatalf("SessionByID: %v", err)
+		tb.Fatalf("SessionWithUser(%s): %v", id, err)
+	}
+	return sess
+}
+
+// renewAt is the usual renew of a refresh at now: an active session lives on.
+func renewAt(now time.Time) func(domain.Session, *domain.User) (domain.Session, error) {
+	return func(sess domain.Session, u *domain.User) (domain.Session, error) {
+		if !sess.ValidFor(u, now) {
+			return domain.Session{}, domain.ErrInvalidRefreshToken
+		}
+		sess.Renew(now, sessionPolicy)
+		return sess, nil
+	}
+}
+
+// change runs a user change that only touches sessions.
+func change(tb testing.TB, s SessionStoreUnderTest, userID string, fn func(u *domain.User)) {
+	tb.Helper()
+	if err := s.UpdateUser(context.Background(), userID, func(u *domain.User) error { fn(u); return nil }); err != nil {
+		tb.Fatalf("UpdateUser: %v", err)
+	}
+}
+
+func testSessionOpenAndFind(t *testing.T, s SessionStoreUnderTest) {
+	ctx := t.Context()
+	sess := openSession(t, s, nil, "hash-1", epoch)
+	openSession(t, s, nil, "hash-other", epoch) // another session, not to be returned
+
+	got, u, err := s.SessionWithUser(ctx, sess.ID)
+	if err != nil {
+		t.Fatalf("SessionWithUser: %v", err)
 	}
 	assertSession(t, got, sess)
+	assertSameState(t, u.State(), mustGet(t, s, sess.UserID).State())
+	if got.IP != "203.0.113.7" || got.UserAgent != "Mozilla/5.0 (test)" || !sameTime(got.LastUsedAt, epoch) {
+		t.Errorf("session metadata: ip %q, user agent %q, last used %v", got.IP, got.UserAgent, got.LastUsedAt)
+	}
 	got, err = s.SessionByRefreshHash(ctx, "hash-1")
 	if err != nil {
 		t.Fatalf("SessionByRefreshHash: %v", err)
@@ -87,8 +135,8 @@ func testSessionCreateAndFind(t *testing.T, s SessionStoreUnderTest) {
 	assertSession(t, got, sess)
 
 	for _, id := range []string{uuid.NewString(), "not-a-uuid", ""} {
-		if _, err := s.SessionByID(ctx, id); !errors.Is(err, domain.ErrSessionNotFound) {
-			t.Errorf("SessionByID(%q) error = %v, want ErrSessionNotFound", id, err)
+		if _, _, err := s.SessionWithUser(ctx, id); !errors.Is(err, domain.ErrSessionNotFound) {
+			t.Errorf("SessionWithUser(%q) error = %v, want ErrSessionNotFound", id, err)
 		}
 	}
 	for _, h := range []string{"hash-2", ""} {
@@ -98,56 +146,94 @@ func testSessionCreateAndFind(t *testing.T, s SessionStoreUnderTest) {
 	}
 }
 
-func testSessionCreateChecks(t *testing.T, s SessionStoreUnderTest) {
+func testSessionOpenAtomic(t *testing.T, s SessionStoreUnderTest) {
 	ctx := t.Context()
-	sess := newSession(t, s, nil, "taken-hash")
-	fresh := func(userID string) domain.Session {
-		return domain.Session{ID: uuid.NewString(), UserID: userID, CreatedAt: epoch, ExpiresAt: epoch.Add(sessionTTL)}
-	}
-	if err := s.CreateSession(ctx, fresh(uuid.NewString()), "h-no-user"); !errors.Is(err, domain.ErrUserNotFound) {
-		t.Errorf("CreateSession for a missing user: error = %v, want ErrUserNotFound", err)
-	}
-	dupID := fresh(sess.UserID)
-	dupID.ID = sess.ID
-	if err := s.CreateSession(ctx, dupID, "h-dup-id"); !errors.Is(err, domain.ErrConflict) {
-		t.Errorf("CreateSession with a session id in use: error = %v, want one wrapping ErrConflict", err)
-	}
-	if err := s.CreateSession(ctx, fresh(sess.UserID), "taken-hash"); !errors.Is(err, domain.ErrConflict) {
-		t.Errorf("CreateSession with a refresh hash in use: error = %v, want one wrapping ErrConflict", err)
-	}
-	if err := s.CreateSession(ctx, fresh(sess.UserID), ""); !errors.Is(err, domain.ErrInvalid) {
-		t.Errorf("CreateSession with no refresh hash: error = %v, want one wrapping ErrInvalid", err)
-	}
-	// None of the failures left anything behind.
-	for _, h := range []string{"h-no-user", "h-dup-id"} {
-		if _, err := s.SessionByRefreshHash(ctx, h); !errors.Is(err, domain.ErrSessionNotFound) {
-			t.Errorf("SessionByRefreshHash(%q) after a failed create: error = %v, want ErrSessionNotFound", h, err)
+	u := newSessionUser(t, s)
+	taken := openSession(t, s, u, "taken-hash", epoch)
+	before := mustGet(t, s, u.ID()).State()
+	later := epoch.Add(time.Hour)
+	fresh := func() domain.Session { return domain.NewSession(uuid.NewString(), later, sessionPolicy, "", "") }
+
+	for _, tc := range []struct {
+		name  string
+		open  func(cur *domain.User)
+		wantE error
+	}{
+		{"a session id in use", func(cur *domain.User) {
+			dup := fresh()
+			dup.ID = taken.ID
+			cur.OpenSession(dup, "h-dup-id")
+		}, domain.ErrConflict},
+		{"a refresh hash in use", func(cur *domain.User) { cur.OpenSession(fresh(), "taken-hash") }, domain.ErrConflict},
+		{"no refresh hash", func(cur *domain.User) { cur.OpenSession(fresh(), "") }, domain.ErrInvalid},
+		{"an id that is not a UUID", func(cur *domain.User) {
+			bad := fresh()
+			bad.ID = "not-a-uuid"
+			cur.OpenSession(bad, "h-bad-id")
+		}, domain.ErrInvalid},
+	} {
+		// The same change also ends every other session and edits the user:
+		// none of it may be saved.
+		err := s.UpdateUser(ctx, u.ID(), func(cur *domain.User) error {
+			cur.UpgradeToProfessional(later)
+			cur.EndOtherSessions("", later)
+			tc.open(cur)
+			return nil
+		})
+		if !errors.Is(err, tc.wantE) {
+			t.Errorf("opening a session with %s: error = %v, want one wrapping %v", tc.name, err, tc.wantE)
 		}
 	}
-	got, err := s.SessionByRefreshHash(ctx, "taken-hash")
-	if err != nil {
-		t.Fatalf("SessionByRefreshHash: %v", err)
+	// A change whose fn fails saves none of its session changes either.
+	errBoom := errors.New("boom")
+	if err := s.UpdateUser(ctx, u.ID(), func(cur *domain.User) error {
+		cur.OpenSession(fresh(), "h-rolled-back")
+		cur.EndOtherSessions("", later)
+		return errBoom
+	}); !errors.Is(err, errBoom) {
+		t.Errorf("UpdateUser with a failing fn: error = %v, want its error", err)
 	}
-	assertSession(t, got, sess)
+	// A change whose user write fails (a taken nickname) neither.
+	other := newUser(t, "taken.nick@example.com", "taken_nick", domain.RoleAuthenticated, epoch)
+	mustCreate(t, s, other)
+	if err := s.UpdateUser(ctx, u.ID(), func(cur *domain.User) error {
+		cur.OpenSession(fresh(), "h-dup-nick")
+		cur.EndOtherSessions("", later)
+		return cur.ChangeNickname("TAKEN_NICK", later)
+	}); !errors.Is(err, domain.ErrNicknameTaken) {
+		t.Errorf("UpdateUser to a taken nickname: error = %v, want ErrNicknameTaken", err)
+	}
+	assertUser(t, s, before)
+	for _, h := range []string{"h-dup-id", "h-bad-id", "h-rolled-back", "h-dup-nick"} {
+		if _, err := s.SessionByRefreshHash(ctx, h); !errors.Is(err, domain.ErrSessionNotFound) {
+			t.Errorf("SessionByRefreshHash(%q) after a failed change: error = %v, want ErrSessionNotFound", h, err)
+		}
+	}
+	assertSession(t, sessionByID(t, s, taken.ID), taken) // not ended
 }
 
 func testSessionRotate(t *testing.T, s SessionStoreUnderTest) {
 	ctx := t.Context()
-	sess := newSession(t, s, nil, "r1")
-	now, expiry := epoch.Add(time.Hour), epoch.Add(time.Hour+sessionTTL)
+	sess := openSession(t, s, nil, "r1", epoch)
+	now := epoch.Add(time.Hour)
 
-	got, err := s.RotateRefreshToken(ctx, "r1", "r2", now, expiry)
+	var seen domain.Session
+	var seenUser *domain.User
+	got, u, err := s.RotateRefreshToken(ctx, "r1", "r2", now, func(cur domain.Session, cu *domain.User) (domain.Session, error) {
+		seen, seenUser = cur, cu
+		return renewAt(now)(cur, cu)
+	})
 	if err != nil {
 		t.Fatalf("RotateRefreshToken: %v", err)
 	}
-	want := sess
-	want.ExpiresAt = expiry
-	assertSession(t, got, want)
-	stored, err := s.SessionByID(ctx, sess.ID)
-	if err != nil {
-		t.Fatalf("SessionByID: %v", err)
+	assertSession(t, seen, sess) // renew saw the session as stored
+	if seenUser == nil || seenUser.ID() != sess.UserID || u.ID() != sess.UserID {
+		t.Errorf("renew and the result got user %v and %v, want %s", seenUser, u, sess.UserID)
 	}
-	assertSession(t, stored, want)
+	want := sess
+	want.LastUsedAt, want.ExpiresAt = now, now.Add(sessionPolicy.TTL)
+	assertSession(t, got, want)
+	assertSession(t, sessionByID(t, s, sess.ID), want)
 	// Both tokens still name the session, rotated or not.
 	for _, h := range []string{"r1", "r2"} {
 		if got, err := s.SessionByRefreshHash(ctx, h); err != nil {
@@ -158,243 +244,246 @@ func testSessionRotate(t *testing.T, s SessionStoreUnderTest) {
 	}
 
 	// The new token works, and so does the one after it.
-	later, laterExpiry := now.Add(time.Hour), expiry.Add(time.Hour)
-	got, err = s.RotateRefreshToken(ctx, "r2", "r3", later, laterExpiry)
+	later := now.Add(time.Hour)
+	got, _, err = s.RotateRefreshToken(ctx, "r2", "r3", later, renewAt(later))
 	if err != nil {
 		t.Fatalf("RotateRefreshToken with the new token: %v", err)
 	}
-	want.ExpiresAt = laterExpiry
+	want.LastUsedAt, want.ExpiresAt = later, later.Add(sessionPolicy.TTL)
 	assertSession(t, got, want)
 
+	// Only what a refresh may change is saved from renew.
+	if _, _, err := s.RotateRefreshToken(ctx, "r3", "r4", later, func(cur domain.Session, _ *domain.User) (domain.Session, error) {
+		cur.RevokedAt, cur.UserVersion, cur.IP = later, 99, "198.51.100.1"
+		cur.Renew(later, sessionPolicy)
+		return cur, nil
+	}); err != nil {
+		t.Fatalf("RotateRefreshToken: %v", err)
+	}
+	assertSession(t, sessionByID(t, s, sess.ID), want)
+
 	// The old token is spent: it comes back as reused.
-	if _, err := s.RotateRefreshToken(ctx, "r1", "r4", later, laterExpiry); !errors.Is(err, domain.ErrRefreshTokenReused) {
+	if _, _, err := s.RotateRefreshToken(ctx, "r1", "r5", later, renewAt(later)); !errors.Is(err, domain.ErrRefreshTokenReused) {
 		t.Errorf("RotateRefreshToken with the first token again: error = %v, want ErrRefreshTokenReused", err)
+	}
+}
+
+func testSessionRenewRefused(t *testing.T, s SessionStoreUnderTest) {
+	ctx := t.Context()
+	sess := openSession(t, s, nil, "e1", epoch)
+	end := sess.ExpiresAt
+	// Expiry is exclusive: at ExpiresAt the session is over.
+	for _, now := range []time.Time{end, end.Add(time.Hour)} {
+		if _, _, err := s.RotateRefreshToken(ctx, "e1", "e2", now, renewAt(now)); !isInvalidNotReused(err) {
+			t.Errorf("RotateRefreshToken at %v of a session expiring %v: error = %v, want ErrInvalidRefreshToken", now, end, err)
+		}
+	}
+	errBoom := errors.New("boom")
+	if _, _, err := s.RotateRefreshToken(ctx, "e1", "e2", epoch, func(domain.Session, *domain.User) (domain.Session, error) {
+		return domain.Session{}, errBoom
+	}); !errors.Is(err, errBoom) {
+		t.Errorf("RotateRefreshToken with a failing renew: error = %v, want its error", err)
+	}
+	assertSession(t, sessionByID(t, s, sess.ID), sess) // unchanged: neither renewed nor revoked
+	if _, err := s.SessionByRefreshHash(ctx, "e2"); !errors.Is(err, domain.ErrSessionNotFound) {
+		t.Errorf("a refused rotation saved its new hash: error = %v", err)
+	}
+	// The token was not spent: just before the end it still works.
+	just := end.Add(-time.Microsecond)
+	if _, _, err := s.RotateRefreshToken(ctx, "e1", "e2", just, renewAt(just)); err != nil {
+		t.Errorf("RotateRefreshToken just before expiry: %v", err)
 	}
 }
 
 func testSessionReuse(t *testing.T, s SessionStoreUnderTest) {
 	ctx := t.Context()
-	sess := newSession(t, s, nil, "u1")
-	other := newSession(t, s, nil, "other-1") // untouched by the reuse
+	sess := openSession(t, s, nil, "u1", epoch)
+	other := openSession(t, s, nil, "other-1", epoch) // untouched by the reuse
 	now := epoch.Add(time.Hour)
-	if _, err := s.RotateRefreshToken(ctx, "u1", "u2", now, now.Add(sessionTTL)); err != nil {
+	if _, _, err := s.RotateRefreshToken(ctx, "u1", "u2", now, renewAt(now)); err != nil {
 		t.Fatalf("RotateRefreshToken: %v", err)
 	}
 	reusedAt := now.Add(time.Minute)
-	if _, err := s.RotateRefreshToken(ctx, "u1", "u3", reusedAt, reusedAt.Add(sessionTTL)); !errors.Is(err, domain.ErrRefreshTokenReused) {
+	if _, _, err := s.RotateRefreshToken(ctx, "u1", "u3", reusedAt, renewAt(reusedAt)); !errors.Is(err, domain.ErrRefreshTokenReused) {
 		t.Fatalf("RotateRefreshToken with a rotated token: error = %v, want ErrRefreshTokenReused", err)
 	}
-	got, err := s.SessionByID(ctx, sess.ID)
-	if err != nil {
-		t.Fatalf("SessionByID: %v", err)
-	}
-	if !sameTime(got.RevokedAt, reusedAt) {
+	if got := sessionByID(t, s, sess.ID); !sameTime(got.RevokedAt, reusedAt) {
 		t.Errorf("after reuse RevokedAt = %v, want the reuse time %v", got.RevokedAt, reusedAt)
 	}
-	// Even the newest token no longer works; it was not rotated, so it is
-	// invalid rather than reused.
-	if _, err := s.RotateRefreshToken(ctx, "u2", "u4", reusedAt, reusedAt.Add(sessionTTL)); !isInvalidNotReused(err) {
+	// Even the newest token no longer works: renew sees the session ended.
+	if _, _, err := s.RotateRefreshToken(ctx, "u2", "u4", reusedAt, renewAt(reusedAt)); !isInvalidNotReused(err) {
 		t.Errorf("RotateRefreshToken with the newest token of a revoked session: error = %v, want ErrInvalidRefreshToken (not reused)", err)
 	}
 	if _, err := s.SessionByRefreshHash(ctx, "u3"); !errors.Is(err, domain.ErrSessionNotFound) {
 		t.Errorf("the failed rotations saved their new hash: SessionByRefreshHash error = %v", err)
 	}
 	// A second reuse keeps the first revocation time.
-	if _, err := s.RotateRefreshToken(ctx, "u1", "u5", reusedAt.Add(time.Hour), reusedAt.Add(sessionTTL)); !errors.Is(err, domain.ErrRefreshTokenReused) {
+	if _, _, err := s.RotateRefreshToken(ctx, "u1", "u5", reusedAt.Add(time.Hour), renewAt(reusedAt)); !errors.Is(err, domain.ErrRefreshTokenReused) {
 		t.Errorf("second reuse: error = %v, want ErrRefreshTokenReused", err)
 	}
-	if got, err := s.SessionByID(ctx, sess.ID); err != nil || !sameTime(got.RevokedAt, reusedAt) {
-		t.Errorf("after a second reuse: RevokedAt = %v (%v), want %v", got.RevokedAt, err, reusedAt)
+	if got := sessionByID(t, s, sess.ID); !sameTime(got.RevokedAt, reusedAt) {
+		t.Errorf("after a second reuse: RevokedAt = %v, want %v", got.RevokedAt, reusedAt)
 	}
-	if got, err := s.SessionByID(ctx, other.ID); err != nil || !got.RevokedAt.IsZero() {
-		t.Errorf("another session: RevokedAt = %v (%v), want it active", got.RevokedAt, err)
-	}
-}
-
-func testSessionExpired(t *testing.T, s SessionStoreUnderTest) {
-	ctx := t.Context()
-	sess := newSession(t, s, nil, "e1")
-	end := sess.ExpiresAt
-	// Expiry is exclusive: at ExpiresAt the session is over.
-	for _, now := range []time.Time{end, end.Add(time.Hour)} {
-		if _, err := s.RotateRefreshToken(ctx, "e1", "e2", now, now.Add(sessionTTL)); !isInvalidNotReused(err) {
-			t.Errorf("RotateRefreshToken at %v of a session expiring %v: error = %v, want ErrInvalidRefreshToken", now, end, err)
-		}
-	}
-	got, err := s.SessionByID(ctx, sess.ID)
-	if err != nil {
-		t.Fatalf("SessionByID: %v", err)
-	}
-	assertSession(t, got, sess) // unchanged: neither extended nor revoked
-	// The token was not spent: just before the end it still works.
-	if _, err := s.RotateRefreshToken(ctx, "e1", "e2", end.Add(-time.Microsecond), end.Add(time.Hour)); err != nil {
-		t.Errorf("RotateRefreshToken just before expiry: %v", err)
-	}
-
-	revoked := newSession(t, s, nil, "v1")
-	if err := s.RevokeSession(ctx, revoked.ID, epoch.Add(time.Minute)); err != nil {
-		t.Fatalf("RevokeSession: %v", err)
-	}
-	if _, err := s.RotateRefreshToken(ctx, "v1", "v2", epoch.Add(time.Hour), epoch.Add(sessionTTL)); !isInvalidNotReused(err) {
-		t.Errorf("RotateRefreshToken of a revoked session: error = %v, want ErrInvalidRefreshToken (not reused)", err)
+	if got := sessionByID(t, s, other.ID); !got.RevokedAt.IsZero() {
+		t.Errorf("another session: RevokedAt = %v, want it active", got.RevokedAt)
 	}
 }
 
 func testSessionUnknownToken(t *testing.T, s SessionStoreUnderTest) {
 	ctx := t.Context()
-	sess := newSession(t, s, nil, "known")
+	sess := openSession(t, s, nil, "known", epoch)
 	for _, h := range []string{"unknown", "KNOWN", ""} {
-		if _, err := s.RotateRefreshToken(ctx, h, "next-"+h, epoch, epoch.Add(sessionTTL)); !isInvalidNotReused(err) {
-			t.Errorf("RotateRefreshToken(%q): error = %v, want ErrInvalidRefreshToken (not reused)", h, err)
+		called := false
+		if _, _, err := s.RotateRefreshToken(ctx, h, "next-"+h, epoch, func(cur domain.Session, u *domain.User) (domain.Session, error) {
+			called = true
+			return cur, nil
+		}); !isInvalidNotReused(err) || called {
+			t.Errorf("RotateRefreshToken(%q): error = %v, renew called %v; want ErrInvalidRefreshToken (not reused), not called", h, err, called)
 		}
 	}
-	got, err := s.SessionByID(ctx, sess.ID)
-	if err != nil {
-		t.Fatalf("SessionByID: %v", err)
-	}
-	assertSession(t, got, sess)
+	assertSession(t, sessionByID(t, s, sess.ID), sess)
 }
 
-func testSessionRevoke(t *testing.T, s SessionStoreUnderTest) {
-	ctx := t.Context()
-	sess := newSession(t, s, nil, "k1")
+func testSessionEnd(t *testing.T, s SessionStoreUnderTest) {
+	u := newSessionUser(t, s)
+	sess := openSession(t, s, u, "k1", epoch)
+	kept := openSession(t, s, u, "k2", epoch)
+	theirs := openSession(t, s, nil, "k3", epoch)
 	first := epoch.Add(time.Minute)
-	if err := s.RevokeSession(ctx, sess.ID, first); err != nil {
-		t.Fatalf("RevokeSession: %v", err)
-	}
-	if err := s.RevokeSession(ctx, sess.ID, first.Add(time.Hour)); err != nil {
-		t.Errorf("RevokeSession of a revoked session: %v", err)
-	}
-	got, err := s.SessionByID(ctx, sess.ID)
-	if err != nil {
-		t.Fatalf("SessionByID: %v", err)
-	}
+	change(t, s, u.ID(), func(cur *domain.User) { cur.EndSession(sess.ID, first) })
+	change(t, s, u.ID(), func(cur *domain.User) { cur.EndSession(sess.ID, first.Add(time.Hour)) })
 	want := sess
 	want.RevokedAt = first
+	got := sessionByID(t, s, sess.ID)
 	assertSession(t, got, want)
 	if got.Active(first) {
-		t.Error("a revoked session is still active")
+		t.Error("an ended session is still active")
 	}
-	for _, id := range []string{uuid.NewString(), "not-a-uuid", ""} {
-		if err := s.RevokeSession(ctx, id, first); !errors.Is(err, domain.ErrSessionNotFound) {
-			t.Errorf("RevokeSession(%q) error = %v, want ErrSessionNotFound", id, err)
-		}
+	// Ending another user's session, or one that does not exist, changes nothing.
+	change(t, s, u.ID(), func(cur *domain.User) {
+		cur.EndSession(theirs.ID, first)
+		cur.EndSession(uuid.NewString(), first)
+		cur.EndSession("not-a-uuid", first)
+	})
+	assertSession(t, sessionByID(t, s, theirs.ID), theirs)
+	assertSession(t, sessionByID(t, s, kept.ID), kept)
+	if _, _, err := s.RotateRefreshToken(t.Context(), "k1", "k1-next", first, renewAt(first)); !isInvalidNotReused(err) {
+		t.Errorf("RotateRefreshToken of an ended session: error = %v, want ErrInvalidRefreshToken", err)
 	}
 }
 
-func testSessionRevokeUser(t *testing.T, s SessionStoreUnderTest) {
+func testSessionEndOthers(t *testing.T, s SessionStoreUnderTest) {
 	ctx := t.Context()
-	u := newUser(t, "many@example.com", "many", domain.RoleAuthenticated, epoch)
-	other := newUser(t, "bystander@example.com", "bystander", domain.RoleAuthenticated, epoch)
-	mustCreate(t, s, u)
-	mustCreate(t, s, other)
-	keep := newSession(t, s, u, "keep")
-	a := newSession(t, s, u, "a")
-	b := newSession(t, s, u, "b")
-	revoked := newSession(t, s, u, "revoked")
-	expired := newSession(t, s, u, "expired")
-	theirs := newSession(t, s, other, "theirs")
+	u := newSessionUser(t, s)
+	other := newSessionUser(t, s)
+	keep := openSession(t, s, u, "keep", epoch)
+	a := openSession(t, s, u, "a", epoch)
+	b := openSession(t, s, u, "b", epoch)
+	ended := openSession(t, s, u, "ended", epoch)
+	expired := openSession(t, s, u, "expired", epoch.Add(-48*time.Hour)) // expired a day before epoch
+	theirs := openSession(t, s, other, "theirs", epoch)
 	earlier := epoch.Add(time.Minute)
-	if err := s.RevokeSession(ctx, revoked.ID, earlier); err != nil {
-		t.Fatalf("RevokeSession: %v", err)
-	}
-	// Move expired's end before now by rotating it with a short expiry.
-	now := epoch.Add(time.Hour)
-	if _, err := s.RotateRefreshToken(ctx, "expired", "expired-2", earlier, now.Add(-time.Second)); err != nil {
-		t.Fatalf("RotateRefreshToken: %v", err)
-	}
+	change(t, s, u.ID(), func(cur *domain.User) { cur.EndSession(ended.ID, earlier) })
 
-	n, err := s.RevokeUserSessions(ctx, u.ID(), keep.ID, now)
-	if err != nil || n != 2 {
-		t.Fatalf("RevokeUserSessions except one = %d, %v; want 2, nil", n, err)
-	}
-	state := func(id string) domain.Session {
-		t.Helper()
-		got, err := s.SessionByID(ctx, id)
-		if err != nil {
-			t.Fatalf("SessionByID: %v", err)
-		}
-		return got
-	}
+	now := epoch.Add(time.Hour)
+	change(t, s, u.ID(), func(cur *domain.User) { cur.EndOtherSessions(keep.ID, now) })
 	for _, sess := range []domain.Session{a, b} {
-		if got := state(sess.ID); !sameTime(got.RevokedAt, now) {
+		if got := sessionByID(t, s, sess.ID); !sameTime(got.RevokedAt, now) {
 			t.Errorf("session %s: RevokedAt = %v, want %v", sess.ID, got.RevokedAt, now)
 		}
 	}
-	if got := state(revoked.ID); !sameTime(got.RevokedAt, earlier) {
-		t.Errorf("an already revoked session: RevokedAt = %v, want its first %v", got.RevokedAt, earlier)
+	if got := sessionByID(t, s, ended.ID); !sameTime(got.RevokedAt, earlier) {
+		t.Errorf("an already ended session: RevokedAt = %v, want its first %v", got.RevokedAt, earlier)
 	}
-	if got := state(expired.ID); !got.RevokedAt.IsZero() {
+	if got := sessionByID(t, s, expired.ID); !got.RevokedAt.IsZero() {
 		t.Errorf("an expired session was revoked at %v; only active ones are", got.RevokedAt)
 	}
 	for _, sess := range []domain.Session{keep, theirs} {
-		if got := state(sess.ID); !got.Active(now) {
+		if got := sessionByID(t, s, sess.ID); !got.Active(now) {
 			t.Errorf("session %s was ended; want it kept", sess.ID)
 		}
 	}
 
 	later := now.Add(time.Minute)
-	if n, err := s.RevokeUserSessions(ctx, u.ID(), "", later); err != nil || n != 1 {
-		t.Errorf("RevokeUserSessions of all = %d, %v; want 1 (the kept one), nil", n, err)
+	change(t, s, u.ID(), func(cur *domain.User) { cur.EndOtherSessions("", later) })
+	if got := sessionByID(t, s, keep.ID); !sameTime(got.RevokedAt, later) {
+		t.Errorf("kept session after ending all: RevokedAt = %v, want %v", got.RevokedAt, later)
 	}
-	if got := state(keep.ID); !sameTime(got.RevokedAt, later) {
-		t.Errorf("kept session after revoking all: RevokedAt = %v, want %v", got.RevokedAt, later)
+	if got := sessionByID(t, s, theirs.ID); !got.Active(later) {
+		t.Error("another user's session was ended")
 	}
-	if n, err := s.RevokeUserSessions(ctx, u.ID(), "", later.Add(time.Minute)); err != nil || n != 0 {
-		t.Errorf("RevokeUserSessions again = %d, %v; want 0, nil", n, err)
+	if got, err := s.ListSessions(ctx, u.ID(), later); err != nil || len(got) != 0 {
+		t.Errorf("ListSessions after ending all = %v, %v; want none", got, err)
+	}
+}
+
+func testSessionList(t *testing.T, s SessionStoreUnderTest) {
+	ctx := t.Context()
+	u := newSessionUser(t, s)
+	old := openSession(t, s, u, "l-old", epoch)
+	mid := openSession(t, s, u, "l-mid", epoch.Add(time.Minute))
+	newest := openSession(t, s, u, "l-new", epoch.Add(2*time.Minute))
+	gone := openSession(t, s, u, "l-ended", epoch.Add(3*time.Minute))
+	openSession(t, s, u, "l-expired", epoch.Add(-48*time.Hour))
+	openSession(t, s, nil, "l-theirs", epoch.Add(4*time.Minute))
+	now := epoch.Add(time.Hour)
+	change(t, s, u.ID(), func(cur *domain.User) { cur.EndSession(gone.ID, now) })
+
+	got, err := s.ListSessions(ctx, u.ID(), now)
+	if err != nil {
+		t.Fatalf("ListSessions: %v", err)
+	}
+	want := []domain.Session{newest, mid, old}
+	if len(got) != len(want) {
+		t.Fatalf("ListSessions = %d sessions, want %d (newest first, active only)", len(got), len(want))
+	}
+	for i := range want {
+		assertSession(t, got[i], want[i])
+	}
+	// A change that ends every session (a new token version) empties it.
+	change(t, s, u.ID(), func(cur *domain.User) { cur.SetRole(domain.RoleManager, now) })
+	if got, err := s.ListSessions(ctx, u.ID(), now); err != nil || len(got) != 0 {
+		t.Errorf("ListSessions after the token version moved = %d sessions, %v; want none", len(got), err)
 	}
 	for _, id := range []string{uuid.NewString(), "not-a-uuid"} {
-		if n, err := s.RevokeUserSessions(ctx, id, "", later); err != nil || n != 0 {
-			t.Errorf("RevokeUserSessions(%q) = %d, %v; want 0, nil", id, n, err)
+		if got, err := s.ListSessions(ctx, id, now); err != nil || len(got) != 0 {
+			t.Errorf("ListSessions(%q) = %v, %v; want none, nil", id, got, err)
 		}
-	}
-	if got := state(theirs.ID); !got.Active(later) {
-		t.Error("another user's session was ended")
 	}
 }
 
 func testSessionDeleteUser(t *testing.T, s SessionStoreUnderTest) {
 	ctx := t.Context()
-	u := newUser(t, "leaving@example.com", "leaving", domain.RoleAuthenticated, epoch)
-	mustCreate(t, s, u)
-	one := newSession(t, s, u, "d1")
-	two := newSession(t, s, u, "d2")
-	theirs := newSession(t, s, nil, "staying")
+	u := newSessionUser(t, s)
+	one := openSession(t, s, u, "d1", epoch)
+	two := openSession(t, s, u, "d2", epoch)
+	theirs := openSession(t, s, nil, "staying", epoch)
 	// A rotated token too, so more than one token row goes.
-	if _, err := s.RotateRefreshToken(ctx, "d1", "d1-next", epoch.Add(time.Minute), epoch.Add(sessionTTL)); err != nil {
+	at := epoch.Add(time.Minute)
+	if _, _, err := s.RotateRefreshToken(ctx, "d1", "d1-next", at, renewAt(at)); err != nil {
 		t.Fatalf("RotateRefreshToken: %v", err)
 	}
 	if err := s.DeleteUser(ctx, u.ID(), func(*domain.User, int) error { return nil }); err != nil {
 		t.Fatalf("DeleteUser: %v", err)
 	}
 	for _, id := range []string{one.ID, two.ID} {
-		if _, err := s.SessionByID(ctx, id); !errors.Is(err, domain.ErrSessionNotFound) {
-			t.Errorf("SessionByID of a deleted user's session: error = %v, want ErrSessionNotFound", err)
+		if _, _, err := s.SessionWithUser(ctx, id); !errors.Is(err, domain.ErrSessionNotFound) {
+			t.Errorf("SessionWithUser of a deleted user's session: error = %v, want ErrSessionNotFound", err)
 		}
 	}
+	later := epoch.Add(time.Hour)
 	for _, h := range []string{"d1", "d1-next", "d2"} {
 		if _, err := s.SessionByRefreshHash(ctx, h); !errors.Is(err, domain.ErrSessionNotFound) {
 			t.Errorf("SessionByRefreshHash(%s) of a deleted user: error = %v, want ErrSessionNotFound", h, err)
 		}
-		if _, err := s.RotateRefreshToken(ctx, h, h+"-again", epoch.Add(time.Hour), epoch.Add(sessionTTL)); !isInvalidNotReused(err) {
+		if _, _, err := s.RotateRefreshToken(ctx, h, h+"-again", later, renewAt(later)); !isInvalidNotReused(err) {
 			t.Errorf("RotateRefreshToken(%s) of a deleted user: error = %v, want ErrInvalidRefreshToken", h, err)
 		}
 	}
-	if err := s.RevokeSession(ctx, one.ID, epoch.Add(time.Hour)); !errors.Is(err, domain.ErrSessionNotFound) {
-		t.Errorf("RevokeSession of a deleted user's session: error = %v, want ErrSessionNotFound", err)
-	}
-	got, err := s.SessionByID(ctx, theirs.ID)
-	if err != nil {
-		t.Fatalf("another user's session after DeleteUser: %v", err)
-	}
-	assertSession(t, got, theirs)
+	assertSession(t, sessionByID(t, s, theirs.ID), theirs)
 	// A rolled-back delete keeps the sessions.
 	errBoom := errors.New("boom")
-	owner, err := s.UserByID(ctx, theirs.UserID)
-	if err != nil {
-		t.Fatalf("UserByID: %v", err)
-	}
-	if err := s.DeleteUser(ctx, owner.ID(), func(*domain.User, int) error { return errBoom }); !errors.Is(err, errBoom) {
+	if err := s.DeleteUser(ctx, theirs.UserID, func(*domain.User, int) error { return errBoom }); !errors.Is(err, errBoom) {
 		t.Fatalf("DeleteUser with a failing check: error = %v, want the check's error", err)
 	}
 	if _, err := s.SessionByRefreshHash(ctx, "staying"); err != nil {
@@ -404,14 +493,14 @@ func testSessionDeleteUser(t *testing.T, s SessionStoreUnderTest) {
 
 func testSessionConcurrentRotation(t *testing.T, s SessionStoreUnderTest) {
 	const n = 20
-	sess := newSession(t, s, nil, "race")
+	sess := openSession(t, s, nil, "race", epoch)
 	now := epoch.Add(time.Minute)
 	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 	defer cancel()
 
 	winner := -1
 	errs := runConcurrently(n, func(i int) error {
-		_, err := s.RotateRefreshToken(ctx, "race", fmt.Sprintf("race-%d", i), now, now.Add(sessionTTL))
+		_, _, err := s.RotateRefreshToken(ctx, "race", fmt.Sprintf("race-%d", i), now, renewAt(now))
 		return err
 	})
 	wins := 0
@@ -427,15 +516,11 @@ func testSessionConcurrentRotation(t *testing.T, s SessionStoreUnderTest) {
 	if wins != 1 {
 		t.Fatalf("%d of %d concurrent rotations of one token succeeded, want exactly 1", wins, n)
 	}
-	got, err := s.SessionByID(t.Context(), sess.ID)
-	if err != nil {
-		t.Fatalf("SessionByID: %v", err)
-	}
-	if got.RevokedAt.IsZero() {
+	if got := sessionByID(t, s, sess.ID); got.RevokedAt.IsZero() {
 		t.Error("after concurrent reuse of one token the session is still active, want it revoked")
 	}
 	// The winner's token belongs to the revoked session: it is no use.
-	if _, err := s.RotateRefreshToken(t.Context(), fmt.Sprintf("race-%d", winner), "after", now, now.Add(sessionTTL)); !isInvalidNotReused(err) {
+	if _, _, err := s.RotateRefreshToken(t.Context(), fmt.Sprintf("race-%d", winner), "after", now, renewAt(now)); !isInvalidNotReused(err) {
 		t.Errorf("the winner's new token after the reuse: error = %v, want ErrInvalidRefreshToken (not reused)", err)
 	}
 	for i := range n {
@@ -448,8 +533,34 @@ func testSessionConcurrentRotation(t *testing.T, s SessionStoreUnderTest) {
 	}
 }
 
+func testSessionUserVersion(t *testing.T, s SessionStoreUnderTest) {
+	ctx := t.Context()
+	u := newSessionUser(t, s)
+	change(t, s, u.ID(), func(cur *domain.User) { cur.SetRole(domain.RoleManager, epoch) })
+	change(t, s, u.ID(), func(cur *domain.User) { cur.SetRole(domain.RoleAuthenticated, epoch) })
+	sess := openSession(t, s, mustGet(t, s, u.ID()), "hash-v", epoch)
+	if sess.UserVersion != 2 {
+		t.Fatalf("opened at version %d, want the user's 2", sess.UserVersion)
+	}
+	got, cur, err := s.SessionWithUser(ctx, sess.ID)
+	if err != nil || got.UserVersion != 2 || !got.ValidFor(cur, epoch) {
+		t.Fatalf("SessionWithUser = %+v, %v; want UserVersion 2, valid for its user", got, err)
+	}
+	at := epoch.Add(time.Minute)
+	rotated, _, err := s.RotateRefreshToken(ctx, "hash-v", "hash-v2", at, renewAt(at))
+	if err != nil || rotated.UserVersion != 2 {
+		t.Fatalf("rotation returned %+v, %v; want UserVersion 2", rotated, err)
+	}
+	// A change that ends every session: the session is no longer valid.
+	change(t, s, u.ID(), func(cur *domain.User) { cur.LockByStaff(at) })
+	got, cur, err = s.SessionWithUser(ctx, sess.ID)
+	if err != nil || got.ValidFor(cur, at) {
+		t.Errorf("after a staff lock: SessionWithUser = %+v (%v), want it no longer valid for its user", got, err)
+	}
+}
+
 func testSessionCancelledContext(t *testing.T, s SessionStoreUnderTest) {
-	sess := newSession(t, s, nil, "c1")
+	sess := openSession(t, s, nil, "c1", epoch)
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
 	check := func(method string, err error) {
@@ -460,28 +571,25 @@ func testSessionCancelledContext(t *testing.T, s SessionStoreUnderTest) {
 			t.Errorf("%s with a cancelled context: error = %v, must be neither not-found nor invalid", method, err)
 		}
 	}
-	other := domain.Session{ID: uuid.NewString(), UserID: sess.UserID, CreatedAt: epoch, ExpiresAt: epoch.Add(sessionTTL)}
-	check("CreateSession", s.CreateSession(ctx, other, "c-other"))
-	_, err := s.RotateRefreshToken(ctx, "c1", "c2", epoch, epoch.Add(sessionTTL))
+	check("UpdateUser(OpenSession)", s.UpdateUser(ctx, sess.UserID, func(cur *domain.User) error {
+		cur.OpenSession(domain.NewSession(uuid.NewString(), epoch, sessionPolicy, "", ""), "c-other")
+		return nil
+	}))
+	_, _, err := s.RotateRefreshToken(ctx, "c1", "c2", epoch, renewAt(epoch))
 	check("RotateRefreshToken", err)
-	_, err = s.SessionByID(ctx, sess.ID)
-	check("SessionByID", err)
+	_, _, err = s.SessionWithUser(ctx, sess.ID)
+	check("SessionWithUser", err)
 	_, err = s.SessionByRefreshHash(ctx, "c1")
 	check("SessionByRefreshHash", err)
-	check("RevokeSession", s.RevokeSession(ctx, sess.ID, epoch))
-	_, err = s.RevokeUserSessions(ctx, sess.UserID, "", epoch)
-	check("RevokeUserSessions", err)
+	_, err = s.ListSessions(ctx, sess.UserID, epoch)
+	check("ListSessions", err)
 
 	// Nothing changed.
-	got, err := s.SessionByID(t.Context(), sess.ID)
-	if err != nil {
-		t.Fatalf("SessionByID: %v", err)
+	assertSession(t, sessionByID(t, s, sess.ID), sess)
+	if _, err := s.SessionByRefreshHash(t.Context(), "c-other"); !errors.Is(err, domain.ErrSessionNotFound) {
+		t.Errorf("session opened under a cancelled context: error = %v, want ErrSessionNotFound", err)
 	}
-	assertSession(t, got, sess)
-	if _, err := s.SessionByID(t.Context(), other.ID); !errors.Is(err, domain.ErrSessionNotFound) {
-		t.Errorf("session created under a cancelled context: SessionByID error = %v, want ErrSessionNotFound", err)
-	}
-	if _, err := s.RotateRefreshToken(t.Context(), "c1", "c2", epoch, epoch.Add(sessionTTL)); err != nil {
+	if _, _, err := s.RotateRefreshToken(t.Context(), "c1", "c2", epoch, renewAt(epoch)); err != nil {
 		t.Errorf("RotateRefreshToken after the cancelled calls: %v", err)
 	}
 }
@@ -501,30 +609,12 @@ func sameTime(a, b time.Time) bool {
 // requires stored times to come back in UTC.
 func assertSession(tb testing.TB, got, want domain.Session) {
 	tb.Helper()
-	for _, tm := range []time.Time{got.CreatedAt, got.ExpiresAt, got.RevokedAt} {
+	for _, tm := range []time.Time{got.CreatedAt, got.LastUsedAt, got.ExpiresAt, got.RevokedAt} {
 		if !tm.IsZero() && tm.Location() != time.UTC {
 			tb.Errorf("session %s: time %v is not in UTC", got.ID, tm)
 		}
 	}
 	if diff := gocmp.Diff(want, got, gocmp.Comparer(sameTime)); diff != "" {
 		tb.Errorf("session %s (-want +got):\n%s", want.ID, diff)
-	}
-}
-
-func testSessionUserVersion(t *testing.T, s SessionStoreUnderTest) {
-	ctx := t.Context()
-	u := newUser(t, uniqueNickname("v")+"@example.com", uniqueNickname("v"), domain.RoleAuthenticated, epoch)
-	mustCreate(t, s, u)
-	sess := domain.Session{ID: uuid.NewString(), UserID: u.ID(), CreatedAt: epoch, ExpiresAt: epoch.Add(sessionTTL), UserVersion: 7}
-	if err := s.CreateSession(ctx, sess, "hash-v"); err != nil {
-		t.Fatal(err)
-	}
-	got, err := s.SessionByID(ctx, sess.ID)
-	if err != nil || got.UserVersion != 7 {
-		t.Fatalf("SessionByID = %+v, %v; want UserVersion 7", got, err)
-	}
-	rotated, err := s.RotateRefreshToken(ctx, "hash-v", "hash-v2", epoch.Add(time.Minute), epoch.Add(sessionTTL))
-	if err != nil || rotated.UserVersion != 7 {
-		t.Fatalf("rotation returned %+v, %v; want UserVersion 7", rotated, err)
 	}
 }

@@ -57,7 +57,7 @@ func seedSearch(t *testing.T, s ports.UserStore, users []searchUser) []domain.Us
 		st := newUser(t, su.email, su.nickname, su.role, epoch.Add(su.at)).State()
 		st.IsProfessional, st.EmailVerified, st.IsLocked = su.pro, su.verified, su.lock
 		if su.lock {
-			st.LockedAt = st.CreatedAt
+			st.LockedAt, st.LockReason = st.CreatedAt, domain.LockByFailures
 		}
 		mustCreate(t, s, domain.RehydrateUser(st))
 		out = append(out, st)

@@ -39,7 +39,8 @@ func UserStore(t *testing.T, newStore func(t *testing.T) ports.UserStore) {
 		{"UpdateCommits", testUpdateCommits},
 		{"UpdateRollsBack", testUpdateRollsBack},
 		{"RoundTripEveryField", testRoundTrip},
-		{"UserIDByResetTokenHash", testResetTokenLookup},
+		{"UserByToken", testTokenLookup},
+		{"UpdateUserByEmail", testUpdateByEmail},
 		{"ListOrderAndPaging", testList},
 		{"DeleteUser", testDelete},
 		{"LockoutUnderConcurrency", testLockoutUnderConcurrency},
@@ -293,11 +294,15 @@ func testRoundTrip(t *testing.T, s ports.UserStore) {
 		LoginsInFlight:              1,
 		LoginLeaseUntil:             at(3 * time.Hour),
 		IsLocked:                    true,
+		LockReason:                  domain.LockByFailures,
 		LockedAt:                    at(4 * time.Hour),
+		UnlockTokenHash:             "00112233445566778899aabbccddeeff",
+		UnlockExpiresAt:             at(5*time.Hour + time.Minute),
 		LastLoginAt:                 at(5 * time.Hour),
 		CreatedAt:                   at(0),
 		UpdatedAt:                   at(6 * time.Hour),
 		TokenVersion:                7,
+		PasswordVersion:             3,
 	}
 	if err := s.CreateUser(ctx, domain.RehydrateUser(full)); err != nil {
 		t.Fatalf("CreateUser: %v", err)
@@ -322,6 +327,7 @@ func testRoundTrip(t *testing.T, s ports.UserStore) {
 		"ResetExpiresAt":              got.ResetExpiresAt,
 		"LoginLeaseUntil":             got.LoginLeaseUntil,
 		"LockedAt":                    got.LockedAt,
+		"UnlockExpiresAt":             got.UnlockExpiresAt,
 		"LastLoginAt":                 got.LastLoginAt,
 	} {
 		if !tm.IsZero() {
@@ -332,64 +338,141 @@ func testRoundTrip(t *testing.T, s ports.UserStore) {
 	// And back to every field set, through an update this time.
 	full.Role = domain.RoleAuthenticated
 	full.TokenVersion = 1 << 40
+	full.PasswordVersion = 1 << 41
+	full.LockReason = domain.LockByStaff
 	replace(t, s, id, full)
 	assertUser(t, s, full)
 }
 
-func testResetTokenLookup(t *testing.T, s ports.UserStore) {
-	ctx := t.Context()
-	u := newUser(t, "reset@example.com", "resetter", domain.RoleAuthenticated, epoch)
-	other := newUser(t, "other@example.com", "other", domain.RoleAuthenticated, epoch)
-	mustCreate(t, s, u)
-	mustCreate(t, s, other)
-	const hash = "5f4dcc3b5aa765d61d8327deb882cf99"
-	expires := epoch.Add(time.Hour)
+func testTokenLookup(t *testing.T, s ports.UserStore) {
+	purposes := []struct {
+		name    string
+		purpose ports.TokenPurpose
+		set     func(u *domain.User, hash string, expires time.Time)
+		consume func(u *domain.User, hash string, now time.Time) error
+		held    func(st domain.UserState) (string, time.Time)
+	}{
+		{
+			"reset", ports.TokenPasswordReset,
+			func(u *domain.User, h string, exp time.Time) { u.SetResetToken(h, exp) },
+			func(u *domain.User, h string, now time.Time) error { return u.ResetPassword(h, "new-hash", now) },
+			func(st domain.UserState) (string, time.Time) { return st.ResetTokenHash, st.ResetExpiresAt },
+		},
+		{
+			"unlock", ports.TokenUnlock,
+			func(u *domain.User, h string, exp time.Time) { u.SetUnlockToken(h, exp) },
+			func(u *domain.User, h string, now time.Time) error { return u.UnlockWithToken(h, now) },
+			func(st domain.UserState) (string, time.Time) { return st.UnlockTokenHash, st.UnlockExpiresAt },
+		},
+	}
+	for _, p := range purposes {
+		t.Run(p.name, func(t *testing.T) {
+			ctx := t.Context()
+			u := newUser(t, uniqueNickname("tok")+"@example.com", uniqueNickname("tok"), domain.RoleAuthenticated, epoch)
+			other := newUser(t, uniqueNickname("tok")+"@example.com", uniqueNickname("tok"), domain.RoleAuthenticated, epoch)
+			mustCreate(t, s, u)
+			mustCreate(t, s, other)
+			hash := "5f4dcc3b5aa765d61d8327deb882cf99" + p.name
+			expires := epoch.Add(time.Hour)
+			find := func(h string) (string, error) {
+				found, err := s.UserByToken(ctx, p.purpose, h)
+				if err != nil {
+					return "", err
+				}
+				return found.ID(), nil
+			}
+			for _, h := range []string{hash, ""} {
+				if _, err := find(h); !errors.Is(err, domain.ErrUserNotFound) {
+					t.Errorf("UserByToken(%q) with none pending: error = %v, want ErrUserNotFound", h, err)
+				}
+			}
+			if err := s.UpdateUser(ctx, u.ID(), func(cur *domain.User) error { p.set(cur, hash, expires); return nil }); err != nil {
+				t.Fatalf("UpdateUser(set token): %v", err)
+			}
+			if got, err := find(hash); err != nil || got != u.ID() {
+				t.Errorf("UserByToken = %q, %v; want %q", got, err, u.ID())
+			}
+			if h, exp := p.held(mustGet(t, s, u.ID()).State()); h != hash || !exp.Equal(expires) {
+				t.Errorf("stored token %q expiring %v, want %q expiring %v", h, exp, hash, expires)
+			}
+			for _, h := range []string{"0" + hash[1:], strings.ToUpper(hash), ""} {
+				if _, err := find(h); !errors.Is(err, domain.ErrUserNotFound) {
+					t.Errorf("UserByToken(%q): error = %v, want ErrUserNotFound", h, err)
+				}
+			}
+			// Another purpose's lookup does not find it.
+			for _, q := range purposes {
+				if q.purpose == p.purpose {
+					continue
+				}
+				if _, err := s.UserByToken(ctx, q.purpose, hash); !errors.Is(err, domain.ErrUserNotFound) {
+					t.Errorf("UserByToken(%s) of a %s token: error = %v, want ErrUserNotFound", q.name, p.name, err)
+				}
+			}
+			// Consuming the token clears it, and the hash finds nobody again.
+			if err := s.UpdateUser(ctx, u.ID(), func(cur *domain.User) error {
+				return p.consume(cur, hash, epoch.Add(time.Minute))
+			}); err != nil {
+				t.Fatalf("UpdateUser(consume token): %v", err)
+			}
+			if _, err := find(hash); !errors.Is(err, domain.ErrUserNotFound) {
+				t.Errorf("UserByToken after consuming it: error = %v, want ErrUserNotFound", err)
+			}
+			if h, exp := p.held(mustGet(t, s, u.ID()).State()); h != "" || !exp.IsZero() {
+				t.Errorf("after consuming it: token %q expiring %v, want none", h, exp)
+			}
+			// The same hash may be set again, on another user, once it is free.
+			if err := s.UpdateUser(ctx, other.ID(), func(cur *domain.User) error { p.set(cur, hash, expires); return nil }); err != nil {
+				t.Fatalf("UpdateUser(set token) on another user: %v", err)
+			}
+			if got, err := find(hash); err != nil || got != other.ID() {
+				t.Errorf("UserByToken = %q, %v; want %q", got, err, other.ID())
+			}
+			ctxCancelled, cancel := context.WithCancel(ctx)
+			cancel()
+			if _, err := s.UserByToken(ctxCancelled, p.purpose, hash); err == nil || errors.Is(err, domain.ErrUserNotFound) {
+				t.Errorf("UserByToken with a cancelled context: error = %v, want a context error", err)
+			}
+		})
+	}
+}
 
-	for _, h := range []string{hash, ""} {
-		if _, err := s.UserIDByResetTokenHash(ctx, h); !errors.Is(err, domain.ErrUserNotFound) {
-			t.Errorf("UserIDByResetTokenHash(%q) with no reset pending: error = %v, want ErrUserNotFound", h, err)
-		}
-	}
-	if err := s.UpdateUser(ctx, u.ID(), func(cur *domain.User) error { cur.SetResetToken(hash, expires); return nil }); err != nil {
-		t.Fatalf("UpdateUser(SetResetToken): %v", err)
-	}
-	got, err := s.UserIDByResetTokenHash(ctx, hash)
-	if err != nil || got != u.ID() {
-		t.Errorf("UserIDByResetTokenHash = %q, %v; want %q", got, err, u.ID())
-	}
-	st := mustGet(t, s, u.ID()).State()
-	if st.ResetTokenHash != hash || !st.ResetExpiresAt.Equal(expires) {
-		t.Errorf("stored reset token %q expiring %v, want %q expiring %v", st.ResetTokenHash, st.ResetExpiresAt, hash, expires)
-	}
-	for _, h := range []string{"0" + hash[1:], strings.ToUpper(hash), ""} {
-		if _, err := s.UserIDByResetTokenHash(ctx, h); !errors.Is(err, domain.ErrUserNotFound) {
-			t.Errorf("UserIDByResetTokenHash(%q): error = %v, want ErrUserNotFound", h, err)
-		}
-	}
-	// Consuming the token clears it, and the hash finds nobody again.
-	if err := s.UpdateUser(ctx, u.ID(), func(cur *domain.User) error {
-		return cur.ResetPassword(hash, "new-hash", epoch.Add(time.Minute))
+func testUpdateByEmail(t *testing.T, s ports.UserStore) {
+	ctx := t.Context()
+	u := newUser(t, "by.email@example.com", "by_email", domain.RoleAuthenticated, epoch)
+	bystander := newUser(t, "bystander.email@example.com", "bystander_email", domain.RoleAuthenticated, epoch)
+	mustCreate(t, s, u)
+	mustCreate(t, s, bystander)
+	later := epoch.Add(time.Hour)
+	var seen string
+	if err := s.UpdateUserByEmail(ctx, "by.email@example.com", func(cur *domain.User) error {
+		seen = cur.ID()
+		cur.UpgradeToProfessional(later)
+		return nil
 	}); err != nil {
-		t.Fatalf("UpdateUser(ResetPassword): %v", err)
+		t.Fatalf("UpdateUserByEmail: %v", err)
 	}
-	if _, err := s.UserIDByResetTokenHash(ctx, hash); !errors.Is(err, domain.ErrUserNotFound) {
-		t.Errorf("UserIDByResetTokenHash after the reset: error = %v, want ErrUserNotFound", err)
+	if seen != u.ID() {
+		t.Errorf("UpdateUserByEmail ran on user %q, want %q", seen, u.ID())
 	}
-	st = mustGet(t, s, u.ID()).State()
-	if st.ResetTokenHash != "" || !st.ResetExpiresAt.IsZero() {
-		t.Errorf("after the reset: token %q expiring %v, want none", st.ResetTokenHash, st.ResetExpiresAt)
+	want := u.State()
+	want.IsProfessional, want.ProfessionalStatusUpdatedAt, want.UpdatedAt = true, later, later
+	assertUser(t, s, want)
+	assertUser(t, s, bystander.State())
+	errBoom := errors.New("boom")
+	if err := s.UpdateUserByEmail(ctx, "by.email@example.com", func(cur *domain.User) error {
+		cur.SetRole(domain.RoleAdmin, later)
+		return errBoom
+	}); !errors.Is(err, errBoom) {
+		t.Errorf("UpdateUserByEmail with a failing fn: error = %v, want its error", err)
 	}
-	// The same hash may be set again, on another user, once it is free.
-	if err := s.UpdateUser(ctx, other.ID(), func(cur *domain.User) error { cur.SetResetToken(hash, expires); return nil }); err != nil {
-		t.Fatalf("UpdateUser(SetResetToken) on another user: %v", err)
-	}
-	if got, err := s.UserIDByResetTokenHash(ctx, hash); err != nil || got != other.ID() {
-		t.Errorf("UserIDByResetTokenHash = %q, %v; want %q", got, err, other.ID())
-	}
-	ctxCancelled, cancel := context.WithCancel(ctx)
-	cancel()
-	if _, err := s.UserIDByResetTokenHash(ctxCancelled, hash); err == nil || errors.Is(err, domain.ErrUserNotFound) {
-		t.Errorf("UserIDByResetTokenHash with a cancelled context: error = %v, want a context error", err)
+	assertUser(t, s, want)
+	for _, email := range []string{"nobody@example.com", "BY.EMAIL@example.com", ""} {
+		called := false
+		err := s.UpdateUserByEmail(ctx, email, func(*domain.User) error { called = true; return nil })
+		if !errors.Is(err, domain.ErrUserNotFound) || called {
+			t.Errorf("UpdateUserByEmail(%q): error = %v, called %v; want ErrUserNotFound, not called", email, err, called)
+		}
 	}
 }
 
@@ -471,7 +554,12 @@ func testLockoutUnderConcurrency(t *testing.T, s ports.UserStore) {
 	var admitted atomic.Int64
 	errs := runConcurrently(n, func(int) error {
 		for {
-			err := s.UpdateUser(ctx, u.ID(), func(cur *domain.User) error { return cur.BeginLoginAttempt(now, p) })
+			var a domain.LoginAttempt
+			err := s.UpdateUser(ctx, u.ID(), func(cur *domain.User) error {
+				var err error
+				a, err = cur.BeginLoginAttempt(now, p)
+				return err
+			})
 			switch {
 			case errors.Is(err, domain.ErrAccountLocked):
 				return nil
@@ -483,7 +571,7 @@ func testLockoutUnderConcurrency(t *testing.T, s ports.UserStore) {
 			}
 			admitted.Add(1)
 			return s.UpdateUser(ctx, u.ID(), func(cur *domain.User) error {
-				cur.EndLoginAttempt(now, false, p)
+				_, _ = cur.EndLoginAttempt(a, false, now, p)
 				return nil
 			})
 		}
@@ -512,10 +600,11 @@ func testConcurrentUpdatesAllCount(t *testing.T, s ports.UserStore) {
 
 	errs := runConcurrently(n, func(int) error {
 		return s.UpdateUser(t.Context(), u.ID(), func(cur *domain.User) error {
-			if err := cur.BeginLoginAttempt(now, p); err != nil {
+			a, err := cur.BeginLoginAttempt(now, p)
+			if err != nil {
 				return err
 			}
-			cur.EndLoginAttempt(now, false, p)
+			_, _ = cur.EndLoginAttempt(a, false, now, p)
 			return nil
 		})
 	})
@@ -637,10 +726,17 @@ func testCancelledContext(t *testing.T, s ports.UserStore) {
 	check("UserByID", err)
 	_, err = s.UserByEmail(ctx, u.Email())
 	check("UserByEmail", err)
+	_, err = s.UserByToken(ctx, ports.TokenPasswordReset, "any-hash")
+	check("UserByToken", err)
 	_, _, err = s.ListUsers(ctx, ports.UserQuery{Limit: 10})
 	check("ListUsers", err)
 	called := false
 	check("UpdateUser", s.UpdateUser(ctx, u.ID(), func(cur *domain.User) error {
+		called = true
+		cur.SetRole(domain.RoleManager, epoch)
+		return nil
+	}))
+	check("UpdateUserByEmail", s.UpdateUserByEmail(ctx, u.Email(), func(cur *domain.User) error {
 		called = true
 		cur.SetRole(domain.RoleManager, epoch)
 		return nil

@@ -18,6 +18,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/usersvc/usersvc/adapters/memory"
+	"github.com/usersvc/usersvc/adapters/secretbox"
 	"github.com/usersvc/usersvc/app"
 	"github.com/usersvc/usersvc/domain"
 	"github.com/usersvc/usersvc/ports"
@@ -180,7 +181,7 @@ func newEnv(tb testing.TB, opts ...func(*deps)) *env {
 	for _, o := range opts {
 		o(&d)
 	}
-	svc, err := app.New(app.Deps{Users: d.store, Sessions: d.sessions, Audit: d.mem, Hasher: d.hasher, Issuer: d.issuer, Verifier: d.verifier, Clock: d.clock, IDs: d.ids, Secrets: d.secrets, Log: slog.New(slog.DiscardHandler), DummyHash: dummyHash}, d.cfg)
+	svc, err := app.New(app.Deps{Users: d.store, Sessions: d.sessions, Audit: d.mem, Hasher: d.hasher, Issuer: d.issuer, Verifier: d.verifier, Clock: d.clock, IDs: d.ids, Secrets: d.secrets, SecretBox: testBox(tb), Log: slog.New(slog.DiscardHandler), DummyHash: dummyHash}, d.cfg)
 	if err != nil {
 		tb.Fatalf("app.New: %v", err)
 	}
@@ -364,4 +365,18 @@ func (e *env) setHash(tb testing.TB, id, hash string) {
 	}); err != nil {
 		tb.Fatal(err)
 	}
+}
+
+// testBox is a secret box under a random key.
+func testBox(tb testing.TB) *secretbox.Box {
+	tb.Helper()
+	key, err := secretbox.ParseKey(secretbox.NewKey())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	b, err := secretbox.New(key)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return b
 }

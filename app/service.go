@@ -40,7 +40,9 @@ type Deps struct {
 	Clock    ports.Clock
 	IDs      ports.IDs
 	Secrets  ports.Secrets
-	Log      *slog.Logger
+	// SecretBox seals secrets kept at rest (second-factor secrets).
+	SecretBox ports.SecretBox
+	Log       *slog.Logger
 	// DummyHash is any hash made by Hasher. Logins for unknown emails are
 	// checked against it, so they cost what a real check costs.
 	DummyHash string
@@ -57,6 +59,7 @@ type Service struct {
 	clock     ports.Clock
 	ids       ports.IDs
 	secrets   ports.Secrets
+	box       ports.SecretBox
 	cfg       Config
 	log       *slog.Logger
 	dummyHash string
@@ -67,7 +70,7 @@ type Service struct {
 func New(d Deps, cfg Config) (*Service, error) {
 	switch {
 	case d.Users == nil || d.Sessions == nil || d.Audit == nil || d.Hasher == nil || d.Issuer == nil ||
-		d.Verifier == nil || d.Clock == nil || d.IDs == nil || d.Secrets == nil || d.Log == nil:
+		d.Verifier == nil || d.Clock == nil || d.IDs == nil || d.Secrets == nil || d.SecretBox == nil || d.Log == nil:
 		return nil, errors.New("app.New: every dependency is required")
 	case d.DummyHash == "":
 		return nil, errors.New("app.New: DummyHash is required")
@@ -88,7 +91,7 @@ func New(d Deps, cfg Config) (*Service, error) {
 	cfg.PublicBaseURL = strings.TrimRight(cfg.PublicBaseURL, "/")
 	return &Service{
 		users: d.Users, sessions: d.Sessions, audit: d.Audit, hasher: d.Hasher, issuer: d.Issuer,
-		verifier: d.Verifier, clock: d.Clock, ids: d.IDs, secrets: d.Secrets, cfg: cfg, log: d.Log,
+		verifier: d.Verifier, clock: d.Clock, ids: d.IDs, secrets: d.Secrets, box: d.SecretBox, cfg: cfg, log: d.Log,
 		dummyHash: d.DummyHash,
 	}, nil
 }

@@ -179,6 +179,17 @@ type Secrets interface {
 	NewSecret() (string, error)
 }
 
+// SecretBox encrypts secrets kept at rest (second-factor secrets, webhook
+// signing secrets) under SECRETS_KEY. label binds a ciphertext to its
+// purpose and owner (e.g. "totp:"+userID): a ciphertext moved to another
+// row or purpose fails to open.
+type SecretBox interface {
+	// Seal encrypts plaintext; each call gives a different ciphertext.
+	Seal(plaintext []byte, label string) (string, error)
+	// Open decrypts what Seal made with the same label; anything else fails.
+	Open(sealed, label string) ([]byte, error)
+}
+
 // OutboxMessage is a queued message with its delivery state.
 type OutboxMessage struct {
 	Message   domain.Message // Message.ID is the outbox row's id

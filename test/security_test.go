@@ -297,6 +297,7 @@ func TestProductionRefusesUnsafeDefaults(t *testing.T) {
 		env["APP_ENV"] = "production"
 		env["JWT_SECRET"] = "production-secret-0123456789-abcdef"
 		env["PUBLIC_BASE_URL"] = "https://users.example.com"
+		env["SECRETS_KEY"] = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=" // 32 bytes
 		return env
 	}
 	t.Run("without JWT_SECRET", func(t *testing.T) {
@@ -310,6 +311,12 @@ func TestProductionRefusesUnsafeDefaults(t *testing.T) {
 		env := prod(t)
 		env["JWT_SECRET"] = "0123456789abcdef"
 		runToExit(t, env, "JWT_SECRET")
+	})
+	t.Run("without SECRETS_KEY", func(t *testing.T) {
+		t.Parallel()
+		env := prod(t)
+		delete(env, "SECRETS_KEY")
+		runToExit(t, env, "SECRETS_KEY")
 	})
 	t.Run("without PUBLIC_BASE_URL", func(t *testing.T) {
 		t.Parallel()

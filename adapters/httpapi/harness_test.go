@@ -26,6 +26,7 @@ import (
 	"github.com/usersvc/usersvc/adapters/httpapi"
 	"github.com/usersvc/usersvc/adapters/jwttoken"
 	"github.com/usersvc/usersvc/adapters/memory"
+	"github.com/usersvc/usersvc/adapters/secretbox"
 	"github.com/usersvc/usersvc/adapters/system"
 	"github.com/usersvc/usersvc/app"
 	"github.com/usersvc/usersvc/domain"
@@ -258,7 +259,7 @@ func newHarnessOn(tb testing.TB, wrap func(*memory.UserStore) userAndSessionStor
 	mail := &outbox{tb: tb, dispatcher: dispatcher, mailer: mailer}
 	svc, err := app.New(app.Deps{
 		Users: users, Sessions: users, Audit: store, Hasher: hasher, Issuer: tokens, Verifier: tokens,
-		Clock: clock, IDs: system.IDs{}, Secrets: system.Secrets{}, Log: logger, DummyHash: dummy,
+		Clock: clock, IDs: system.IDs{}, Secrets: system.Secrets{}, SecretBox: testBox(tb), Log: logger, DummyHash: dummy,
 	}, app.Config{
 		Lockout:         domain.LockoutPolicy{MaxAttempts: maxAttempts, Duration: lockoutFor},
 		VerificationTTL: verificationIn,
@@ -584,3 +585,17 @@ func (h *harness) wantUserMissing(id string) {
 
 // unknownID is a well-formed id no user has.
 const unknownID = "0195a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"
+
+// testBox is a secret box under a random key.
+func testBox(tb testing.TB) *secretbox.Box {
+	tb.Helper()
+	key, err := secretbox.ParseKey(secretbox.NewKey())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	b, err := secretbox.New(key)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return b
+}

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/usersvc/usersvc/adapters/secretbox"
 )
 
 // config is every setting of section 2 of PRODUCT.md, read from the environment.
@@ -19,6 +21,7 @@ type config struct {
 	MailFrom         string
 	PublicBaseURL    string
 	JWTSecret        string
+	SecretsKey       string // base64 of 32 bytes; empty: development generates one
 	AccessTokenTTL   time.Duration
 	MaxLoginAttempts int
 	LockoutDuration  time.Duration
@@ -89,6 +92,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		MailFrom:         get("MAIL_FROM", "usersvc <no-reply@localhost>"),
 		PublicBaseURL:    strings.TrimRight(get("PUBLIC_BASE_URL", "http://localhost:8000"), "/"),
 		JWTSecret:        getenv("JWT_SECRET"),
+		SecretsKey:       strings.TrimSpace(getenv("SECRETS_KEY")),
 		AccessTokenTTL:   dur("ACCESS_TOKEN_TTL", "15m", false),
 		MaxLoginAttempts: integer("MAX_LOGIN_ATTEMPTS", 3, 1, 1000),
 		LockoutDuration:  dur("LOCKOUT_DURATION", "15m", true),
@@ -141,7 +145,15 @@ func loadConfig(getenv func(string) string) (config, error) {
 	if c.JWTSecret != "" && len(c.JWTSecret) < 32 {
 		errs = append(errs, fmt.Errorf("JWT_SECRET must be at least 32 bytes, got %d", len(c.JWTSecret)))
 	}
+	if c.SecretsKey != "" {
+		if _, err := secretbox.ParseKey(c.SecretsKey); err != nil {
+			errs = append(errs, fmt.Errorf("SECRETS_KEY: %w (make one with: openssl rand -base64 32)", err))
+		}
+	}
 	if c.Production {
+		if c.SecretsKey == "" {
+			errs = append(errs, errors.New("APP_ENV=production requires SECRETS_KEY (32 random bytes, base64: openssl rand -base64 32)"))
+		}
 		if c.JWTSecret == "" {
 			errs = append(errs, errors.New("APP_ENV=production requires JWT_SECRET (32+ random bytes)"))
 		}

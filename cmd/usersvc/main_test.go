@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/base64"
 	"context"
 	"fmt"
 	"net"
@@ -127,7 +128,11 @@ func TestLoadConfig(t *testing.T) {
 		{"defaults", nil, ""},
 		{"production needs a secret", map[string]string{"APP_ENV": "production", "PUBLIC_BASE_URL": "https://x.io"}, "JWT_SECRET"},
 		{"production needs a base url", map[string]string{"APP_ENV": "production", "JWT_SECRET": strings.Repeat("s", 32)}, "PUBLIC_BASE_URL"},
-		{"production ok", map[string]string{"APP_ENV": "production", "JWT_SECRET": strings.Repeat("s", 32), "PUBLIC_BASE_URL": "https://x.io"}, ""},
+		{"production needs a secrets key", map[string]string{"APP_ENV": "production", "JWT_SECRET": strings.Repeat("s", 32), "PUBLIC_BASE_URL": "https://x.io"}, "SECRETS_KEY"},
+		{"production ok", map[string]string{"APP_ENV": "production", "JWT_SECRET": strings.Repeat("s", 32), "PUBLIC_BASE_URL": "https://x.io",
+			"SECRETS_KEY": base64.StdEncoding.EncodeToString([]byte(strings.Repeat("k", 32)))}, ""},
+		{"a secrets key that is not 32 bytes", map[string]string{"SECRETS_KEY": "c2hvcnQ="}, "SECRETS_KEY"},
+		{"a secrets key that is not base64", map[string]string{"SECRETS_KEY": "not base64!"}, "SECRETS_KEY"},
 		{"short secret", map[string]string{"JWT_SECRET": "short"}, "at least 32 bytes"},
 		{"bad duration", map[string]string{"ACCESS_TOKEN_TTL": "soon"}, "ACCESS_TOKEN_TTL"},
 		{"zero lockout is manual unlock", map[string]string{"LOCKOUT_DURATION": "0"}, ""},

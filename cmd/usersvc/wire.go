@@ -19,6 +19,7 @@ import (
 	"github.com/usersvc/usersvc/adapters/jwttoken"
 	"github.com/usersvc/usersvc/adapters/logmail"
 	"github.com/usersvc/usersvc/adapters/metrics"
+	"github.com/usersvc/usersvc/adapters/secretbox"
 	"github.com/usersvc/usersvc/adapters/smtpmail"
 	"github.com/usersvc/usersvc/adapters/sqlstore"
 	"github.com/usersvc/usersvc/adapters/system"
@@ -99,9 +100,13 @@ func newServiceWith(ctx context.Context, c config, store *sqlstore.Store, hasher
 	if err != nil {
 		return nil, err
 	}
+	box, err := newSecretBox(c, log)
+	if err != nil {
+		return nil, err
+	}
 	return app.New(app.Deps{
 		Users: store, Sessions: store, Audit: store, Hasher: hasher, Issuer: tokens, Verifier: tokens,
-		Clock: system.Clock{}, IDs: system.IDs{}, Secrets: system.Secrets{}, Log: log, DummyHash: dummy,
+		Clock: system.Clock{}, IDs: system.IDs{}, Secrets: system.Secrets{}, SecretBox: box, Log: log, DummyHash: dummy,
 	}, app.Config{
 		Lockout: domain.LockoutPolicy{
 			MaxAttempts: c.MaxLoginAttempts, Duration: c.LockoutDuration,
@@ -131,6 +136,45 @@ func newMetrics(store *sqlstore.Store, hasher *argon2hash.Hasher, log *slog.Logg
 		return nil, fmt.Errorf("metrics: %w", err)
 	}
 	return reg, nil
+}
+
+// devSecretsKeyFile holds the development SECRETS_KEY, generated on first start.
+const devSecretsKeyFile = "secrets-dev.key"
+
+// newSecretBox is the box under SECRETS_KEY, or in development under a key
+// generated once and kept under the data directory, so secrets sealed
+// before a restart open after it. Production refuses to start without
+// SECRETS_KEY (loadConfig).
+func newSecretBox(c config, log *slog.Logger) (*secretbox.Box, error) {
+	encoded := c.SecretsKey
+	if encoded == "" {
+		if c.Production {
+			return nil, errors.New("SECRETS_KEY is required in production")
+		}
+		path := filepath.Join(c.DataDir, devSecretsKeyFile)
+		b, err := os.ReadFile(path) //nolint:gosec // the operator's own data directory
+		switch {
+		case err == nil:
+			encoded = string(b)
+			log.Warn("using the development secrets key; set SECRETS_KEY in production", "path", path)
+		case errors.Is(err, fs.ErrNotExist):
+			encoded = secretbox.NewKey()
+			if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
+				return nil, fmt.Errorf("create data directory: %w", err)
+			}
+			if err := os.WriteFile(path, []byte(encoded+"\n"), 0o600); err != nil {
+				return nil, fmt.Errorf("write secrets key: %w", err)
+			}
+			log.Warn("generated a development secrets key; set SECRETS_KEY in production", "path", path)
+		default:
+			return nil, fmt.Errorf("read secrets key: %w", err)
+		}
+	}
+	key, err := secretbox.ParseKey(encoded)
+	if err != nil {
+		return nil, fmt.Errorf("secrets key: %w", err)
+	}
+	return secretbox.New(key)
 }
 
 // issuer is the iss claim: the service's public URL.

@@ -47,7 +47,7 @@ const (
 	CodeSearchInvalidUTF8       domain.Code = "search_invalid_utf8"        // Q is not valid UTF-8
 	CodeSearchContainsNUL       domain.Code = "search_contains_nul"        // Q holds a NUL character
 	CodeCursorNeedsCursorPaging domain.Code = "cursor_needs_cursor_paging" // a Cursor with PagingOffset
-	CodeSkipWithCursor          domain.Code = "skip_with_cursor"           // Skip set with cursor paging
+	CodeSkipInCursorPaging      domain.Code = "skip_in_cursor_paging"      // Skip set with cursor paging
 	CodeInvalidCursor           domain.Code = "invalid_cursor"             // not a cursor this service made
 	CodeCursorOtherSearch       domain.Code = "cursor_other_search"        // a cursor of another search's filters or sort
 )
@@ -179,7 +179,7 @@ func (in UserSearch) query() (ports.UserQuery, string, error) {
 	if in.Skip < 0 {
 		v.Add(domain.FieldError{Field: "skip", Code: domain.CodeTooSmall, Min: 0})
 	} else if in.Skip > 0 && cursorPaging {
-		v.Add(domain.FieldError{Field: "skip", Code: CodeSkipWithCursor})
+		v.Add(domain.FieldError{Field: "skip", Code: CodeSkipInCursorPaging})
 	}
 	if in.Limit < MinPageSize {
 		v.Add(domain.FieldError{Field: "limit", Code: domain.CodeTooSmall, Min: MinPageSize})

@@ -201,7 +201,7 @@ func (q *queryErrors) err() error {
 	return &requestError{items: q.items}
 }
 
-// writeDecodeError answers a request whose body could not be read.
+// writeDecodeError answers a request whose body or query could not be read.
 func writeDecodeError(w http.ResponseWriter, err error) bool {
 	var re *requestError
 	switch {

@@ -82,7 +82,7 @@ var codeWording = map[domain.Code]wording{
 	app.CodeSearchInvalidUTF8:       {"string_unicode", say("Input should be a valid UTF-8 string")},
 	app.CodeSearchContainsNUL:       {"string_type", say("Input should be a valid string without NUL characters")},
 	app.CodeCursorNeedsCursorPaging: {"value_error", say("Value error, a cursor needs cursor paging")},
-	app.CodeSkipWithCursor:          {"value_error", say("Value error, skip cannot be combined with cursor paging")},
+	app.CodeSkipInCursorPaging:      {"value_error", say("Value error, skip cannot be combined with cursor paging")},
 	app.CodeInvalidCursor:           {"value_error", say("Value error, invalid cursor")},
 	app.CodeCursorOtherSearch:       {"value_error", say("Value error, the cursor belongs to a search with other filters or another sort")},
 

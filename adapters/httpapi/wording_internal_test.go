@@ -203,7 +203,7 @@ func TestCodeWording(t *testing.T) {
 		{domain.FieldError{Code: app.CodeSearchInvalidUTF8}, "string_unicode", "Input should be a valid UTF-8 string"},
 		{domain.FieldError{Code: app.CodeSearchContainsNUL}, "string_type", "Input should be a valid string without NUL characters"},
 		{domain.FieldError{Code: app.CodeCursorNeedsCursorPaging}, "value_error", "Value error, a cursor needs cursor paging"},
-		{domain.FieldError{Code: app.CodeSkipWithCursor}, "value_error", "Value error, skip cannot be combined with cursor paging"},
+		{domain.FieldError{Code: app.CodeSkipInCursorPaging}, "value_error", "Value error, skip cannot be combined with cursor paging"},
 		{domain.FieldError{Code: app.CodeInvalidCursor}, "value_error", "Value error, invalid cursor"},
 		{domain.FieldError{Code: app.CodeCursorOtherSearch}, "value_error", "Value error, the cursor belongs to a search with other filters or another sort"},
 		{domain.FieldError{Code: app.CodeUnknownEvent}, "enum", "Input should be a known event type"},

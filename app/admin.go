@@ -33,7 +33,7 @@ func (s *Service) createAdmin(ctx context.Context, email, password string, polic
 	var ve *domain.ValidationError
 	if err != nil && policy == WarnOnWeak && errors.As(err, &ve) && len(ve.Fields) == 1 && ve.Fields[0].Field == "password" && password != "" {
 		s.log.WarnContext(ctx, "the bootstrap admin's password fails the password policy; accepted outside production only",
-			"email", norm, "reason", ve.Fields[0].Msg)
+			"email", norm, "reason", string(ve.Fields[0].Code))
 		err = nil
 	}
 	if err != nil {

@@ -10,6 +10,12 @@ import (
 	"github.com/usersvc/usersvc/ports"
 )
 
+// Codes of ListAuditEvents' own checks.
+const (
+	CodeUnknownEvent       domain.Code = "unknown_event"         // "event" names no audit event type
+	CodeUntilNotAfterSince domain.Code = "until_not_after_since" // "until" is not after "since"
+)
+
 // AuditQuery selects audit events; zero fields select everything.
 type AuditQuery struct {
 	ActorID  string
@@ -37,18 +43,18 @@ func (s *Service) ListAuditEvents(ctx context.Context, actor domain.Actor, q Aud
 		q.Limit = 50
 	}
 	if q.Limit < 1 || q.Limit > 100 {
-		v.Add("limit", "less_than_equal", "Input should be between 1 and 100")
+		v.Add(domain.FieldError{Field: "limit", Code: domain.CodeOutOfRange, Min: 1, Max: 100})
 	}
 	if q.Type != "" && !slices.Contains(domain.AuditEvents(), domain.AuditEventType(q.Type)) {
-		v.Add("event", "enum", "Input should be a known event type")
+		v.Add(domain.FieldError{Field: "event", Code: CodeUnknownEvent})
 	}
 	for field, id := range map[string]string{"actor": q.ActorID, "target": q.TargetID, "cursor": q.Cursor} {
 		if _, ok := domain.CanonicalUserID(id); id != "" && !ok {
-			v.Add(field, "uuid_parsing", "Input should be a valid UUID")
+			v.Add(domain.FieldError{Field: field, Code: domain.CodeNotUUID})
 		}
 	}
 	if !q.Since.IsZero() && !q.Until.IsZero() && !q.Since.Before(q.Until) {
-		v.Add("until", "value_error", "Value error, until must be after since")
+		v.Add(domain.FieldError{Field: "until", Code: CodeUntilNotAfterSince})
 	}
 	if err := v.Err(); err != nil {
 		return AuditPage{}, fmt.Errorf("audit log: %w", err)

@@ -30,8 +30,7 @@ type UpdateMeInput struct {
 // UpdateMe edits the caller's own profile.
 func (s *Service) UpdateMe(ctx context.Context, actor domain.Actor, in UpdateMeInput) (*domain.User, error) {
 	if in.Nickname == nil && in.Profile.IsEmpty() {
-		return nil, fmt.Errorf("update me: %w",
-			domain.FieldInvalid("", "value_error", "Value error, at least one field must be provided for update"))
+		return nil, fmt.Errorf("update me: %w", domain.FieldInvalid(domain.FieldError{Code: CodeEmptyUpdate}))
 	}
 	if err := validatePatch(nil, in.Nickname, in.Profile); err != nil {
 		return nil, fmt.Errorf("update me: %w", err)

@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -38,7 +39,18 @@ var userSorts = map[string]ports.UserSort{
 	"-nickname":   {By: ports.SortByNickname, Desc: true},
 }
 
-const sortsMsg = "Input should be 'created_at', '-created_at', 'email', '-email', 'nickname' or '-nickname'"
+// sortNames are the keys of userSorts, in the order errors list them.
+var sortNames = []string{"created_at", "-created_at", "email", "-email", "nickname", "-nickname"}
+
+// Codes of SearchUsers' own checks.
+const (
+	CodeSearchInvalidUTF8       domain.Code = "search_invalid_utf8"        // Q is not valid UTF-8
+	CodeSearchContainsNUL       domain.Code = "search_contains_nul"        // Q holds a NUL character
+	CodeCursorNeedsCursorPaging domain.Code = "cursor_needs_cursor_paging" // a Cursor with PagingOffset
+	CodeSkipInCursorPaging      domain.Code = "skip_in_cursor_paging"      // Skip set with cursor paging
+	CodeInvalidCursor           domain.Code = "invalid_cursor"             // not a cursor this service made
+	CodeCursorOtherSearch       domain.Code = "cursor_other_search"        // a cursor of another search's filters or sort
+)
 
 // UserSearch is a search of users by staff. Zero fields select everything.
 type UserSearch struct {
@@ -136,11 +148,11 @@ func (in UserSearch) query() (ports.UserQuery, string, error) {
 	}
 	switch {
 	case !utf8.ValidString(in.Q):
-		v.Add("q", "string_unicode", "Input should be a valid UTF-8 string")
+		v.Add(domain.FieldError{Field: "q", Code: CodeSearchInvalidUTF8})
 	case strings.ContainsRune(in.Q, 0):
-		v.Add("q", "string_type", "Input should be a valid string without NUL characters")
+		v.Add(domain.FieldError{Field: "q", Code: CodeSearchContainsNUL})
 	case utf8.RuneCountInString(in.Q) > MaxSearchLen:
-		v.Add("q", "string_too_long", fmt.Sprintf("String should have at most %d characters", MaxSearchLen))
+		v.Add(domain.FieldError{Field: "q", Code: domain.CodeTooLong, Max: MaxSearchLen})
 	}
 	if in.Role != "" {
 		role, err := domain.ParseRole(in.Role)
@@ -149,30 +161,30 @@ func (in UserSearch) query() (ports.UserQuery, string, error) {
 	}
 	sort, ok := userSorts[in.sortName()]
 	if !ok {
-		v.Add("sort", "enum", sortsMsg)
+		v.Add(domain.FieldError{Field: "sort", Code: domain.CodeNotOneOf, Values: slices.Clone(sortNames)})
 	}
 	q.Sort = sort
 	cursorPaging := in.Cursor != ""
 	switch in.Paging {
 	case "", PagingOffset:
 		if in.Paging == PagingOffset && in.Cursor != "" {
-			v.Add("cursor", "value_error", "Value error, a cursor needs cursor paging")
+			v.Add(domain.FieldError{Field: "cursor", Code: CodeCursorNeedsCursorPaging})
 		}
 	case PagingCursor:
 		cursorPaging = true
 	default:
-		v.Add("paging", "enum", "Input should be 'offset' or 'cursor'")
+		v.Add(domain.FieldError{Field: "paging", Code: domain.CodeNotOneOf, Values: []string{PagingOffset, PagingCursor}})
 	}
 	q.WithTotal = !cursorPaging
 	if in.Skip < 0 {
-		v.Add("skip", "greater_than_equal", "Input should be greater than or equal to 0")
+		v.Add(domain.FieldError{Field: "skip", Code: domain.CodeTooSmall, Min: 0})
 	} else if in.Skip > 0 && cursorPaging {
-		v.Add("skip", "value_error", "Value error, skip cannot be combined with cursor paging")
+		v.Add(domain.FieldError{Field: "skip", Code: CodeSkipInCursorPaging})
 	}
 	if in.Limit < MinPageSize {
-		v.Add("limit", "greater_than_equal", "Input should be greater than or equal to 1")
+		v.Add(domain.FieldError{Field: "limit", Code: domain.CodeTooSmall, Min: MinPageSize})
 	} else if in.Limit > MaxPageSize {
-		v.Add("limit", "less_than_equal", "Input should be less than or equal to 100")
+		v.Add(domain.FieldError{Field: "limit", Code: domain.CodeTooLarge, Max: MaxPageSize})
 	}
 	if err := v.Err(); err != nil {
 		return ports.UserQuery{}, "", err
@@ -219,7 +231,7 @@ func encodeCursor(sort, filters string, at ports.UserCursor) string {
 // decodeCursor reads a cursor made by the search with this sort and filter
 // digest. Anything else fails with a ValidationError on "cursor".
 func decodeCursor(s, sort, filters string, by ports.UserSortKey) (ports.UserCursor, error) {
-	invalid := domain.FieldInvalid("cursor", "value_error", "Value error, invalid cursor")
+	invalid := domain.FieldInvalid(domain.FieldError{Field: "cursor", Code: CodeInvalidCursor})
 	if len(s) > maxCursorLen {
 		return ports.UserCursor{}, invalid
 	}
@@ -234,8 +246,7 @@ func decodeCursor(s, sort, filters string, by ports.UserSortKey) (ports.UserCurs
 		return ports.UserCursor{}, invalid
 	}
 	if c.Sort != sort || c.Filters != filters {
-		return ports.UserCursor{}, domain.FieldInvalid("cursor", "value_error",
-			"Value error, the cursor belongs to a search with other filters or another sort")
+		return ports.UserCursor{}, domain.FieldInvalid(domain.FieldError{Field: "cursor", Code: CodeCursorOtherSearch})
 	}
 	id, ok := domain.CanonicalUserID(c.ID)
 	if !ok || id != c.ID {

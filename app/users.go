@@ -13,6 +13,10 @@ const (
 	MaxPageSize = 100
 )
 
+// CodeEmptyUpdate: an update that names no field to change (UpdateUser,
+// UpdateMe). The ValidationError's field is empty: the input as a whole is wrong.
+const CodeEmptyUpdate domain.Code = "empty_update"
+
 // GetUser returns one user to staff.
 func (s *Service) GetUser(ctx context.Context, actor domain.Actor, userID string) (*domain.User, error) {
 	if err := actor.CheckAdministers(); err != nil {
@@ -78,10 +82,10 @@ func (s *Service) updateUser(ctx context.Context, actor domain.Actor, userID str
 		}
 	}
 	if in.isEmpty() {
-		return nil, domain.FieldInvalid("", "value_error", "Value error, at least one field must be provided for update")
+		return nil, domain.FieldInvalid(domain.FieldError{Code: CodeEmptyUpdate})
 	}
 	if in.Role != nil && in.Role.IsZero() {
-		return nil, domain.FieldInvalid("role", "enum", "Input should be 'ANONYMOUS', 'AUTHENTICATED', 'MANAGER' or 'ADMIN'")
+		return nil, domain.FieldInvalid(domain.FieldError{Field: "role", Code: domain.CodeNotOneOf, Values: domain.RoleNames()})
 	}
 	if err := validatePatch(in.Email, in.Nickname, in.Profile); err != nil {
 		return nil, err

@@ -56,7 +56,7 @@ func TestVerifyEmailFailures(t *testing.T) {
 			gotID, gotToken := tt.link(id, token)
 			err := e.svc.VerifyEmail(context.Background(), gotID, gotToken)
 			wantErr(t, err, domain.ErrInvalidVerification)
-			wantErr(t, err, domain.ErrInvalid)
+			wantErr(t, err, domain.ErrRejected)
 			if st := e.user(t, u.ID()).State(); st.EmailVerified || st.Role != domain.RoleAnonymous {
 				t.Errorf("a failed verification changed the user: verified %v, role %v", st.EmailVerified, st.Role)
 			}

@@ -11,26 +11,31 @@ import (
 
 func TestErrorKinds(t *testing.T) {
 	t.Parallel()
-	kinds := []error{domain.ErrInvalid, domain.ErrNotFound, domain.ErrConflict, domain.ErrUnauthenticated, domain.ErrForbidden, domain.ErrUnavailable}
+	kinds := []error{domain.ErrInvalid, domain.ErrRejected, domain.ErrUnauthenticated, domain.ErrForbidden, domain.ErrNotFound, domain.ErrConflict, domain.ErrUnavailable}
 	tests := []struct {
 		name string
 		err  error
 		kind error
 	}{
-		{"ErrUserNotFound", domain.ErrUserNotFound, domain.ErrNotFound},
-		{"ErrEmailTaken", domain.ErrEmailTaken, domain.ErrConflict},
-		{"ErrNicknameTaken", domain.ErrNicknameTaken, domain.ErrConflict},
+		{"ErrEmailTaken", domain.ErrEmailTaken, domain.ErrRejected},
+		{"ErrNicknameTaken", domain.ErrNicknameTaken, domain.ErrRejected},
+		{"ErrAccountLocked", domain.ErrAccountLocked, domain.ErrRejected},
+		{"ErrInvalidVerification", domain.ErrInvalidVerification, domain.ErrRejected},
+		{"ErrInvalidResetToken", domain.ErrInvalidResetToken, domain.ErrRejected},
+		{"ErrWrongPassword", domain.ErrWrongPassword, domain.ErrRejected},
+		{"ErrLastAdmin", domain.ErrLastAdmin, domain.ErrConflict},
 		{"ErrInvalidCredentials", domain.ErrInvalidCredentials, domain.ErrUnauthenticated},
 		{"ErrEmailNotVerified", domain.ErrEmailNotVerified, domain.ErrUnauthenticated},
-		{"ErrAccountLocked", domain.ErrAccountLocked, domain.ErrForbidden},
 		{"ErrInvalidToken", domain.ErrInvalidToken, domain.ErrUnauthenticated},
+		{"ErrInvalidRefreshToken", domain.ErrInvalidRefreshToken, domain.ErrUnauthenticated},
+		{"ErrRefreshTokenReused", domain.ErrRefreshTokenReused, domain.ErrUnauthenticated},
 		{"ErrNotPermitted", domain.ErrNotPermitted, domain.ErrForbidden},
-		{"ErrLastAdmin", domain.ErrLastAdmin, domain.ErrConflict},
-		{"ErrInvalidVerification", domain.ErrInvalidVerification, domain.ErrInvalid},
+		{"ErrUserNotFound", domain.ErrUserNotFound, domain.ErrNotFound},
+		{"ErrSessionNotFound", domain.ErrSessionNotFound, domain.ErrNotFound},
 		{"ErrLoginBusy", domain.ErrLoginBusy, domain.ErrUnavailable},
 		{"ErrNicknameExhausted", domain.ErrNicknameExhausted, domain.ErrUnavailable},
 		{"ValidationError", &domain.ValidationError{}, domain.ErrInvalid},
-		{"FieldInvalid", domain.FieldInvalid("email", "value_error", "bad"), domain.ErrInvalid},
+		{"FieldInvalid", domain.FieldInvalid(domain.FieldError{Field: "email", Code: domain.CodeEmailSyntax}), domain.ErrInvalid},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -52,6 +57,9 @@ func TestErrorKinds(t *testing.T) {
 	}
 }
 
+// CodeForTest stands for a code a use case declares for its own checks.
+const CodeForTest domain.Code = "for_test"
+
 func TestValidationError(t *testing.T) {
 	t.Parallel()
 	var nilErr *domain.ValidationError
@@ -66,13 +74,13 @@ func TestValidationError(t *testing.T) {
 		t.Errorf("empty Error() = %q, want %q", got, want)
 	}
 
-	v.Add("email", "value_error", "bad email")
-	if got, want := v.Error(), "invalid input: email: bad email"; got != want {
+	v.Add(domain.FieldError{Field: "email", Code: domain.CodeEmailAtSign})
+	if got, want := v.Error(), "invalid input: email: email_at_sign"; got != want {
 		t.Errorf("Error() = %q, want %q", got, want)
 	}
-	v.Add("nickname", "string_too_short", "short")
-	v.Add("bio", "string_too_long", "long")
-	if got, want := v.Error(), "invalid input: email: bad email (and 2 more)"; got != want {
+	v.Add(domain.FieldError{Field: "nickname", Code: domain.CodeTooShort, Min: 3})
+	v.Add(domain.FieldError{Field: "bio", Code: domain.CodeTooLong, Max: 500})
+	if got, want := v.Error(), "invalid input: email: email_at_sign (and 2 more)"; got != want {
 		t.Errorf("Error() = %q, want %q", got, want)
 	}
 	err := v.Err()
@@ -84,9 +92,9 @@ func TestValidationError(t *testing.T) {
 		t.Fatal("errors.As does not find the ValidationError through a wrap")
 	}
 	want := []domain.FieldError{
-		{Field: "email", Msg: "bad email", Type: "value_error"},
-		{Field: "nickname", Msg: "short", Type: "string_too_short"},
-		{Field: "bio", Msg: "long", Type: "string_too_long"},
+		{Field: "email", Code: domain.CodeEmailAtSign},
+		{Field: "nickname", Code: domain.CodeTooShort, Min: 3},
+		{Field: "bio", Code: domain.CodeTooLong, Max: 500},
 	}
 	if diff := cmp.Diff(want, ve.Fields); diff != "" {
 		t.Errorf("Fields mismatch (-want +got):\n%s", diff)
@@ -95,11 +103,14 @@ func TestValidationError(t *testing.T) {
 		t.Error("a ValidationError must wrap ErrInvalid")
 	}
 
-	one := domain.FieldInvalid("role", "enum", "bad role")
+	one := domain.FieldInvalid(domain.FieldError{Code: CodeForTest})
 	if !errors.As(one, &ve) {
 		t.Fatal("FieldInvalid is not a *ValidationError")
 	}
-	if diff := cmp.Diff([]domain.FieldError{{Field: "role", Msg: "bad role", Type: "enum"}}, ve.Fields); diff != "" {
+	if diff := cmp.Diff([]domain.FieldError{{Code: CodeForTest}}, ve.Fields); diff != "" {
 		t.Errorf("FieldInvalid mismatch (-want +got):\n%s", diff)
+	}
+	if got, want := one.Error(), "invalid input: for_test"; got != want {
+		t.Errorf("Error() of a whole-input error = %q, want %q", got, want)
 	}
 }

@@ -28,8 +28,8 @@ func invalidFields(tb testing.TB, err error) []string {
 	}
 	names := make([]string, 0, len(ve.Fields))
 	for _, f := range ve.Fields {
-		if f.Msg == "" || f.Type == "" {
-			tb.Errorf("field error %+v lacks a message or a type", f)
+		if f.Code == "" {
+			tb.Errorf("field error %+v lacks a code", f)
 		}
 		names = append(names, f.Field)
 	}
@@ -44,13 +44,13 @@ func wantInvalid(tb testing.TB, err error, fields ...string) {
 	}
 }
 
-// wantType asserts that err is a one-field validation error of type typ.
-func wantType(tb testing.TB, err error, field, typ string) {
+// wantCode asserts that err is a one-field validation error with code.
+func wantCode(tb testing.TB, err error, field string, code domain.Code) {
 	tb.Helper()
 	wantInvalid(tb, err, field)
 	var ve *domain.ValidationError
-	if errors.As(err, &ve) && len(ve.Fields) == 1 && ve.Fields[0].Type != typ {
-		tb.Errorf("type = %q, want %q", ve.Fields[0].Type, typ)
+	if errors.As(err, &ve) && len(ve.Fields) == 1 && ve.Fields[0].Code != code {
+		tb.Errorf("code = %q, want %q", ve.Fields[0].Code, code)
 	}
 }
 

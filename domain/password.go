@@ -29,24 +29,24 @@ var commonSet = sync.OnceValue(func() map[string]struct{} {
 // common password, not the email or the nickname. field names the input.
 func ValidatePassword(field, password, email, nickname string) error {
 	if !utf8.ValidString(password) {
-		return FieldInvalid(field, "string_unicode", "Input should be a valid string")
+		return FieldInvalid(FieldError{Field: field, Code: CodeInvalidUTF8})
 	}
 	n := utf8.RuneCountInString(password)
 	switch {
 	case n < MinPasswordLen:
-		return FieldInvalid(field, "string_too_short", "String should have at least 8 characters")
+		return FieldInvalid(FieldError{Field: field, Code: CodeTooShort, Min: MinPasswordLen})
 	case n > MaxPasswordLen:
-		return FieldInvalid(field, "string_too_long", "String should have at most 128 characters")
+		return FieldInvalid(FieldError{Field: field, Code: CodeTooLong, Max: MaxPasswordLen})
 	}
 	lower := strings.ToLower(password)
 	if _, ok := commonSet()[lower]; ok {
-		return FieldInvalid(field, "value_error", "Value error, this password is too common")
+		return FieldInvalid(FieldError{Field: field, Code: CodePasswordCommon})
 	}
 	if email != "" && (lower == strings.ToLower(email) || lower == strings.ToLower(localPart(email))) {
-		return FieldInvalid(field, "value_error", "Value error, the password must differ from the email")
+		return FieldInvalid(FieldError{Field: field, Code: CodePasswordIsEmail})
 	}
 	if nickname != "" && lower == strings.ToLower(nickname) {
-		return FieldInvalid(field, "value_error", "Value error, the password must differ from the nickname")
+		return FieldInvalid(FieldError{Field: field, Code: CodePasswordIsNickname})
 	}
 	return nil
 }

@@ -12,39 +12,39 @@ func TestValidatePassword(t *testing.T) {
 	tests := []struct {
 		name                      string
 		password, email, nickname string
-		typ                       string // "" = valid
+		code                      domain.Code // "" = valid
 	}{
 		{"eight characters", "xK9#mQ2!", "", "", ""},
 		{"128 characters", strings.Repeat("ab1", 42) + "zw", "", "", ""},
 		{"eight runes, sixteen bytes", "éàüöçñåø", "", "", ""},
 		{"contains the email", "alice@example.com!", "alice@example.com", "alice", ""},
 		{"contains the nickname", "alice-rocks-2025", "a@example.com", "alice", ""},
-		{"seven characters", "xK9#mQ2", "", "", "string_too_short"},
-		{"empty", "", "", "", "string_too_short"},
-		{"seven runes, fourteen bytes", "éàüöçñå", "", "", "string_too_short"},
-		{"129 characters", strings.Repeat("ab1", 43), "", "", "string_too_long"},
-		{"129 runes", strings.Repeat("é", 129), "", "", "string_too_long"},
-		{"invalid UTF-8", "abcdefgh\xff", "", "", "string_unicode"},
-		{"password123", "password123", "", "", "value_error"},
-		{"12345678", "12345678", "", "", "value_error"},
-		{"qwertyuiop", "qwertyuiop", "", "", "value_error"},
-		{"common, other case", "PassWord123", "", "", "value_error"},
-		{"equal to the email", "alice@example.com", "alice@example.com", "", "value_error"},
-		{"equal to the email, other case", "ALICE@Example.com", "alice@example.com", "", "value_error"},
-		{"equal to the local part", "AliceSmith", "alicesmith@example.com", "", "value_error"},
-		{"equal to the nickname", "SuperNick99", "a@example.com", "supernick99", "value_error"},
+		{"seven characters", "xK9#mQ2", "", "", domain.CodeTooShort},
+		{"empty", "", "", "", domain.CodeTooShort},
+		{"seven runes, fourteen bytes", "éàüöçñå", "", "", domain.CodeTooShort},
+		{"129 characters", strings.Repeat("ab1", 43), "", "", domain.CodeTooLong},
+		{"129 runes", strings.Repeat("é", 129), "", "", domain.CodeTooLong},
+		{"invalid UTF-8", "abcdefgh\xff", "", "", domain.CodeInvalidUTF8},
+		{"password123", "password123", "", "", domain.CodePasswordCommon},
+		{"12345678", "12345678", "", "", domain.CodePasswordCommon},
+		{"qwertyuiop", "qwertyuiop", "", "", domain.CodePasswordCommon},
+		{"common, other case", "PassWord123", "", "", domain.CodePasswordCommon},
+		{"equal to the email", "alice@example.com", "alice@example.com", "", domain.CodePasswordIsEmail},
+		{"equal to the email, other case", "ALICE@Example.com", "alice@example.com", "", domain.CodePasswordIsEmail},
+		{"equal to the local part", "AliceSmith", "alicesmith@example.com", "", domain.CodePasswordIsEmail},
+		{"equal to the nickname", "SuperNick99", "a@example.com", "supernick99", domain.CodePasswordIsNickname},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			err := domain.ValidatePassword("password", tt.password, tt.email, tt.nickname)
-			if tt.typ == "" {
+			if tt.code == "" {
 				if err != nil {
 					t.Fatalf("ValidatePassword(%q): %v", tt.password, err)
 				}
 				return
 			}
-			wantType(t, err, "password", tt.typ)
+			wantCode(t, err, "password", tt.code)
 		})
 	}
 }

@@ -1,7 +1,5 @@
 package domain
 
-import "fmt"
-
 // Role is a user's role. It is a struct so code outside the package cannot
 // invent one; the zero Role is invalid.
 type Role struct{ name string }
@@ -17,14 +15,24 @@ var (
 // Roles lists every valid role.
 func Roles() []Role { return []Role{RoleAnonymous, RoleAuthenticated, RoleManager, RoleAdmin} }
 
-// ParseRole accepts a role's exact name.
+// RoleNames lists the names of every valid role, lowest privilege first.
+func RoleNames() []string {
+	names := make([]string, 0, len(Roles()))
+	for _, r := range Roles() {
+		names = append(names, r.name)
+	}
+	return names
+}
+
+// ParseRole accepts a role's exact name. It fails with a CodeNotOneOf
+// ValidationError on "role" that echoes s.
 func ParseRole(s string) (Role, error) {
 	for _, r := range Roles() {
 		if r.name == s {
 			return r, nil
 		}
 	}
-	return Role{}, FieldInvalid("role", "enum", fmt.Sprintf("Input should be 'ANONYMOUS', 'AUTHENTICATED', 'MANAGER' or 'ADMIN', got %q", truncate(s, 40)))
+	return Role{}, FieldInvalid(FieldError{Field: "role", Code: CodeNotOneOf, Values: RoleNames(), Got: s})
 }
 
 func (r Role) String() string { return r.name }
@@ -34,11 +42,3 @@ func (r Role) IsZero() bool { return r.name == "" }
 
 // IsStaff reports whether r may administer users (ADMIN or MANAGER).
 func (r Role) IsStaff() bool { return r == RoleAdmin || r == RoleManager }
-
-func truncate(s string, n int) string {
-	r := []rune(s)
-	if len(r) <= n {
-		return s
-	}
-	return string(r[:n]) + "…"
-}

@@ -36,7 +36,7 @@ func TestParseRole(t *testing.T) {
 		t.Run("reject "+in, func(t *testing.T) {
 			t.Parallel()
 			got, err := domain.ParseRole(in)
-			wantType(t, err, "role", "enum")
+			wantCode(t, err, "role", domain.CodeNotOneOf)
 			if !got.IsZero() {
 				t.Errorf("ParseRole(%q) = %v, want the zero Role", in, got)
 			}

@@ -137,7 +137,7 @@ func NewUser(p NewUserParams) (*User, error) {
 	v.Merge(ValidateNickname(p.Nickname))
 	p.Profile.validateInto(v)
 	if p.Role.IsZero() {
-		v.Add("role", "enum", "a role is required")
+		v.Add(FieldError{Field: "role", Code: CodeRequired})
 	}
 	if err := v.Err(); err != nil {
 		return nil, err

@@ -5,7 +5,7 @@ import (
 	"net/url"
 	"path"
 	"regexp"
-	"strconv"
+	"slices"
 	"strings"
 	"unicode/utf8"
 )
@@ -24,8 +24,12 @@ const (
 	maxEmailLocalPart = 64
 )
 
+// nicknamePattern is the nickname rule as PRODUCT.md writes it; in RE2,
+// \w is ASCII only: [0-9A-Za-z_].
+const nicknamePattern = `^[\w-]+$`
+
 var (
-	nicknamePattern = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
+	nicknameRE      = regexp.MustCompile(nicknamePattern)
 	domainLabel     = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?$`)
 	imageExtensions = []string{".jpg", ".jpeg", ".png", ".gif", ".webp"}
 )
@@ -35,38 +39,38 @@ func NormalizeEmail(raw string) (string, error) {
 	const field = "email"
 	// Checked before lower-casing, which would replace invalid bytes with U+FFFD.
 	if !utf8.ValidString(raw) {
-		return "", FieldInvalid(field, "value_error", "value is not a valid email address: invalid UTF-8")
+		return "", FieldInvalid(FieldError{Field: field, Code: CodeEmailInvalidUTF8})
 	}
 	e := strings.ToLower(strings.TrimSpace(raw))
 	if e == "" {
-		return "", FieldInvalid(field, "value_error", "value is not a valid email address: an email address is required")
+		return "", FieldInvalid(FieldError{Field: field, Code: CodeEmailEmpty})
 	}
 	if utf8.RuneCountInString(e) > MaxEmailLen {
-		return "", FieldInvalid(field, "string_too_long", "value is not a valid email address: at most 255 characters")
+		return "", FieldInvalid(FieldError{Field: field, Code: CodeEmailTooLong, Max: MaxEmailLen})
 	}
 	at := strings.LastIndexByte(e, '@')
 	if at <= 0 || at == len(e)-1 {
-		return "", FieldInvalid(field, "value_error", "value is not a valid email address: an email address must have exactly one @-sign")
+		return "", FieldInvalid(FieldError{Field: field, Code: CodeEmailAtSign})
 	}
 	local, host := e[:at], e[at+1:]
 	if len(local) > maxEmailLocalPart || strings.ContainsAny(local, " \t\r\n\"(),:;<>[\\]@") {
-		return "", FieldInvalid(field, "value_error", "value is not a valid email address: the part before the @-sign is not valid")
+		return "", FieldInvalid(FieldError{Field: field, Code: CodeEmailLocalPart})
 	}
 	labels := strings.Split(host, ".")
 	if len(labels) < 2 {
-		return "", FieldInvalid(field, "value_error", "value is not a valid email address: the domain name must contain a dot")
+		return "", FieldInvalid(FieldError{Field: field, Code: CodeEmailNoDot})
 	}
 	for _, l := range labels {
 		if len(l) > 63 || !domainLabel.MatchString(l) {
-			return "", FieldInvalid(field, "value_error", "value is not a valid email address: the domain name is not valid")
+			return "", FieldInvalid(FieldError{Field: field, Code: CodeEmailDomain})
 		}
 	}
 	if tld := labels[len(labels)-1]; strings.Trim(tld, "0123456789") == "" {
-		return "", FieldInvalid(field, "value_error", "value is not a valid email address: the domain name is not valid")
+		return "", FieldInvalid(FieldError{Field: field, Code: CodeEmailDomain})
 	}
 	// net/mail applies RFC 5322 to what is left (dots, quoting).
 	if a, err := mail.ParseAddress(e); err != nil || a.Address != e {
-		return "", FieldInvalid(field, "value_error", "value is not a valid email address")
+		return "", FieldInvalid(FieldError{Field: field, Code: CodeEmailSyntax})
 	}
 	return e, nil
 }
@@ -77,11 +81,11 @@ func ValidateNickname(n string) error {
 	l := utf8.RuneCountInString(n)
 	switch {
 	case l < MinNicknameLen:
-		return FieldInvalid(field, "string_too_short", "String should have at least 3 characters")
+		return FieldInvalid(FieldError{Field: field, Code: CodeTooShort, Min: MinNicknameLen})
 	case l > MaxNicknameLen:
-		return FieldInvalid(field, "string_too_long", "String should have at most 50 characters")
-	case !nicknamePattern.MatchString(n):
-		return FieldInvalid(field, "string_pattern_mismatch", "String should match pattern '^[\\w-]+$'")
+		return FieldInvalid(FieldError{Field: field, Code: CodeTooLong, Max: MaxNicknameLen})
+	case !nicknameRE.MatchString(n):
+		return FieldInvalid(FieldError{Field: field, Code: CodePattern, Values: []string{nicknamePattern}})
 	}
 	return nil
 }
@@ -89,11 +93,11 @@ func ValidateNickname(n string) error {
 // checkText validates an optional free-text field's encoding and length.
 func checkText(v *ValidationError, field, s string, maxLen int) {
 	if !utf8.ValidString(s) {
-		v.Add(field, "string_unicode", "Input should be a valid string")
+		v.Add(FieldError{Field: field, Code: CodeInvalidUTF8})
 		return
 	}
 	if utf8.RuneCountInString(s) > maxLen {
-		v.Add(field, "string_too_long", "String should have at most "+strconv.Itoa(maxLen)+" characters")
+		v.Add(FieldError{Field: field, Code: CodeTooLong, Max: maxLen})
 	}
 }
 
@@ -109,17 +113,17 @@ const (
 // checkURL validates an optional absolute http(s) URL.
 func checkURL(v *ValidationError, field, raw string, kind urlKind) {
 	if !utf8.ValidString(raw) {
-		v.Add(field, "url_parsing", "Input should be a valid URL")
+		v.Add(FieldError{Field: field, Code: CodeURLInvalidUTF8})
 		return
 	}
 	if utf8.RuneCountInString(raw) > MaxURLLen {
-		v.Add(field, "string_too_long", "String should have at most 255 characters")
+		v.Add(FieldError{Field: field, Code: CodeTooLong, Max: MaxURLLen})
 		return
 	}
 	u, err := url.Parse(raw)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" || u.User != nil ||
 		strings.ContainsAny(raw, " \t\r\n") {
-		v.Add(field, "url_parsing", "Input should be a valid URL, an absolute http(s) URL with a host")
+		v.Add(FieldError{Field: field, Code: CodeURLNotAbsolute})
 		return
 	}
 	host := strings.ToLower(u.Hostname())
@@ -131,15 +135,15 @@ func checkURL(v *ValidationError, field, raw string, kind urlKind) {
 			ok = ok || ext == e
 		}
 		if !ok {
-			v.Add(field, "value_error", "Value error, the URL must point to an image (.jpg, .jpeg, .png, .gif, .webp)")
+			v.Add(FieldError{Field: field, Code: CodeURLNotImage, Values: slices.Clone(imageExtensions)})
 		}
 	case urlLinkedIn:
 		if host != "linkedin.com" && !strings.HasSuffix(host, ".linkedin.com") {
-			v.Add(field, "value_error", "Value error, the URL must be on linkedin.com")
+			v.Add(FieldError{Field: field, Code: CodeURLWrongHost, Values: []string{"linkedin.com"}})
 		}
 	case urlGitHub:
 		if host != "github.com" && !strings.HasSuffix(host, ".github.com") {
-			v.Add(field, "value_error", "Value error, the URL must be on github.com")
+			v.Add(FieldError{Field: field, Code: CodeURLWrongHost, Values: []string{"github.com"}})
 		}
 	}
 }

@@ -1,10 +1,12 @@
 package domain_test
 
 import (
+	"errors"
 	"regexp"
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/usersvc/usersvc/domain"
 )
 
@@ -43,39 +45,40 @@ func TestNormalizeEmailAccepts(t *testing.T) {
 func TestNormalizeEmailRejects(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
-		name, in, typ string
+		name, in string
+		code     domain.Code
 	}{
-		{"empty", "", "value_error"},
-		{"blank", "   ", "value_error"},
-		{"no at", "alice.example.com", "value_error"},
-		{"two at", "alice@bob@example.com", "value_error"},
-		{"nothing before at", "@example.com", "value_error"},
-		{"nothing after at", "alice@", "value_error"},
-		{"no dot in domain", "alice@localhost", "value_error"},
-		{"space in local part", "al ice@example.com", "value_error"},
-		{"space in domain", "alice@exa mple.com", "value_error"},
-		{"too long", strings.Repeat("l", 64) + "@" + strings.Repeat("a", 63) + "." + strings.Repeat("b", 63) + "." + strings.Repeat("c", 63), "string_too_long"},
-		{"local part over 64", strings.Repeat("l", 65) + "@example.com", "value_error"},
-		{"label over 63", "a@" + strings.Repeat("x", 64) + ".com", "value_error"},
-		{"label starts with hyphen", "a@-example.com", "value_error"},
-		{"label ends with hyphen", "a@example-.com", "value_error"},
-		{"empty label", "a@example..com", "value_error"},
-		{"leading dot in domain", "a@.example.com", "value_error"},
-		{"trailing dot in domain", "a@example.com.", "value_error"},
-		{"underscore in label", "a@ex_ample.com", "value_error"},
-		{"numeric top-level domain", "a@1.2.3.4", "value_error"},
-		{"address literal", "a@[127.0.0.1]", "value_error"},
-		{"display name", "A <a@b.com>", "value_error"},
-		{"quoted display name", `"Alice" <alice@example.com>`, "value_error"},
-		{"angle brackets only", "<alice@example.com>", "value_error"},
-		{"comment", "alice@example.com (Alice)", "value_error"},
-		{"double dot in local part", "a..b@example.com", "value_error"},
-		{"leading dot in local part", ".a@example.com", "value_error"},
-		{"trailing dot in local part", "a.@example.com", "value_error"},
-		{"quoted local part", `"a b"@example.com`, "value_error"},
-		{"NUL byte", "a\x00@example.com", "value_error"},
-		{"invalid UTF-8", "\xffa@example.com", "value_error"},
-		{"invalid UTF-8 after a capital", "\u00c4\xff@example.com", "value_error"},
+		{"empty", "", domain.CodeEmailEmpty},
+		{"blank", "   ", domain.CodeEmailEmpty},
+		{"no at", "alice.example.com", domain.CodeEmailAtSign},
+		{"two at", "alice@bob@example.com", domain.CodeEmailLocalPart},
+		{"nothing before at", "@example.com", domain.CodeEmailAtSign},
+		{"nothing after at", "alice@", domain.CodeEmailAtSign},
+		{"no dot in domain", "alice@localhost", domain.CodeEmailNoDot},
+		{"space in local part", "al ice@example.com", domain.CodeEmailLocalPart},
+		{"space in domain", "alice@exa mple.com", domain.CodeEmailDomain},
+		{"too long", strings.Repeat("l", 64) + "@" + strings.Repeat("a", 63) + "." + strings.Repeat("b", 63) + "." + strings.Repeat("c", 63), domain.CodeEmailTooLong},
+		{"local part over 64", strings.Repeat("l", 65) + "@example.com", domain.CodeEmailLocalPart},
+		{"label over 63", "a@" + strings.Repeat("x", 64) + ".com", domain.CodeEmailDomain},
+		{"label starts with hyphen", "a@-example.com", domain.CodeEmailDomain},
+		{"label ends with hyphen", "a@example-.com", domain.CodeEmailDomain},
+		{"empty label", "a@example..com", domain.CodeEmailDomain},
+		{"leading dot in domain", "a@.example.com", domain.CodeEmailDomain},
+		{"trailing dot in domain", "a@example.com.", domain.CodeEmailDomain},
+		{"underscore in label", "a@ex_ample.com", domain.CodeEmailDomain},
+		{"numeric top-level domain", "a@1.2.3.4", domain.CodeEmailDomain},
+		{"address literal", "a@[127.0.0.1]", domain.CodeEmailDomain},
+		{"display name", "A <a@b.com>", domain.CodeEmailLocalPart},
+		{"quoted display name", `"Alice" <alice@example.com>`, domain.CodeEmailLocalPart},
+		{"angle brackets only", "<alice@example.com>", domain.CodeEmailLocalPart},
+		{"comment", "alice@example.com (Alice)", domain.CodeEmailDomain},
+		{"double dot in local part", "a..b@example.com", domain.CodeEmailSyntax},
+		{"leading dot in local part", ".a@example.com", domain.CodeEmailSyntax},
+		{"trailing dot in local part", "a.@example.com", domain.CodeEmailSyntax},
+		{"quoted local part", `"a b"@example.com`, domain.CodeEmailLocalPart},
+		{"NUL byte", "a\x00@example.com", domain.CodeEmailSyntax},
+		{"invalid UTF-8", "\xffa@example.com", domain.CodeEmailInvalidUTF8},
+		{"invalid UTF-8 after a capital", "\u00c4\xff@example.com", domain.CodeEmailInvalidUTF8},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -84,7 +87,7 @@ func TestNormalizeEmailRejects(t *testing.T) {
 			if got != "" {
 				t.Errorf("NormalizeEmail(%q) = %q, want \"\"", tt.in, got)
 			}
-			wantType(t, err, "email", tt.typ)
+			wantCode(t, err, "email", tt.code)
 		})
 	}
 }
@@ -93,35 +96,35 @@ func TestValidateNickname(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name, in string
-		typ      string // "" = valid
+		code     domain.Code // "" = valid
 	}{
 		{"three letters", "abc", ""},
 		{"fifty characters", strings.Repeat("a", 50), ""},
 		{"word characters and hyphen", "John_Doe-42", ""},
 		{"only underscores", "___", ""},
-		{"two characters", "ab", "string_too_short"},
-		{"empty", "", "string_too_short"},
-		{"two runes, four bytes", "éé", "string_too_short"},
-		{"fifty-one characters", strings.Repeat("a", 51), "string_too_long"},
-		{"space", "john doe", "string_pattern_mismatch"},
-		{"dot", "john.doe", "string_pattern_mismatch"},
-		{"at sign", "john@doe", "string_pattern_mismatch"},
-		{"non-ASCII letter", "jöhn", "string_pattern_mismatch"},
-		{"non-ASCII digits", "١٢٣", "string_pattern_mismatch"},
-		{"trailing newline", "john\n", "string_pattern_mismatch"},
-		{"invalid UTF-8", "ab\xff", "string_pattern_mismatch"},
+		{"two characters", "ab", domain.CodeTooShort},
+		{"empty", "", domain.CodeTooShort},
+		{"two runes, four bytes", "éé", domain.CodeTooShort},
+		{"fifty-one characters", strings.Repeat("a", 51), domain.CodeTooLong},
+		{"space", "john doe", domain.CodePattern},
+		{"dot", "john.doe", domain.CodePattern},
+		{"at sign", "john@doe", domain.CodePattern},
+		{"non-ASCII letter", "jöhn", domain.CodePattern},
+		{"non-ASCII digits", "١٢٣", domain.CodePattern},
+		{"trailing newline", "john\n", domain.CodePattern},
+		{"invalid UTF-8", "ab\xff", domain.CodePattern},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			err := domain.ValidateNickname(tt.in)
-			if tt.typ == "" {
+			if tt.code == "" {
 				if err != nil {
 					t.Fatalf("ValidateNickname(%q): %v", tt.in, err)
 				}
 				return
 			}
-			wantType(t, err, "nickname", tt.typ)
+			wantCode(t, err, "nickname", tt.code)
 		})
 	}
 }
@@ -209,6 +212,50 @@ func TestProfileValidate(t *testing.T) {
 			}
 			wantInvalid(t, err, tt.fields...)
 		})
+	}
+}
+
+// TestFieldErrorParameters checks what each kind of failure tells the
+// edge besides its code: the bound broken or the values that would pass.
+func TestFieldErrorParameters(t *testing.T) {
+	t.Parallel()
+	fieldsOf := func(err error) []domain.FieldError {
+		var ve *domain.ValidationError
+		if !errors.As(err, &ve) {
+			t.Fatalf("error %v is not a *domain.ValidationError", err)
+		}
+		return ve.Fields
+	}
+	_, longEmail := domain.NormalizeEmail(strings.Repeat("l", 64) + "@" + strings.Repeat("a", 190) + ".io")
+	_, role := domain.ParseRole("SUPERUSER")
+	for _, tt := range []struct {
+		name string
+		err  error
+		want []domain.FieldError
+	}{
+		{"nickname too short", domain.ValidateNickname("ab"), []domain.FieldError{{Field: "nickname", Code: domain.CodeTooShort, Min: 3}}},
+		{"nickname too long", domain.ValidateNickname(strings.Repeat("a", 51)), []domain.FieldError{{Field: "nickname", Code: domain.CodeTooLong, Max: 50}}},
+		{"nickname pattern", domain.ValidateNickname("a b c"), []domain.FieldError{{Field: "nickname", Code: domain.CodePattern, Values: []string{`^[\w-]+$`}}}},
+		{"email too long", longEmail, []domain.FieldError{{Field: "email", Code: domain.CodeEmailTooLong, Max: 255}}},
+		{"password too short", domain.ValidatePassword("password", "short", "", ""), []domain.FieldError{{Field: "password", Code: domain.CodeTooShort, Min: 8}}},
+		{"password too long", domain.ValidatePassword("password", strings.Repeat("x", 129), "", ""), []domain.FieldError{{Field: "password", Code: domain.CodeTooLong, Max: 128}}},
+		{"role", role, []domain.FieldError{{Field: "role", Code: domain.CodeNotOneOf, Values: []string{"ANONYMOUS", "AUTHENTICATED", "MANAGER", "ADMIN"}, Got: "SUPERUSER"}}},
+		{"profile", domain.Profile{
+			FirstName: "a\xff", Bio: strings.Repeat("b", 501),
+			ProfilePictureURL: "https://example.com/a.svg", LinkedInProfileURL: "https://evil.com/in/x", GitHubProfileURL: "\xff",
+		}.Validate(), []domain.FieldError{
+			{Field: "first_name", Code: domain.CodeInvalidUTF8},
+			{Field: "bio", Code: domain.CodeTooLong, Max: 500},
+			{Field: "profile_picture_url", Code: domain.CodeURLNotImage, Values: []string{".jpg", ".jpeg", ".png", ".gif", ".webp"}},
+			{Field: "linkedin_profile_url", Code: domain.CodeURLWrongHost, Values: []string{"linkedin.com"}},
+			{Field: "github_profile_url", Code: domain.CodeURLInvalidUTF8},
+		}},
+		{"URL not absolute", domain.Profile{GitHubProfileURL: "/alice"}.Validate(), []domain.FieldError{{Field: "github_profile_url", Code: domain.CodeURLNotAbsolute}}},
+		{"URL too long", domain.Profile{GitHubProfileURL: "https://github.com/" + strings.Repeat("a", 240)}.Validate(), []domain.FieldError{{Field: "github_profile_url", Code: domain.CodeTooLong, Max: 255}}},
+	} {
+		if diff := cmp.Diff(tt.want, fieldsOf(tt.err)); diff != "" {
+			t.Errorf("%s: fields mismatch (-want +got):\n%s", tt.name, diff)
+		}
 	}
 }
 

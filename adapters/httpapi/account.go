@@ -40,7 +40,7 @@ func handleLogout(log *slog.Logger, uc loggerOut) actorHandler {
 			}
 		}
 		if err := uc.Logout(r.Context(), actor, refresh); err != nil {
-			writeError(w, r, log, newRoute, "body", err)
+			writeError(w, r, log, "body", err)
 			return
 		}
 		w.WriteHeader(http.StatusNoContent)
@@ -70,7 +70,7 @@ func handleEmailRequest(log *slog.Logger, lim *limits, bucket, message string, s
 			return
 		}
 		if err := send(r.Context(), *email); err != nil {
-			writeError(w, r, log, newRoute, "body", err)
+			writeError(w, r, log, "body", err)
 			return
 		}
 		writeJSON(w, http.StatusAccepted, map[string]string{"message": message})
@@ -90,7 +90,7 @@ func handleResetConfirm(log *slog.Logger, uc recoverer) http.Handler {
 			return
 		}
 		if err := uc.ConfirmPasswordReset(r.Context(), *token, *password); err != nil {
-			writeError(w, r, log, newRoute, "body", err)
+			writeError(w, r, log, "body", err)
 			return
 		}
 		writeJSON(w, http.StatusOK, map[string]string{"message": "Password has been reset"})
@@ -115,7 +115,7 @@ func handleChangePassword(log *slog.Logger, uc passwordChanger) actorHandler {
 			return
 		}
 		if err := uc.ChangePassword(r.Context(), actor, *current, *next); err != nil {
-			writeError(w, r, log, newRoute, "body", err)
+			writeError(w, r, log, "body", err)
 			return
 		}
 		w.WriteHeader(http.StatusNoContent)
@@ -134,7 +134,7 @@ func handleDeleteMe(log *slog.Logger, uc passwordChanger) actorHandler {
 			return
 		}
 		if err := uc.DeleteMe(r.Context(), actor, *password); err != nil {
-			writeError(w, r, log, newRoute, "body", err)
+			writeError(w, r, log, "body", err)
 			return
 		}
 		w.WriteHeader(http.StatusNoContent)

@@ -36,27 +36,26 @@ type auditPageJSON struct {
 func handleAuditLog(log *slog.Logger, uc auditReader) actorHandler {
 	return func(w http.ResponseWriter, r *http.Request, actor domain.Actor) {
 		if err := actor.CheckChangesRoles(); err != nil { // ADMIN only, before reading the query
-			writeError(w, r, log, newRoute, "query", err)
+			writeError(w, r, log, "query", err)
 			return
 		}
 		qs := r.URL.Query()
-		v := &domain.ValidationError{}
+		qe := &queryErrors{}
 		q := app.AuditQuery{
 			ActorID: qs.Get("actor"), TargetID: qs.Get("target"), Type: qs.Get("event"),
 			Cursor: qs.Get("cursor"),
-			Since:  queryTime(qs, v, "since"), Until: queryTime(qs, v, "until"),
-			Limit: queryInt(r, v, "limit", 50),
+			Since:  queryTime(qs, qe, "since"), Until: queryTime(qs, qe, "until"),
+			Limit: queryInt(r, qe, "limit", 50),
 		}
 		if _, given := qs["limit"]; given && q.Limit < 1 {
-			v.Add("limit", "greater_than_equal", "Input should be greater than or equal to 1")
+			qe.fail("limit", "greater_than_equal", "Input should be greater than or equal to 1")
 		}
-		if err := v.Err(); err != nil {
-			writeError(w, r, log, newRoute, "query", err)
+		if writeDecodeError(w, qe.err()) {
 			return
 		}
 		page, err := uc.ListAuditEvents(r.Context(), actor, q)
 		if err != nil {
-			writeError(w, r, log, newRoute, "query", err)
+			writeError(w, r, log, "query", err)
 			return
 		}
 		out := auditPageJSON{Items: make([]auditEventJSON, 0, len(page.Events))}
@@ -83,14 +82,14 @@ func handleAuditLog(log *slog.Logger, uc auditReader) actorHandler {
 }
 
 // queryTime reads an RFC 3339 time query parameter.
-func queryTime(qs url.Values, v *domain.ValidationError, name string) time.Time {
+func queryTime(qs url.Values, qe *queryErrors, name string) time.Time {
 	s := qs.Get(name)
 	if s == "" {
 		return time.Time{}
 	}
 	t, err := time.Parse(time.RFC3339Nano, s)
 	if err != nil {
-		v.Add(name, "datetime_parsing", "Input should be a valid datetime (RFC 3339)")
+		qe.fail(name, "datetime_parsing", "Input should be a valid datetime (RFC 3339)")
 	}
 	return t
 }

@@ -24,7 +24,7 @@ type actorHandler func(w http.ResponseWriter, r *http.Request, actor domain.Acto
 func staffOnly(log *slog.Logger, next actorHandler) actorHandler {
 	return func(w http.ResponseWriter, r *http.Request, actor domain.Actor) {
 		if err := actor.CheckAdministers(); err != nil {
-			writeError(w, r, log, seedRoute, "body", err)
+			writeError(w, r, log, "body", err)
 			return
 		}
 		next(w, r, actor)
@@ -43,7 +43,7 @@ func withActor(log *slog.Logger, auth authenticator, next actorHandler) http.Han
 		}
 		actor, err := auth.Authenticate(r.Context(), token)
 		if err != nil {
-			writeError(w, r, log, newRoute, "body", err)
+			writeError(w, r, log, "body", err)
 			return
 		}
 		next(w, r, actor)
@@ -84,7 +84,7 @@ func handleRegister(log *slog.Logger, lim *limits, uc registerer) http.Handler {
 		}
 		u, err := uc.Register(r.Context(), in)
 		if err != nil {
-			writeError(w, r, log, seedRoute, "body", err)
+			writeError(w, r, log, "body", err)
 			return
 		}
 		writeJSON(w, http.StatusOK, renderUser(baseURL(r), u))
@@ -149,7 +149,7 @@ func handleVerifyEmail(log *slog.Logger, uc emailVerifier) http.Handler {
 			return
 		}
 		if err != nil {
-			writeError(w, r, log, seedRoute, "path", err)
+			writeError(w, r, log, "path", err)
 			return
 		}
 		writeJSON(w, http.StatusOK, map[string]string{"message": "Email verified successfully"})

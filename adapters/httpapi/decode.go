@@ -179,7 +179,29 @@ func (o *object) err() error {
 	return &requestError{items: o.errs}
 }
 
-// writeDecodeError answers a request whose body could not be read.
+// queryErrors collects what is wrong with a request's query parameters,
+// worded as object words a body's.
+type queryErrors struct{ items []validationItem }
+
+// fail records a problem with parameter name; an empty name is the whole
+// query string.
+func (q *queryErrors) fail(name, typ, msg string) {
+	loc := []any{"query"}
+	if name != "" {
+		loc = append(loc, name)
+	}
+	q.items = append(q.items, validationItem{Loc: loc, Msg: msg, Type: typ})
+}
+
+// err returns the collected problems as a *requestError, or nil.
+func (q *queryErrors) err() error {
+	if len(q.items) == 0 {
+		return nil
+	}
+	return &requestError{items: q.items}
+}
+
+// writeDecodeError answers a request whose body or query could not be read.
 func writeDecodeError(w http.ResponseWriter, err error) bool {
 	var re *requestError
 	switch {

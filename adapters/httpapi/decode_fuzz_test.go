@@ -12,12 +12,11 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"unicode/utf8"
-
-	"github.com/usersvc/usersvc/domain"
 )
 
 // checkDecodeError fails unless err is one of the decoders' documented
@@ -192,18 +191,18 @@ func FuzzQueryInt(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, rawQuery, name string, def int) {
 		r := &http.Request{Method: http.MethodGet, URL: &url.URL{Path: "/users/", RawQuery: rawQuery}}
-		v := &domain.ValidationError{}
-		n := queryInt(r, v, name, def)
+		qe := &queryErrors{}
+		n := queryInt(r, qe, name, def)
 		vals, present := r.URL.Query()[name]
-		if err := v.Err(); err != nil {
+		if err := qe.err(); err != nil {
 			if !present {
 				t.Fatalf("an error for an absent parameter: %v", err)
 			}
 			if n != def {
 				t.Fatalf("an error, and %d rather than the default %d", n, def)
 			}
-			if len(v.Fields) != 1 || v.Fields[0].Field != name || v.Fields[0].Msg == "" || v.Fields[0].Type == "" {
-				t.Fatalf("error items %+v, want one about %q", v.Fields, name)
+			if len(qe.items) != 1 || !slices.Equal(qe.items[0].Loc, []any{"query", name}) || qe.items[0].Msg == "" || qe.items[0].Type == "" {
+				t.Fatalf("error items %+v, want one about %q", qe.items, name)
 			}
 			return
 		}

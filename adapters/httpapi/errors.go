@@ -18,6 +18,7 @@ const (
 	detailLocked             = "Account locked due to too many failed login attempts."
 	detailNotPermitted       = "Operation not permitted"
 	detailUserNotFound       = "User not found"
+	detailSessionNotFound    = "Session not found"
 	detailEmailExists        = "Email already exists"
 	detailNicknameExists     = "Nickname already exists"
 	detailInvalidVerify      = "Invalid or expired verification token"
@@ -30,7 +31,81 @@ const (
 	detailInvalidRefresh     = "Invalid refresh token"
 	detailWrongPassword      = "Incorrect password"
 	detailInvalidToken       = "Invalid or expired token"
+	detailInvalidInput       = "Invalid input"
+	detailRejected           = "Request rejected"
+	detailConflict           = "Conflict"
 )
+
+// kindAnswer is how every error of one kind is answered.
+type kindAnswer struct {
+	kind   error
+	status int
+	detail string // unless the specific error has words of its own in details
+	// header, with value, goes with the status: a 401 names the scheme to
+	// authenticate with, a 503 says when to retry.
+	header, value string
+}
+
+// kindAnswers is the one table from error kind to HTTP status. Every domain
+// error wraps exactly one kind, and the kind alone decides the status, on
+// every route.
+var kindAnswers = []kindAnswer{
+	{kind: domain.ErrInvalid, status: http.StatusUnprocessableEntity, detail: detailInvalidInput},
+	{kind: domain.ErrRejected, status: http.StatusBadRequest, detail: detailRejected},
+	{kind: domain.ErrUnauthenticated, status: http.StatusUnauthorized, detail: detailBadCredentials, header: "WWW-Authenticate", value: "Bearer"},
+	{kind: domain.ErrForbidden, status: http.StatusForbidden, detail: detailNotPermitted},
+	{kind: domain.ErrNotFound, status: http.StatusNotFound, detail: detailUserNotFound},
+	{kind: domain.ErrConflict, status: http.StatusConflict, detail: detailConflict},
+	{kind: domain.ErrUnavailable, status: http.StatusServiceUnavailable, detail: detailUnavailable, header: "Retry-After", value: "1"},
+}
+
+// details are the seed's words for specific errors. They are checked in
+// order with errors.Is, so an error that wraps another (as
+// ErrRefreshTokenReused wraps ErrInvalidRefreshToken) must come before it.
+var details = []struct {
+	err    error
+	detail string
+}{
+	{domain.ErrInvalidCredentials, detailIncorrectLogin},
+	{domain.ErrEmailNotVerified, detailNotVerified},
+	{domain.ErrInvalidRefreshToken, detailInvalidRefresh},
+	{domain.ErrAccountLocked, detailLocked},
+	{domain.ErrInvalidVerification, detailInvalidVerify},
+	{domain.ErrInvalidResetToken, detailInvalidReset},
+	{domain.ErrInvalidUnlockToken, detailInvalidToken},
+	{domain.ErrWrongPassword, detailWrongPassword},
+	{domain.ErrEmailTaken, detailEmailExists},
+	{domain.ErrNicknameTaken, detailNicknameExists},
+	{domain.ErrLastAdmin, detailLastAdmin},
+	{domain.ErrSessionNotFound, detailSessionNotFound},
+	{domain.ErrUserNotFound, detailUserNotFound},
+}
+
+// answerFor finds the answer of err's kind. A deadline that passed is
+// answered as the kind ErrUnavailable: the storage was too slow this time,
+// and a retry may succeed.
+func answerFor(err error) (kindAnswer, bool) {
+	for _, a := range kindAnswers {
+		if errors.Is(err, a.kind) {
+			return a, true
+		}
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return answerFor(domain.ErrUnavailable)
+	}
+	return kindAnswer{}, false
+}
+
+// detailFor returns the words for err, answered as a: those of the first
+// specific error err wraps, else those of its kind.
+func detailFor(err error, a kindAnswer) string {
+	for _, d := range details {
+		if errors.Is(err, d.err) && errors.Is(d.err, a.kind) {
+			return d.detail
+		}
+	}
+	return a.detail
+}
 
 // problem is the error body: FastAPI's {"detail": …}, plus the request id
 // where it helps an operator find the log line.
@@ -46,85 +121,32 @@ type validationItem struct {
 	Type string `json:"type"`
 }
 
-// errorMode says which status table a route follows: the seed's routes
-// answer a duplicate with 400, ours with 409 (STYLE.md).
-type errorMode int
-
-const (
-	seedRoute errorMode = iota
-	newRoute
-)
-
-// writeError maps an error to its status and body, once, for every handler.
-// loc is where validation errors point ("body" or "query").
-func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, mode errorMode, loc string, err error) {
+// writeError answers err, once, for every handler: a validation error as
+// FastAPI's 422 list, whose items point into loc ("body", "query" or
+// "path"); any other error of a known kind with that kind's status; an
+// unexpected error as a 500 that is logged and says nothing.
+func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, loc string, err error) {
 	var ve *domain.ValidationError
-	switch {
-	case errors.As(err, &ve):
-		items := make([]validationItem, 0, len(ve.Fields))
-		for _, f := range ve.Fields {
-			l := []any{loc}
-			if f.Field != "" {
-				l = append(l, f.Field)
-			}
-			items = append(items, validationItem{Loc: l, Msg: f.Msg, Type: f.Type})
+	if errors.As(err, &ve) {
+		writeJSON(w, http.StatusUnprocessableEntity, problem{Detail: validationItems(loc, ve)})
+		return
+	}
+	if a, ok := answerFor(err); ok {
+		if a.header != "" {
+			w.Header().Set(a.header, a.value)
 		}
-		writeJSON(w, http.StatusUnprocessableEntity, problem{Detail: items})
-	case errors.Is(err, domain.ErrInvalidCredentials):
-		w.Header().Set("WWW-Authenticate", "Bearer")
-		writeDetail(w, http.StatusUnauthorized, detailIncorrectLogin)
-	case errors.Is(err, domain.ErrEmailNotVerified):
-		w.Header().Set("WWW-Authenticate", "Bearer")
-		writeDetail(w, http.StatusUnauthorized, detailNotVerified)
-	case errors.Is(err, domain.ErrAccountLocked):
-		writeDetail(w, http.StatusBadRequest, detailLocked)
-	case errors.Is(err, domain.ErrInvalidVerification):
-		writeDetail(w, http.StatusBadRequest, detailInvalidVerify)
-	case errors.Is(err, domain.ErrInvalidResetToken):
-		writeDetail(w, http.StatusBadRequest, detailInvalidReset)
-	case errors.Is(err, domain.ErrInvalidUnlockToken):
-		writeDetail(w, http.StatusBadRequest, detailInvalidToken)
-	case errors.Is(err, domain.ErrWrongPassword):
-		writeDetail(w, http.StatusBadRequest, detailWrongPassword)
-	case errors.Is(err, domain.ErrInvalidRefreshToken):
-		w.Header().Set("WWW-Authenticate", "Bearer")
-		writeDetail(w, http.StatusUnauthorized, detailInvalidRefresh)
-	case errors.Is(err, domain.ErrUnauthenticated):
-		w.Header().Set("WWW-Authenticate", "Bearer")
-		writeDetail(w, http.StatusUnauthorized, detailBadCredentials)
-	case errors.Is(err, domain.ErrForbidden):
-		writeDetail(w, http.StatusForbidden, detailNotPermitted)
-	case errors.Is(err, domain.ErrUserNotFound), errors.Is(err, domain.ErrNotFound):
-		writeDetail(w, http.StatusNotFound, detailUserNotFound)
-	case errors.Is(err, domain.ErrLastAdmin):
-		writeDetail(w, http.StatusConflict, detailLastAdmin)
-	case errors.Is(err, domain.ErrEmailTaken):
-		writeDetail(w, conflictStatus(mode), detailEmailExists)
-	case errors.Is(err, domain.ErrNicknameTaken):
-		writeDetail(w, conflictStatus(mode), detailNicknameExists)
-	case errors.Is(err, domain.ErrConflict):
-		writeDetail(w, conflictStatus(mode), "Conflict")
-	case errors.Is(err, domain.ErrInvalid):
-		writeDetail(w, http.StatusUnprocessableEntity, "Invalid input")
-	case errors.Is(err, domain.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
-		w.Header().Set("Retry-After", "1")
-		writeDetail(w, http.StatusServiceUnavailable, detailUnavailable)
-	case errors.Is(err, context.Canceled) && r.Context().Err() != nil:
+		writeDetail(w, a.status, detailFor(err, a))
+		return
+	}
+	if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
 		// The client went away; nobody reads the answer.
 		w.WriteHeader(499)
-	default:
-		id := requestID(r.Context())
-		log.ErrorContext(r.Context(), "internal error", "request_id", id,
-			"method", r.Method, "route", routeName(r), "error", err)
-		writeJSON(w, http.StatusInternalServerError, problem{Detail: detailInternal, RequestID: id})
+		return
 	}
-}
-
-func conflictStatus(mode errorMode) int {
-	if mode == seedRoute {
-		return http.StatusBadRequest
-	}
-	return http.StatusConflict
+	id := requestID(r.Context())
+	log.ErrorContext(r.Context(), "internal error", "request_id", id,
+		"method", r.Method, "route", routeName(r), "error", err)
+	writeJSON(w, http.StatusInternalServerError, problem{Detail: detailInternal, RequestID: id})
 }
 
 func writeDetail(w http.ResponseWriter, status int, detail string) {

@@ -55,7 +55,7 @@ func handleLogin(log *slog.Logger, lim *limits, uc loginer) http.Handler {
 			res, err = uc.Login(r.Context(), req.email, req.password)
 		}
 		if err != nil {
-			writeError(w, r, log, seedRoute, "body", err)
+			writeError(w, r, log, "body", err)
 			return
 		}
 		writeToken(w, res)
@@ -76,7 +76,7 @@ func handleRefresh(log *slog.Logger, uc loginer) http.Handler {
 		}
 		res, err := uc.Refresh(r.Context(), *token)
 		if err != nil {
-			writeError(w, r, log, newRoute, "body", err)
+			writeError(w, r, log, "body", err)
 			return
 		}
 		writeToken(w, res)

@@ -16,7 +16,7 @@ type meReader interface {
 func handleMe(log *slog.Logger, uc meReader) actorHandler {
 	return func(w http.ResponseWriter, r *http.Request, actor domain.Actor) {
 		u, err := uc.Me(r.Context(), actor)
-		respondUser(w, r, log, newRoute, http.StatusOK, u, err)
+		respondUser(w, r, log, http.StatusOK, u, err)
 	}
 }
 
@@ -35,7 +35,7 @@ func handleUpdateMe(log *slog.Logger, uc meUpdater) actorHandler {
 		}
 		for _, f := range privilegedFields {
 			if o.has(f) {
-				writeError(w, r, log, newRoute, "body", domain.ErrNotPermitted)
+				writeError(w, r, log, "body", domain.ErrNotPermitted)
 				return
 			}
 		}
@@ -46,6 +46,6 @@ func handleUpdateMe(log *slog.Logger, uc meUpdater) actorHandler {
 			return
 		}
 		u, err := uc.UpdateMe(r.Context(), actor, in)
-		respondUser(w, r, log, newRoute, http.StatusOK, u, err)
+		respondUser(w, r, log, http.StatusOK, u, err)
 	}
 }

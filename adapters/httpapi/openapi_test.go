@@ -502,7 +502,7 @@ func TestOpenAPIMatchesTheHandlers(t *testing.T) {
 		})
 		do(t, 403, reqBreaks, http.MethodPatch, "/users/me", a.Token, obj{"role": "ADMIN"})
 		do(t, 403, reqBreaks, http.MethodPatch, "/users/me", a.Token, obj{"bio": "x", "is_locked": false})
-		do(t, 409, reqConforms, http.MethodPatch, "/users/me", a.Token, obj{"nickname": h.getUser(other.ID).Nickname})
+		do(t, 400, reqConforms, http.MethodPatch, "/users/me", a.Token, obj{"nickname": h.getUser(other.ID).Nickname})
 		do(t, 422, reqBreaks, http.MethodPatch, "/users/me", a.Token, obj{})
 		do(t, 422, reqEither, http.MethodPatch, "/users/me", a.Token, obj{"nickname": nil}) // null is "unchanged": nothing left to change
 		do(t, 422, reqBreaks, http.MethodPatch, "/users/me", a.Token, obj{"bio": strings.Repeat("x", 501)})

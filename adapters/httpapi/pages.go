@@ -92,7 +92,8 @@ func handleResetForm(log *slog.Logger, uc recoverer) http.Handler {
 		case err == nil:
 			writePage(w, http.StatusOK, pageData{Title: "Password changed", Message: "Your password has been reset. You can log in with it now."})
 		case errors.As(err, &ve):
-			writePage(w, http.StatusUnprocessableEntity, pageData{Title: "Reset your password", Message: ve.Fields[0].Msg, IsError: true, Token: token})
+			_, msg := describe(ve.Fields[0])
+			writePage(w, http.StatusUnprocessableEntity, pageData{Title: "Reset your password", Message: msg, IsError: true, Token: token})
 		case errors.Is(err, domain.ErrInvalidResetToken):
 			writePage(w, http.StatusBadRequest, pageData{Title: "Reset your password", Message: detailInvalidReset + ".", IsError: true})
 		case errors.Is(err, domain.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
@@ -156,7 +157,7 @@ func handleUnlockWithToken(log *slog.Logger, uc tokenUnlocker) http.Handler {
 			return
 		}
 		if err := uc.UnlockWithToken(r.Context(), *token); err != nil {
-			writeError(w, r, log, newRoute, "body", err)
+			writeError(w, r, log, "body", err)
 			return
 		}
 		writeJSON(w, http.StatusOK, map[string]string{"message": "Account unlocked"})

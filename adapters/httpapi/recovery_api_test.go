@@ -452,7 +452,7 @@ func TestMe(t *testing.T) {
 	t.Run("PATCH a nickname in use", func(t *testing.T) {
 		a, b := h.user(domain.RoleAuthenticated), h.user(domain.RoleAuthenticated)
 		wantStatus(t, h.do(http.MethodPatch, "/users/me", a.Token, obj{"nickname": "taken_nick"}), http.StatusOK)
-		wantDetail(t, h.do(http.MethodPatch, "/users/me", b.Token, obj{"nickname": "taken_nick"}), http.StatusConflict, "Nickname already exists")
+		wantDetail(t, h.do(http.MethodPatch, "/users/me", b.Token, obj{"nickname": "taken_nick"}), http.StatusBadRequest, "Nickname already exists")
 	})
 
 	t.Run("PATCH without a token", func(t *testing.T) {

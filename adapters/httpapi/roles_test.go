@@ -251,8 +251,8 @@ func TestRoleFieldRules(t *testing.T) {
 		wantValidation(t, h.do(http.MethodPatch, "/users/me", a.Token, obj{"bio": strings.Repeat("b", 501)}), "body", "bio")
 		other := h.user(domain.RoleAuthenticated)
 		wantStatus(t, h.do(http.MethodPatch, "/users/me", other.Token, obj{"nickname": "taken_one"}), http.StatusOK)
-		// A conflict on one of our routes is 409 (STYLE.md), not the seed's 400.
-		wantDetail(t, h.do(http.MethodPatch, "/users/me", a.Token, obj{"nickname": "TAKEN_ONE"}), http.StatusConflict, "Nickname already exists")
+		// A taken nickname is 400 on every route, as on the seed's.
+		wantDetail(t, h.do(http.MethodPatch, "/users/me", a.Token, obj{"nickname": "TAKEN_ONE"}), http.StatusBadRequest, "Nickname already exists")
 	})
 
 	t.Run("the last ADMIN stays", func(t *testing.T) {

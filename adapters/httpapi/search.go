@@ -28,31 +28,30 @@ func isSearch(r *http.Request) bool {
 // searchUsers answers GET /users/ with search parameters. Paged by offset
 // (the default) it is the seed's page, its total counting what the filters
 // select; paged by cursor (paging=cursor, or a cursor) it is a
-// userCursorPageJSON. Links carry the filters and sort. v holds what
+// userCursorPageJSON. Links carry the filters and sort. qe holds what
 // reading skip and limit found wrong.
 func searchUsers(w http.ResponseWriter, r *http.Request, log *slog.Logger, uc userLister, actor domain.Actor,
-	v *domain.ValidationError, skip, limit int,
+	qe *queryErrors, skip, limit int,
 ) {
 	qs := r.URL.Query()
 	in := app.UserSearch{
-		Q:              queryText(qs, v, "q"),
-		Role:           queryText(qs, v, "role"),
-		IsProfessional: queryBool(qs, v, "is_professional"),
-		EmailVerified:  queryBool(qs, v, "email_verified"),
-		IsLocked:       queryBool(qs, v, "is_locked"),
-		Sort:           queryText(qs, v, "sort"),
-		Paging:         queryText(qs, v, "paging"),
-		Cursor:         queryText(qs, v, "cursor"),
+		Q:              queryText(qs, qe, "q"),
+		Role:           queryText(qs, qe, "role"),
+		IsProfessional: queryBool(qs, qe, "is_professional"),
+		EmailVerified:  queryBool(qs, qe, "email_verified"),
+		IsLocked:       queryBool(qs, qe, "is_locked"),
+		Sort:           queryText(qs, qe, "sort"),
+		Paging:         queryText(qs, qe, "paging"),
+		Cursor:         queryText(qs, qe, "cursor"),
 		Skip:           skip,
 		Limit:          limit,
 	}
-	if err := v.Err(); err != nil {
-		writeError(w, r, log, seedRoute, "query", err)
+	if writeDecodeError(w, qe.err()) {
 		return
 	}
 	page, err := uc.SearchUsers(r.Context(), actor, in)
 	if err != nil {
-		writeError(w, r, log, seedRoute, "query", err)
+		writeError(w, r, log, "query", err)
 		return
 	}
 	filters := searchFilters(in)
@@ -89,28 +88,28 @@ func searchFilters(in app.UserSearch) url.Values {
 
 // queryText reads a text query parameter (the last, if repeated). Present,
 // it must not be empty.
-func queryText(qs url.Values, v *domain.ValidationError, name string) string {
+func queryText(qs url.Values, qe *queryErrors, name string) string {
 	vals, ok := qs[name]
 	if !ok {
 		return ""
 	}
 	s := vals[len(vals)-1]
 	if s == "" {
-		v.Add(name, "string_too_short", "String should have at least 1 character")
+		qe.fail(name, "string_too_short", "String should have at least 1 character")
 	}
 	return s
 }
 
 // queryBool reads a boolean query parameter (the last, if repeated); nil
 // when absent.
-func queryBool(qs url.Values, v *domain.ValidationError, name string) *bool {
+func queryBool(qs url.Values, qe *queryErrors, name string) *bool {
 	vals, ok := qs[name]
 	if !ok {
 		return nil
 	}
 	b, err := strconv.ParseBool(vals[len(vals)-1])
 	if err != nil {
-		v.Add(name, "bool_parsing", "Input should be a valid boolean, unable to interpret input")
+		qe.fail(name, "bool_parsing", "Input should be a valid boolean, unable to interpret input")
 		return nil
 	}
 	return &b

@@ -18,7 +18,7 @@ type userGetter interface {
 func handleGetUser(log *slog.Logger, uc userGetter) actorHandler {
 	return func(w http.ResponseWriter, r *http.Request, actor domain.Actor) {
 		u, err := uc.GetUser(r.Context(), actor, pathVars(r)["user_id"])
-		respondUser(w, r, log, seedRoute, http.StatusOK, u, err)
+		respondUser(w, r, log, http.StatusOK, u, err)
 	}
 }
 
@@ -39,7 +39,7 @@ func handleCreateUser(log *slog.Logger, uc userCreator) actorHandler {
 			return
 		}
 		u, err := uc.CreateUser(r.Context(), actor, in)
-		respondUser(w, r, log, seedRoute, http.StatusCreated, u, err)
+		respondUser(w, r, log, http.StatusCreated, u, err)
 	}
 }
 
@@ -81,7 +81,7 @@ func handleUpdateUser(log *slog.Logger, uc userUpdater) actorHandler {
 			return
 		}
 		u, err := uc.UpdateUser(r.Context(), actor, pathVars(r)["user_id"], in)
-		respondUser(w, r, log, seedRoute, http.StatusOK, u, err)
+		respondUser(w, r, log, http.StatusOK, u, err)
 	}
 }
 
@@ -92,7 +92,7 @@ type userDeleter interface {
 func handleDeleteUser(log *slog.Logger, uc userDeleter) actorHandler {
 	return func(w http.ResponseWriter, r *http.Request, actor domain.Actor) {
 		if err := uc.DeleteUser(r.Context(), actor, pathVars(r)["user_id"]); err != nil {
-			writeError(w, r, log, seedRoute, "path", err)
+			writeError(w, r, log, "path", err)
 			return
 		}
 		w.WriteHeader(http.StatusNoContent)
@@ -108,27 +108,26 @@ type userLister interface {
 // did; any search parameter makes it a search (search.go).
 func handleListUsers(log *slog.Logger, uc userLister) actorHandler {
 	return func(w http.ResponseWriter, r *http.Request, actor domain.Actor) {
-		v := &domain.ValidationError{}
+		qe := &queryErrors{}
 		// A query Go cannot parse whole (bad escapes, over 10,000
 		// parameters) would be read in part: refuse it instead.
 		if _, err := url.ParseQuery(r.URL.RawQuery); err != nil {
-			v.Add("", "query_invalid", "The query string could not be parsed")
-			writeError(w, r, log, seedRoute, "query", v)
+			qe.fail("", "query_invalid", "The query string could not be parsed")
+			writeDecodeError(w, qe.err())
 			return
 		}
-		skip := queryInt(r, v, "skip", 0)
-		limit := queryInt(r, v, "limit", 10)
+		skip := queryInt(r, qe, "skip", 0)
+		limit := queryInt(r, qe, "limit", 10)
 		if isSearch(r) {
-			searchUsers(w, r, log, uc, actor, v, skip, limit)
+			searchUsers(w, r, log, uc, actor, qe, skip, limit)
 			return
 		}
-		if err := v.Err(); err != nil {
-			writeError(w, r, log, seedRoute, "query", err)
+		if writeDecodeError(w, qe.err()) {
 			return
 		}
 		page, err := uc.ListUsers(r.Context(), actor, skip, limit)
 		if err != nil {
-			writeError(w, r, log, seedRoute, "query", err)
+			writeError(w, r, log, "query", err)
 			return
 		}
 		writeJSON(w, http.StatusOK, renderPage(baseURL(r), "/users/", page.Users, page.Total, page.Skip, page.Limit, nil))
@@ -136,14 +135,14 @@ func handleListUsers(log *slog.Logger, uc userLister) actorHandler {
 }
 
 // queryInt reads an integer query parameter.
-func queryInt(r *http.Request, v *domain.ValidationError, name string, def int) int {
+func queryInt(r *http.Request, qe *queryErrors, name string, def int) int {
 	vals, ok := r.URL.Query()[name]
 	if !ok {
 		return def
 	}
 	n, err := strconv.Atoi(vals[len(vals)-1])
 	if err != nil || len(vals[len(vals)-1]) > 12 {
-		v.Add(name, "int_parsing", "Input should be a valid integer, unable to parse string as an integer")
+		qe.fail(name, "int_parsing", "Input should be a valid integer, unable to parse string as an integer")
 		return def
 	}
 	return n
@@ -156,7 +155,7 @@ type professionalUpgrader interface {
 func handleUpgrade(log *slog.Logger, uc professionalUpgrader) actorHandler {
 	return func(w http.ResponseWriter, r *http.Request, actor domain.Actor) {
 		u, err := uc.UpgradeToProfessional(r.Context(), actor, pathVars(r)["user_id"])
-		respondUser(w, r, log, seedRoute, http.StatusOK, u, err)
+		respondUser(w, r, log, http.StatusOK, u, err)
 	}
 }
 
@@ -167,7 +166,7 @@ type unlocker interface {
 func handleUnlock(log *slog.Logger, uc unlocker) actorHandler {
 	return func(w http.ResponseWriter, r *http.Request, actor domain.Actor) {
 		u, err := uc.Unlock(r.Context(), actor, pathVars(r)["user_id"])
-		respondUser(w, r, log, newRoute, http.StatusOK, u, err)
+		respondUser(w, r, log, http.StatusOK, u, err)
 	}
 }
 
@@ -178,7 +177,7 @@ type locker interface {
 func handleLock(log *slog.Logger, uc locker) actorHandler {
 	return func(w http.ResponseWriter, r *http.Request, actor domain.Actor) {
 		u, err := uc.Lock(r.Context(), actor, pathVars(r)["user_id"])
-		respondUser(w, r, log, newRoute, http.StatusOK, u, err)
+		respondUser(w, r, log, http.StatusOK, u, err)
 	}
 }
 
@@ -190,7 +189,7 @@ func handleChangeRole(log *slog.Logger, uc roleChanger) actorHandler {
 	return func(w http.ResponseWriter, r *http.Request, actor domain.Actor) {
 		// Only an ADMIN may change roles: refuse others before reading the body.
 		if err := actor.CheckChangesRoles(); err != nil {
-			writeError(w, r, log, newRoute, "body", err)
+			writeError(w, r, log, "body", err)
 			return
 		}
 		o, err := decodeJSONObject(w, r)
@@ -203,14 +202,14 @@ func handleChangeRole(log *slog.Logger, uc roleChanger) actorHandler {
 			return
 		}
 		u, err := uc.ChangeRole(r.Context(), actor, pathVars(r)["user_id"], *role)
-		respondUser(w, r, log, newRoute, http.StatusOK, u, err)
+		respondUser(w, r, log, http.StatusOK, u, err)
 	}
 }
 
 // respondUser writes a user, or the error of the use case that produced it.
-func respondUser(w http.ResponseWriter, r *http.Request, log *slog.Logger, mode errorMode, status int, u *domain.User, err error) {
+func respondUser(w http.ResponseWriter, r *http.Request, log *slog.Logger, status int, u *domain.User, err error) {
 	if err != nil {
-		writeError(w, r, log, mode, "body", err)
+		writeError(w, r, log, "body", err)
 		return
 	}
 	writeJSON(w, status, renderUser(baseURL(r), u))

@@ -30,6 +30,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/usersvc/usersvc/adapters/httpapi"
+	"github.com/usersvc/usersvc/adapters/jwttoken"
 	"github.com/usersvc/usersvc/domain"
 )
 
@@ -188,19 +189,21 @@ type opSample struct {
 
 // samples holds one for every operation.
 var samples = map[string]opSample{
-	"healthz":              {http.MethodGet, "/healthz", nil, false},
-	"healthzHead":          {http.MethodHead, "/healthz", nil, false},
-	"readyz":               {http.MethodGet, "/readyz", nil, false},
-	"readyzHead":           {http.MethodHead, "/readyz", nil, false},
-	"metrics":              {http.MethodGet, "/metrics", nil, false},
-	"register":             {http.MethodPost, "/register/", obj{"email": "sample@example.com", "password": testPassword}, false},
-	"login":                {http.MethodPost, "/login/", form{"username": {"sample@example.com"}, "password": {testPassword}}, false},
-	"verifyEmail":          {http.MethodGet, "/verify-email/" + unknownID + "/sometoken", nil, false},
-	"refreshToken":         {http.MethodPost, "/token/refresh", obj{"refresh_token": "sometoken"}, false},
-	"logout":               {http.MethodPost, "/logout", obj{"refresh_token": "sometoken"}, true},
-	"requestPasswordReset": {http.MethodPost, "/password-reset/request", obj{"email": "sample@example.com"}, false},
-	"confirmPasswordReset": {http.MethodPost, "/password-reset/confirm", obj{"token": "sometoken", "new_password": newPassword}, false},
-	"passwordResetPage":    {http.MethodGet, "/password-reset?token=sometoken", nil, false},
+	"healthz":                     {http.MethodGet, "/healthz", nil, false},
+	"healthzHead":                 {http.MethodHead, "/healthz", nil, false},
+	"readyz":                      {http.MethodGet, "/readyz", nil, false},
+	"readyzHead":                  {http.MethodHead, "/readyz", nil, false},
+	"metrics":                     {http.MethodGet, "/metrics", nil, false},
+	"jwks":                        {http.MethodGet, "/.well-known/jwks.json", nil, false},
+	"authorizationServerMetadata": {http.MethodGet, "/.well-known/oauth-authorization-server", nil, false},
+	"register":                    {http.MethodPost, "/register/", obj{"email": "sample@example.com", "password": testPassword}, false},
+	"login":                       {http.MethodPost, "/login/", form{"username": {"sample@example.com"}, "password": {testPassword}}, false},
+	"verifyEmail":                 {http.MethodGet, "/verify-email/" + unknownID + "/sometoken", nil, false},
+	"refreshToken":                {http.MethodPost, "/token/refresh", obj{"refresh_token": "sometoken"}, false},
+	"logout":                      {http.MethodPost, "/logout", obj{"refresh_token": "sometoken"}, true},
+	"requestPasswordReset":        {http.MethodPost, "/password-reset/request", obj{"email": "sample@example.com"}, false},
+	"confirmPasswordReset":        {http.MethodPost, "/password-reset/confirm", obj{"token": "sometoken", "new_password": newPassword}, false},
+	"passwordResetPage":           {http.MethodGet, "/password-reset?token=sometoken", nil, false},
 	"passwordResetForm": {http.MethodPost, "/password-reset",
 		form{"token": {"sometoken"}, "new_password": {newPassword}, "repeat_password": {newPassword}}, false},
 	"resendVerification": {http.MethodPost, "/verify-email/resend", obj{"email": "sample@example.com"}, false},
@@ -378,6 +381,20 @@ func TestOpenAPIMatchesTheHandlers(t *testing.T) {
 	t.Run("ops", func(t *testing.T) {
 		for _, id := range []string{"healthz", "healthzHead", "readyz", "readyzHead"} {
 			c.check(t, h.srv, samples[id].request(t, ""), 200, reqConforms)
+		}
+	})
+
+	t.Run("discovery", func(t *testing.T) {
+		logger, _ := newTestLogger()
+		for name, keys := range map[string]httpapi.TokenKeys{
+			"HS256": hs256TokenKeys(t), "signed": signedTokenKeys(t, jwttoken.Algorithms...),
+		} {
+			srv := httpapi.NewServer(logger, h.svc, httpapi.Options{TokenKeys: keys})
+			for _, id := range []string{"jwks", "authorizationServerMetadata"} {
+				t.Run(name+" "+id, func(t *testing.T) {
+					c.check(t, srv, samples[id].request(t, ""), 200, reqConforms)
+				})
+			}
 		}
 	})
 

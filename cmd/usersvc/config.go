@@ -19,6 +19,7 @@ type config struct {
 	MailFrom         string
 	PublicBaseURL    string
 	JWTSecret        string
+	JWTSigningKeys   string // the path of a JWK Set file
 	AccessTokenTTL   time.Duration
 	MaxLoginAttempts int
 	LockoutDuration  time.Duration
@@ -41,7 +42,7 @@ type config struct {
 	MailRetryMin     time.Duration
 	MailRetryMax     time.Duration
 	MailSendTimeout  time.Duration
-	// DataDir keeps development state (the generated JWT key).
+	// DataDir keeps development state (the generated signing key).
 	DataDir string
 }
 
@@ -88,6 +89,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		MailFrom:         get("MAIL_FROM", "usersvc <no-reply@localhost>"),
 		PublicBaseURL:    strings.TrimRight(get("PUBLIC_BASE_URL", "http://localhost:8000"), "/"),
 		JWTSecret:        getenv("JWT_SECRET"),
+		JWTSigningKeys:   get("JWT_SIGNING_KEYS", ""),
 		AccessTokenTTL:   dur("ACCESS_TOKEN_TTL", "15m", false),
 		MaxLoginAttempts: integer("MAX_LOGIN_ATTEMPTS", 3, 1, 1000),
 		LockoutDuration:  dur("LOCKOUT_DURATION", "15m", true),
@@ -140,8 +142,8 @@ func loadConfig(getenv func(string) string) (config, error) {
 		errs = append(errs, fmt.Errorf("JWT_SECRET must be at least 32 bytes, got %d", len(c.JWTSecret)))
 	}
 	if c.Production {
-		if c.JWTSecret == "" {
-			errs = append(errs, errors.New("APP_ENV=production requires JWT_SECRET (32+ random bytes)"))
+		if c.JWTSecret == "" && c.JWTSigningKeys == "" {
+			errs = append(errs, errors.New("APP_ENV=production requires JWT_SIGNING_KEYS (a JWK Set file: usersvc keys rotate --file F) or JWT_SECRET (32+ random bytes)"))
 		}
 		if strings.TrimSpace(getenv("PUBLIC_BASE_URL")) == "" {
 			errs = append(errs, errors.New("APP_ENV=production requires PUBLIC_BASE_URL"))

@@ -126,6 +126,8 @@ func TestLoadConfig(t *testing.T) {
 	}{
 		{"defaults", nil, ""},
 		{"production needs a secret", map[string]string{"APP_ENV": "production", "PUBLIC_BASE_URL": "https://x.io"}, "JWT_SECRET"},
+		{"production needs signing keys or a secret", map[string]string{"APP_ENV": "production", "PUBLIC_BASE_URL": "https://x.io"}, "JWT_SIGNING_KEYS"},
+		{"production with signing keys", map[string]string{"APP_ENV": "production", "JWT_SIGNING_KEYS": "/etc/usersvc/keys.json", "PUBLIC_BASE_URL": "https://x.io"}, ""},
 		{"production needs a base url", map[string]string{"APP_ENV": "production", "JWT_SECRET": strings.Repeat("s", 32)}, "PUBLIC_BASE_URL"},
 		{"production ok", map[string]string{"APP_ENV": "production", "JWT_SECRET": strings.Repeat("s", 32), "PUBLIC_BASE_URL": "https://x.io"}, ""},
 		{"short secret", map[string]string{"JWT_SECRET": "short"}, "at least 32 bytes"},

@@ -44,7 +44,7 @@ func CreateKeySetFile(path string, set *KeySet) (_ *KeySet, created bool, err er
 	if err != nil {
 		return nil, false, err
 	}
-	defer os.Remove(tmp)
+	defer func() { _ = os.Remove(tmp) }()
 	// A hard link is created whole or not at all, and never replaces a file.
 	if err := os.Link(tmp, path); err != nil {
 		if !errors.Is(err, fs.ErrExist) {
@@ -90,8 +90,11 @@ func syncDir(dir string) error {
 	if err != nil {
 		return fmt.Errorf("sync %s: %w", dir, err)
 	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
 		return fmt.Errorf("sync %s: %w", dir, err)
 	}
 	return nil

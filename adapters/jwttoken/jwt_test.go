@@ -28,7 +28,7 @@ var (
 // roleEqual compares roles, whose fields are hidden.
 var roleEqual = cmp.Comparer(func(a, b domain.Role) bool { return a == b })
 
-func newTokens(t *testing.T) *jwttoken.Tokens {
+func newTokens(t testing.TB) *jwttoken.Tokens {
 	t.Helper()
 	tk, err := jwttoken.New(key, testIssuer, 15*time.Minute)
 	if err != nil {
@@ -108,7 +108,7 @@ func TestIssueDefaultsAMRToPassword(t *testing.T) {
 
 // sign makes a token with arbitrary header and claims, HMAC-signed with k
 // (or unsigned when k is nil).
-func sign(t *testing.T, header, body map[string]any, k []byte) string {
+func sign(t testing.TB, header, body map[string]any, k []byte) string {
 	t.Helper()
 	h, _ := json.Marshal(header)
 	b, _ := json.Marshal(body)

@@ -189,21 +189,19 @@ type opSample struct {
 
 // samples holds one for every operation.
 var samples = map[string]opSample{
-	"healthz":                     {http.MethodGet, "/healthz", nil, false},
-	"healthzHead":                 {http.MethodHead, "/healthz", nil, false},
-	"readyz":                      {http.MethodGet, "/readyz", nil, false},
-	"readyzHead":                  {http.MethodHead, "/readyz", nil, false},
-	"metrics":                     {http.MethodGet, "/metrics", nil, false},
-	"jwks":                        {http.MethodGet, "/.well-known/jwks.json", nil, false},
-	"authorizationServerMetadata": {http.MethodGet, "/.well-known/oauth-authorization-server", nil, false},
-	"register":                    {http.MethodPost, "/register/", obj{"email": "sample@example.com", "password": testPassword}, false},
-	"login":                       {http.MethodPost, "/login/", form{"username": {"sample@example.com"}, "password": {testPassword}}, false},
-	"verifyEmail":                 {http.MethodGet, "/verify-email/" + unknownID + "/sometoken", nil, false},
-	"refreshToken":                {http.MethodPost, "/token/refresh", obj{"refresh_token": "sometoken"}, false},
-	"logout":                      {http.MethodPost, "/logout", obj{"refresh_token": "sometoken"}, true},
-	"requestPasswordReset":        {http.MethodPost, "/password-reset/request", obj{"email": "sample@example.com"}, false},
-	"confirmPasswordReset":        {http.MethodPost, "/password-reset/confirm", obj{"token": "sometoken", "new_password": newPassword}, false},
-	"passwordResetPage":           {http.MethodGet, "/password-reset?token=sometoken", nil, false},
+	"healthz":              {http.MethodGet, "/healthz", nil, false},
+	"healthzHead":          {http.MethodHead, "/healthz", nil, false},
+	"readyz":               {http.MethodGet, "/readyz", nil, false},
+	"readyzHead":           {http.MethodHead, "/readyz", nil, false},
+	"metrics":              {http.MethodGet, "/metrics", nil, false},
+	"register":             {http.MethodPost, "/register/", obj{"email": "sample@example.com", "password": testPassword}, false},
+	"login":                {http.MethodPost, "/login/", form{"username": {"sample@example.com"}, "password": {testPassword}}, false},
+	"verifyEmail":          {http.MethodGet, "/verify-email/" + unknownID + "/sometoken", nil, false},
+	"refreshToken":         {http.MethodPost, "/token/refresh", obj{"refresh_token": "sometoken"}, false},
+	"logout":               {http.MethodPost, "/logout", obj{"refresh_token": "sometoken"}, true},
+	"requestPasswordReset": {http.MethodPost, "/password-reset/request", obj{"email": "sample@example.com"}, false},
+	"confirmPasswordReset": {http.MethodPost, "/password-reset/confirm", obj{"token": "sometoken", "new_password": newPassword}, false},
+	"passwordResetPage":    {http.MethodGet, "/password-reset?token=sometoken", nil, false},
 	"passwordResetForm": {http.MethodPost, "/password-reset",
 		form{"token": {"sometoken"}, "new_password": {newPassword}, "repeat_password": {newPassword}}, false},
 	"resendVerification": {http.MethodPost, "/verify-email/resend", obj{"email": "sample@example.com"}, false},
@@ -220,6 +218,10 @@ var samples = map[string]opSample{
 	"upgradeUser":        {http.MethodPost, "/users/" + unknownID + "/upgrade", nil, true},
 	"unlockUser":         {http.MethodPost, "/users/" + unknownID + "/unlock", nil, true},
 	"changeUserRole":     {http.MethodPatch, "/users/" + unknownID + "/role", obj{"role": "MANAGER"}, true},
+
+	// The discovery routes (discovery.go).
+	"jwks":                        {http.MethodGet, "/.well-known/jwks.json", nil, false},
+	"authorizationServerMetadata": {http.MethodGet, "/.well-known/oauth-authorization-server", nil, false},
 }
 
 func (s opSample) request(tb testing.TB, token string) *http.Request {

@@ -144,6 +144,9 @@ type AccessClaims struct {
 	Role         domain.Role
 	TokenVersion int
 	SessionID    string // the session (login) the token belongs to
+	// AuthMethods are how the user proved who they are (the amr claim,
+	// RFC 8176: "pwd", "otp"); a token issued without any says ["pwd"].
+	AuthMethods []string
 }
 
 // TokenIssuer issues access tokens.

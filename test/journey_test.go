@@ -1,6 +1,7 @@
 package e2e_test
 
 import (
+	"encoding/json"
 	"errors"
 	"net/http"
 	"os"
@@ -108,8 +109,18 @@ func TestDefaultsNeedNothing(t *testing.T) {
 			t.Errorf("%s: %v", f, err)
 		}
 	}
-	// The key is kept: a restart reuses it.
+	// The key is an Ed25519 signing key (a JWK Set) for its owner only.
 	before, _ := os.ReadFile(filepath.Join(dir, "data/jwt-dev.key"))
+	var set struct {
+		Keys []map[string]any `json:"keys"`
+	}
+	if err := json.Unmarshal(before, &set); err != nil || len(set.Keys) != 1 || set.Keys[0]["crv"] != "Ed25519" || set.Keys[0]["d"] == nil {
+		t.Errorf("data/jwt-dev.key is not one private Ed25519 JWK: %v", err)
+	}
+	if info, err := os.Stat(filepath.Join(dir, "data/jwt-dev.key")); err != nil || info.Mode().Perm() != 0o600 {
+		t.Errorf("data/jwt-dev.key: %v, %v; want mode 0600", info, err)
+	}
+	// The key is kept: a restart reuses it.
 	svc = startService(t, dir, env)
 	svc.stop()
 	after, _ := os.ReadFile(filepath.Join(dir, "data/jwt-dev.key"))

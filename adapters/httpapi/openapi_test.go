@@ -30,6 +30,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/usersvc/usersvc/adapters/httpapi"
+	"github.com/usersvc/usersvc/adapters/jwttoken"
 	"github.com/usersvc/usersvc/domain"
 )
 
@@ -220,6 +221,10 @@ var samples = map[string]opSample{
 	"upgradeUser":        {http.MethodPost, "/users/" + unknownID + "/upgrade", nil, true},
 	"unlockUser":         {http.MethodPost, "/users/" + unknownID + "/unlock", nil, true},
 	"changeUserRole":     {http.MethodPatch, "/users/" + unknownID + "/role", obj{"role": "MANAGER"}, true},
+
+	// The discovery routes (discovery.go).
+	"jwks":                        {http.MethodGet, "/.well-known/jwks.json", nil, false},
+	"authorizationServerMetadata": {http.MethodGet, "/.well-known/oauth-authorization-server", nil, false},
 }
 
 func (s opSample) request(tb testing.TB, token string) *http.Request {
@@ -381,6 +386,20 @@ func TestOpenAPIMatchesTheHandlers(t *testing.T) {
 	t.Run("ops", func(t *testing.T) {
 		for _, id := range []string{"healthz", "healthzHead", "readyz", "readyzHead"} {
 			c.check(t, h.srv, samples[id].request(t, ""), 200, reqConforms)
+		}
+	})
+
+	t.Run("discovery", func(t *testing.T) {
+		logger, _ := newTestLogger()
+		for name, keys := range map[string]httpapi.TokenKeys{
+			"HS256": hs256TokenKeys(t), "signed": signedTokenKeys(t, jwttoken.Algorithms...),
+		} {
+			srv := httpapi.NewServer(logger, h.svc, httpapi.Options{TokenKeys: keys})
+			for _, id := range []string{"jwks", "authorizationServerMetadata"} {
+				t.Run(name+" "+id, func(t *testing.T) {
+					c.check(t, srv, samples[id].request(t, ""), 200, reqConforms)
+				})
+			}
 		}
 	})
 

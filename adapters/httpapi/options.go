@@ -33,6 +33,10 @@ type Options struct {
 	// /metrics (metrics.go); nil: no metrics, and /metrics is 404. Each
 	// server takes its own registry, never the global default one.
 	Metrics *prometheus.Registry
+	// TokenKeys, if set, are published at GET /.well-known/jwks.json with
+	// the OAuth 2.0 authorization server metadata at GET
+	// /.well-known/oauth-authorization-server (discovery.go); nil: both 404.
+	TokenKeys TokenKeys
 }
 
 // ParseTrustedProxies reads TRUSTED_PROXIES entries: CIDRs ("10.0.0.0/8",

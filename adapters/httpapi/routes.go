@@ -24,6 +24,8 @@ func addRoutes(r *mux.Router, d deps) {
 	route("/docs", handleDocs(), http.MethodGet, http.MethodHead)
 	r.Handle("/docs/{file}", handleDocsAsset()).Methods(http.MethodGet, http.MethodHead).Name("/docs/{file}")
 	route("/metrics", handleMetrics(d.met), http.MethodGet)
+	route("/.well-known/jwks.json", handleJWKS(d.keys), http.MethodGet)
+	route("/.well-known/oauth-authorization-server", handleAuthServerMetadata(d.keys), http.MethodGet)
 
 	route("/register", d.lim.IP(limitRegister)(handleRegister(d.log, d.lim, d.uc)), http.MethodPost)
 	route("/login", d.lim.IP(limitLogin)(handleLogin(d.log, d.lim, d.uc)), http.MethodPost)

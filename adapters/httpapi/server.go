@@ -46,6 +46,8 @@ type deps struct {
 	lim   *limits // rate limits (ratelimit.go); allow everything unless Options.RateLimits
 	// met records the HTTP metrics (metrics.go); nil without Options.Metrics.
 	met *httpMetrics
+	// keys are published by the discovery routes; nil without Options.TokenKeys.
+	keys TokenKeys
 }
 
 // NewServer returns the API handler.
@@ -60,7 +62,7 @@ func NewServer(log *slog.Logger, uc UseCases, opts Options) http.Handler {
 	})
 	r.Use(nameRoute)
 	met := newHTTPMetrics(opts.Metrics)
-	addRoutes(r, deps{log: log, uc: uc, ready: opts.Ready, lim: newLimits(opts), met: met})
+	addRoutes(r, deps{log: log, uc: uc, ready: opts.Ready, lim: newLimits(opts), met: met, keys: opts.TokenKeys})
 	var h http.Handler = r
 	h = withDeadline(requestDeadline, h)
 	h = withBaseURL(strings.TrimRight(opts.PublicBaseURL, "/"), h)

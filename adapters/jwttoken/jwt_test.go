@@ -10,24 +10,49 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/usersvc/usersvc/adapters/jwttoken"
 	"github.com/usersvc/usersvc/domain"
 	"github.com/usersvc/usersvc/ports"
 )
 
+const testIssuer = "https://users.example.com"
+
 var (
 	key    = []byte("0123456789abcdef0123456789abcdef")
 	now    = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	claims = ports.AccessClaims{UserID: "u1", Role: domain.RoleAdmin, TokenVersion: 3, SessionID: "s1"}
+	claims = ports.AccessClaims{UserID: "u1", Role: domain.RoleAdmin, TokenVersion: 3, SessionID: "s1", AuthMethods: []string{"pwd"}}
 )
 
-func newTokens(t *testing.T) *jwttoken.Tokens {
+// roleEqual compares roles, whose fields are hidden.
+var roleEqual = cmp.Comparer(func(a, b domain.Role) bool { return a == b })
+
+func newTokens(t testing.TB) *jwttoken.Tokens {
 	t.Helper()
-	tk, err := jwttoken.New(key, "https://users.example.com", 15*time.Minute)
+	tk, err := jwttoken.New(key, testIssuer, 15*time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return tk
+}
+
+// decodePart decodes the header (0) or the claims (1) of a token.
+func decodePart(t *testing.T, token string, i int) map[string]any {
+	t.Helper()
+	parts := strings.Split(token, ".")
+	if len(parts) != 3 {
+		t.Fatalf("%q is not a JWS", token)
+	}
+	b, err := base64.RawURLEncoding.DecodeString(parts[i])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	return m
 }
 
 func TestIssueAndVerifyRoundTrip(t *testing.T) {
@@ -37,24 +62,53 @@ func TestIssueAndVerifyRoundTrip(t *testing.T) {
 		t.Fatalf("Issue: %v, %v", ttl, err)
 	}
 	got, err := tk.Verify(tok, now.Add(time.Minute))
-	if err != nil || got != claims {
-		t.Fatalf("Verify = %+v, %v; want %+v", got, err, claims)
+	if err != nil {
+		t.Fatalf("Verify: %v", err)
 	}
-	// The claims the contract names are all there.
-	parts := strings.Split(tok, ".")
-	body, _ := base64.RawURLEncoding.DecodeString(parts[1])
-	var m map[string]any
-	_ = json.Unmarshal(body, &m)
-	for _, c := range []string{"sub", "role", "exp", "iat", "iss", "aud", "nbf", "sid"} {
+	if diff := cmp.Diff(claims, got, roleEqual); diff != "" {
+		t.Fatalf("Verify (-want +got):\n%s", diff)
+	}
+	// The claims the contract and RFC 9068 name are all there.
+	m := decodePart(t, tok, 1)
+	for _, c := range []string{"iss", "sub", "aud", "exp", "iat", "jti", "role", "amr", "sid", "ver", "nbf"} {
 		if _, ok := m[c]; !ok {
-			t.Errorf("claim %q missing from %s", c, body)
+			t.Errorf("claim %q missing from %v", c, m)
 		}
+	}
+	h := decodePart(t, tok, 0)
+	if h["typ"] != "at+jwt" || h["alg"] != "HS256" {
+		t.Errorf("header %v, want typ at+jwt, alg HS256", h)
+	}
+	if _, ok := h["kid"]; ok {
+		t.Errorf("an HS256 token names a kid: %v", h)
+	}
+}
+
+func TestIssueDefaultsAMRToPassword(t *testing.T) {
+	tk := newTokens(t)
+	c := claims
+	c.AuthMethods = nil
+	tok, _, err := tk.Issue(c, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if amr := decodePart(t, tok, 1)["amr"]; !cmp.Equal(amr, []any{"pwd"}) {
+		t.Errorf("amr %v, want [pwd]", amr)
+	}
+	got, err := tk.Verify(tok, now)
+	if err != nil || !cmp.Equal(got.AuthMethods, []string{"pwd"}) {
+		t.Errorf("Verify: %v, %v", got.AuthMethods, err)
+	}
+	c.AuthMethods = []string{"pwd", "otp"}
+	tok, _, _ = tk.Issue(c, now)
+	if got, err := tk.Verify(tok, now); err != nil || !cmp.Equal(got.AuthMethods, []string{"pwd", "otp"}) {
+		t.Errorf("Verify: %v, %v", got.AuthMethods, err)
 	}
 }
 
 // sign makes a token with arbitrary header and claims, HMAC-signed with k
 // (or unsigned when k is nil).
-func sign(t *testing.T, header, body map[string]any, k []byte) string {
+func sign(t testing.TB, header, body map[string]any, k []byte) string {
 	t.Helper()
 	h, _ := json.Marshal(header)
 	b, _ := json.Marshal(body)
@@ -69,45 +123,76 @@ func sign(t *testing.T, header, body map[string]any, k []byte) string {
 
 func goodBody(at time.Time) map[string]any {
 	return map[string]any{
-		"iss": "https://users.example.com", "sub": "u1", "aud": []string{"usersvc"},
-		"exp": at.Add(15 * time.Minute).Unix(), "nbf": at.Unix(), "iat": at.Unix(),
-		"role": "ADMIN", "ver": 3, "sid": "s1",
+		"iss": testIssuer, "sub": "u1", "aud": []string{"usersvc"},
+		"exp": at.Add(15 * time.Minute).Unix(), "nbf": at.Unix(), "iat": at.Unix(), "jti": "J1",
+		"role": "ADMIN", "ver": 3, "sid": "s1", "amr": []string{"pwd"},
+	}
+}
+
+// without is goodBody(now) with claim k removed, or set to v.
+func with(k string, v any) map[string]any {
+	b := goodBody(now)
+	if v == nil {
+		delete(b, k)
+	} else {
+		b[k] = v
+	}
+	return b
+}
+
+// requiredClaims are the claims Verify refuses a token without.
+var requiredClaims = []string{"iss", "sub", "aud", "exp", "iat", "jti", "sid", "role"}
+
+func TestHS256TokensOfTheOldShapeStillVerify(t *testing.T) {
+	tk := newTokens(t)
+	// Before RFC 9068, tokens said typ JWT and had neither amr nor (before
+	// it was added) anything else new; they live out their 15 minutes.
+	body := goodBody(now)
+	delete(body, "amr")
+	got, err := tk.Verify(sign(t, map[string]any{"alg": "HS256", "typ": "JWT"}, body, key), now)
+	if err != nil {
+		t.Fatalf("a token of the old shape: %v", err)
+	}
+	if got.UserID != "u1" || got.SessionID != "s1" || got.AuthMethods != nil {
+		t.Errorf("Verify = %+v", got)
+	}
+	for _, typ := range []string{"at+jwt", "application/at+jwt", "AT+JWT"} {
+		if _, err := tk.Verify(sign(t, map[string]any{"alg": "HS256", "typ": typ}, goodBody(now), key), now); err != nil {
+			t.Errorf("typ %q: %v", typ, err)
+		}
 	}
 }
 
 func TestForgedTokensAreRefused(t *testing.T) {
 	tk := newTokens(t)
-	hs256 := map[string]any{"alg": "HS256", "typ": "JWT"}
-	with := func(k string, v any) map[string]any {
-		b := goodBody(now)
-		if v == nil {
-			delete(b, k)
-		} else {
-			b[k] = v
-		}
-		return b
-	}
+	hs256 := map[string]any{"alg": "HS256", "typ": "at+jwt"}
 	valid, _, _ := tk.Issue(claims, now)
 	parts := strings.Split(valid, ".")
 	tamperedBody := goodBody(now)
-	tamperedBody["role"] = "ADMIN"
 	tamperedBody["sub"] = "someone-else"
 	cases := map[string]string{
-		"alg none":             sign(t, map[string]any{"alg": "none", "typ": "JWT"}, goodBody(now), nil),
+		"alg none":             sign(t, map[string]any{"alg": "none", "typ": "at+jwt"}, goodBody(now), nil),
+		"alg none, typ JWT":    sign(t, map[string]any{"alg": "none", "typ": "JWT"}, goodBody(now), nil),
 		"wrong key":            sign(t, hs256, goodBody(now), []byte("another key another key another key!")),
-		"wrong algorithm":      sign(t, map[string]any{"alg": "HS512", "typ": "JWT"}, goodBody(now), key),
+		"wrong algorithm":      sign(t, map[string]any{"alg": "HS512", "typ": "at+jwt"}, goodBody(now), key),
 		"expired":              sign(t, hs256, goodBody(now.Add(-time.Hour)), key),
 		"future dated":         sign(t, hs256, goodBody(now.Add(time.Hour)), key),
-		"no expiry":            sign(t, hs256, with("exp", nil), key),
 		"wrong issuer":         sign(t, hs256, with("iss", "https://evil.example.com"), key),
 		"wrong audience":       sign(t, hs256, with("aud", []string{"other"}), key),
 		"unknown role":         sign(t, hs256, with("role", "ROOT"), key),
-		"no session":           sign(t, hs256, with("sid", nil), key),
+		"empty subject":        sign(t, hs256, with("sub", ""), key),
+		"empty jti":            sign(t, hs256, with("jti", ""), key),
 		"tampered payload":     parts[0] + "." + base64.RawURLEncoding.EncodeToString(mustJSON(tamperedBody)) + "." + parts[2],
 		"tampered signature":   parts[0] + "." + parts[1] + "." + strings.Repeat("A", len(parts[2])),
 		"not a token":          "hello",
 		"empty":                "",
-		"RS256 header on HMAC": sign(t, map[string]any{"alg": "RS256", "typ": "JWT"}, goodBody(now), key),
+		"RS256 header on HMAC": sign(t, map[string]any{"alg": "RS256", "typ": "at+jwt"}, goodBody(now), key),
+		"no typ":               sign(t, map[string]any{"alg": "HS256"}, goodBody(now), key),
+		"wrong typ":            sign(t, map[string]any{"alg": "HS256", "typ": "id+jwt"}, goodBody(now), key),
+		"a kid on HS256":       sign(t, map[string]any{"alg": "HS256", "typ": "at+jwt", "kid": "k1"}, goodBody(now), key),
+	}
+	for _, c := range requiredClaims {
+		cases["no "+c] = sign(t, hs256, with(c, nil), key)
 	}
 	for name, tok := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -115,6 +200,10 @@ func TestForgedTokensAreRefused(t *testing.T) {
 				t.Fatalf("Verify = %v, want ErrInvalidToken", err)
 			}
 		})
+	}
+	// The control: the same helper signs a token that passes.
+	if _, err := tk.Verify(sign(t, hs256, goodBody(now), key), now); err != nil {
+		t.Fatalf("the control token is refused: %v", err)
 	}
 }
 
@@ -141,6 +230,19 @@ func TestNewRefusesWeakKeys(t *testing.T) {
 	}
 	if _, err := jwttoken.New(key, "", time.Minute); err == nil {
 		t.Error("accepted an empty issuer")
+	}
+	if _, err := jwttoken.NewWithKeys(nil, nil, "iss", time.Minute); err == nil {
+		t.Error("accepted no signing key")
+	}
+}
+
+func TestHS256PublishesNoKeys(t *testing.T) {
+	tk := newTokens(t)
+	if got := string(tk.PublicJWKS()); got != `{"keys":[]}` {
+		t.Errorf("PublicJWKS = %s, want {\"keys\":[]}", got)
+	}
+	if tk.Issuer() != testIssuer || tk.SigningKeyID() != "" {
+		t.Errorf("Issuer %q, SigningKeyID %q", tk.Issuer(), tk.SigningKeyID())
 	}
 }
 

@@ -22,6 +22,7 @@ type config struct {
 	PublicBaseURL    string
 	JWTSecret        string
 	SecretsKey       string // base64 of 32 bytes; empty: development generates one
+	JWTSigningKeys   string // the path of a JWK Set file
 	AccessTokenTTL   time.Duration
 	MaxLoginAttempts int
 	LockoutDuration  time.Duration
@@ -45,7 +46,7 @@ type config struct {
 	MailRetryMin     time.Duration
 	MailRetryMax     time.Duration
 	MailSendTimeout  time.Duration
-	// DataDir keeps development state (the generated JWT key).
+	// DataDir keeps development state (the generated signing key).
 	DataDir string
 }
 
@@ -93,6 +94,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		PublicBaseURL:    strings.TrimRight(get("PUBLIC_BASE_URL", "http://localhost:8000"), "/"),
 		JWTSecret:        getenv("JWT_SECRET"),
 		SecretsKey:       strings.TrimSpace(getenv("SECRETS_KEY")),
+		JWTSigningKeys:   get("JWT_SIGNING_KEYS", ""),
 		AccessTokenTTL:   dur("ACCESS_TOKEN_TTL", "15m", false),
 		MaxLoginAttempts: integer("MAX_LOGIN_ATTEMPTS", 3, 1, 1000),
 		LockoutDuration:  dur("LOCKOUT_DURATION", "15m", true),
@@ -154,8 +156,8 @@ func loadConfig(getenv func(string) string) (config, error) {
 		if c.SecretsKey == "" {
 			errs = append(errs, errors.New("APP_ENV=production requires SECRETS_KEY (32 random bytes, base64: openssl rand -base64 32)"))
 		}
-		if c.JWTSecret == "" {
-			errs = append(errs, errors.New("APP_ENV=production requires JWT_SECRET (32+ random bytes)"))
+		if c.JWTSecret == "" && c.JWTSigningKeys == "" {
+			errs = append(errs, errors.New("APP_ENV=production requires JWT_SIGNING_KEYS (a JWK Set file: usersvc keys rotate --file F) or JWT_SECRET (32+ random bytes)"))
 		}
 		if strings.TrimSpace(getenv("PUBLIC_BASE_URL")) == "" {
 			errs = append(errs, errors.New("APP_ENV=production requires PUBLIC_BASE_URL"))

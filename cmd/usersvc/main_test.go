@@ -127,6 +127,9 @@ func TestLoadConfig(t *testing.T) {
 	}{
 		{"defaults", nil, ""},
 		{"production needs a secret", map[string]string{"APP_ENV": "production", "PUBLIC_BASE_URL": "https://x.io"}, "JWT_SECRET"},
+		{"production needs signing keys or a secret", map[string]string{"APP_ENV": "production", "PUBLIC_BASE_URL": "https://x.io"}, "JWT_SIGNING_KEYS"},
+		{"production with signing keys", map[string]string{"APP_ENV": "production", "JWT_SIGNING_KEYS": "/etc/usersvc/keys.json", "PUBLIC_BASE_URL": "https://x.io",
+			"SECRETS_KEY": base64.StdEncoding.EncodeToString([]byte(strings.Repeat("k", 32)))}, ""},
 		{"production needs a base url", map[string]string{"APP_ENV": "production", "JWT_SECRET": strings.Repeat("s", 32)}, "PUBLIC_BASE_URL"},
 		{"production needs a secrets key", map[string]string{"APP_ENV": "production", "JWT_SECRET": strings.Repeat("s", 32), "PUBLIC_BASE_URL": "https://x.io"}, "SECRETS_KEY"},
 		{"production ok", map[string]string{"APP_ENV": "production", "JWT_SECRET": strings.Repeat("s", 32), "PUBLIC_BASE_URL": "https://x.io",

@@ -34,6 +34,10 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 	if c.Production && c.SMTPURL == "" {
 		log.Warn("APP_ENV=production without SMTP_URL: emails are only logged, without their links, so nobody can verify or reset; set SMTP_URL")
 	}
+	tokens, err := newTokens(c, log)
+	if err != nil {
+		return err
+	}
 	store, err := openStore(ctx, c)
 	if err != nil {
 		return err
@@ -47,7 +51,7 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	svc, err := newServiceWith(ctx, c, store, hasher, dispatcher.Wake, log)
+	svc, err := newServiceWith(ctx, c, store, hasher, tokens, dispatcher.Wake, log)
 	if err != nil {
 		return err
 	}
@@ -86,6 +90,7 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 			RateLimits: c.RateLimits, TrustedProxies: proxies, CORSOrigins: origins, Ready: store.Ping,
 			PublicBaseURL: explicitBaseURL(getenv),
 			Metrics:       reg,
+			TokenKeys:     tokens,
 		}),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       15 * time.Second,

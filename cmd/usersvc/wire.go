@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -82,20 +83,17 @@ func newService(ctx context.Context, c config, store *sqlstore.Store, wake func(
 	if err != nil {
 		return nil, err
 	}
-	return newServiceWith(ctx, c, store, hasher, wake, log)
+	tokens, err := newTokens(c, log)
+	if err != nil {
+		return nil, err
+	}
+	return newServiceWith(ctx, c, store, hasher, tokens, wake, log)
 }
 
-// newServiceWith is newService on hasher, which serve also reads for metrics.
+// newServiceWith is newService on hasher and tokens, which serve also
+// reads for metrics and publishes.
 func newServiceWith(ctx context.Context, c config, store *sqlstore.Store, hasher *argon2hash.Hasher,
-	wake func(), log *slog.Logger) (*app.Service, error) {
-	key, err := jwtKey(c, log)
-	if err != nil {
-		return nil, err
-	}
-	tokens, err := jwttoken.New(key, issuer(c), c.AccessTokenTTL)
-	if err != nil {
-		return nil, err
-	}
+	tokens *jwttoken.Tokens, wake func(), log *slog.Logger) (*app.Service, error) {
 	dummy, err := hasher.Hash(ctx, rand.Text())
 	if err != nil {
 		return nil, err
@@ -180,39 +178,87 @@ func newSecretBox(c config, log *slog.Logger) (*secretbox.Box, error) {
 // issuer is the iss claim: the service's public URL.
 func issuer(c config) string { return c.PublicBaseURL }
 
-// devKeyFile holds the development JWT key, generated on first start.
+// devKeyFile holds the development signing key (a JWK Set), generated on
+// first start.
 const devKeyFile = "jwt-dev.key"
 
-// jwtKey is JWT_SECRET, or in development a key generated once and kept
-// under the data directory, so tokens survive a restart.
-func jwtKey(c config, log *slog.Logger) ([]byte, error) {
+// newTokens are the access tokens of the configuration: signed with the
+// last key of JWT_SIGNING_KEYS (and, while JWT_SECRET is set too, HS256
+// tokens issued before still accepted), HS256 with JWT_SECRET alone, or in
+// development with an Ed25519 key generated once under the data directory,
+// so that tokens survive a restart. Production never gets that key.
+func newTokens(c config, log *slog.Logger) (*jwttoken.Tokens, error) {
+	var secret []byte
 	if c.JWTSecret != "" {
-		return []byte(c.JWTSecret), nil
+		secret = []byte(c.JWTSecret)
 	}
-	if c.Production {
-		return nil, errors.New("JWT_SECRET is required in production")
-	}
-	path := filepath.Join(c.DataDir, devKeyFile)
-	b, err := os.ReadFile(path) //nolint:gosec // the operator's own data directory
-	if err == nil {
-		key, derr := hex.DecodeString(strings.TrimSpace(string(b)))
-		if derr != nil || len(key) < jwttoken.MinKeyLen {
-			return nil, fmt.Errorf("%s is not a valid key: delete it to make a new one", path)
+	switch {
+	case c.JWTSigningKeys != "":
+		set, err := jwttoken.ReadKeySetFile(c.JWTSigningKeys)
+		if err != nil {
+			return nil, fmt.Errorf("JWT_SIGNING_KEYS: %w", err)
 		}
-		log.Warn("using the development JWT key; set JWT_SECRET in production", "path", path)
-		return key, nil
+		if secret != nil {
+			log.Info("JWT_SIGNING_KEYS signs; HS256 tokens of JWT_SECRET are still accepted: unset JWT_SECRET once ACCESS_TOKEN_TTL has passed",
+				"access_token_ttl", c.AccessTokenTTL.String())
+		}
+		return jwttoken.NewWithKeys(set, secret, issuer(c), c.AccessTokenTTL)
+	case secret != nil:
+		return jwttoken.New(secret, issuer(c), c.AccessTokenTTL)
+	case c.Production:
+		return nil, errors.New("APP_ENV=production requires JWT_SIGNING_KEYS or JWT_SECRET")
 	}
+	set, err := devKeySet(c, log)
+	if err != nil {
+		return nil, err
+	}
+	return jwttoken.NewWithKeys(set, nil, issuer(c), c.AccessTokenTTL)
+}
+
+// devKeySet is the development key set under the data directory, made on
+// first use. A file of an older version, which held a hex HS256 key, is
+// replaced: its tokens stop working, which development can afford.
+func devKeySet(c config, log *slog.Logger) (*jwttoken.KeySet, error) {
+	path := filepath.Join(c.DataDir, devKeyFile)
+	set, err := jwttoken.ReadKeySetFile(path)
+	if err == nil {
+		log.Warn("using the development signing key; set JWT_SIGNING_KEYS in production", "path", path)
+		return set, nil
+	}
+	legacy := false
 	if !errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("read JWT key: %w", err)
+		b, rerr := os.ReadFile(path) //nolint:gosec // the operator's own data directory
+		if _, herr := hex.DecodeString(strings.TrimSpace(string(b))); rerr != nil || herr != nil {
+			return nil, fmt.Errorf("%w: delete it to make a new one", err)
+		}
+		legacy = true
 	}
-	key := make([]byte, 32)
-	_, _ = rand.Read(key)
+	key, err := jwttoken.GenerateKey(jwttoken.EdDSA, time.Now())
+	if err != nil {
+		return nil, err
+	}
+	set, err = jwttoken.NewKeySet(key)
+	if err != nil {
+		return nil, err
+	}
 	if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data directory: %w", err)
 	}
-	if err := os.WriteFile(path, []byte(hex.EncodeToString(key)+"\n"), 0o600); err != nil {
-		return nil, fmt.Errorf("write JWT key: %w", err)
+	if legacy {
+		if err := jwttoken.WriteKeySetFile(path, set); err != nil {
+			return nil, err
+		}
+		log.Warn("replaced the HS256 development key of an older version with an Ed25519 signing key: log in again; set JWT_SIGNING_KEYS in production", "path", path)
+		return set, nil
 	}
-	log.Warn("generated a development JWT key; set JWT_SECRET in production", "path", path)
-	return key, nil
+	set, created, err := jwttoken.CreateKeySetFile(path, set)
+	if err != nil {
+		return nil, err
+	}
+	if created {
+		log.Warn("generated a development signing key (Ed25519); set JWT_SIGNING_KEYS in production", "path", path)
+	} else {
+		log.Warn("using the development signing key; set JWT_SIGNING_KEYS in production", "path", path)
+	}
+	return set, nil
 }

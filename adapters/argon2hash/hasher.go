@@ -54,6 +54,9 @@ type Hasher struct {
 	maxWait    time.Duration
 	waiting    atomic.Int64
 
+	// workers run the hashes at a low priority; nil: on the caller's thread.
+	workers *workers
+
 	// The argon2id calls, replaced by tests to observe the bound.
 	create func(password string, p *argon2id.Params) (string, error)
 	check  func(password, hash string) (bool, *argon2id.Params, error)
@@ -68,6 +71,16 @@ type options struct {
 	maxWaiting    int
 	maxWaitingSet bool
 	maxWait       time.Duration
+	lowPriority   bool
+}
+
+// WithLowPriority runs the hashes on threads of their own at the lowest
+// scheduling priority, so that requests waiting for the CPU go first (a
+// login flood then slows logins, not reads). The caller should give the Go
+// runtime that many more Ps than CPUs (GOMAXPROCS), or running hashes hold
+// the Ps that requests need. Close stops the threads.
+func WithLowPriority() Option {
+	return func(o *options) { o.lowPriority = true }
 }
 
 // WithMaxWaiting sets how many callers may wait for a slot (0: none; a
@@ -105,7 +118,7 @@ func New(p Params, concurrency int, opts ...Option) (*Hasher, error) {
 	case o.maxWait <= 0:
 		return nil, fmt.Errorf("hash queue wait must be positive, got %s", o.maxWait)
 	}
-	return &Hasher{
+	h := &Hasher{
 		params: &argon2id.Params{
 			Memory: p.MemoryKiB, Iterations: p.Iterations, Parallelism: p.Parallelism,
 			SaltLength: 16, KeyLength: 32,
@@ -115,7 +128,28 @@ func New(p Params, concurrency int, opts ...Option) (*Hasher, error) {
 		maxWait:    o.maxWait,
 		create:     argon2id.CreateHash,
 		check:      argon2id.CheckHash,
-	}, nil
+	}
+	if o.lowPriority {
+		h.workers = newWorkers(concurrency)
+	}
+	return h, nil
+}
+
+// Close stops the low-priority threads, if any; the hasher must not be
+// used afterwards.
+func (h *Hasher) Close() {
+	if h.workers != nil {
+		h.workers.stop()
+	}
+}
+
+// run runs fn where hashes run: on a worker, or here.
+func (h *Hasher) run(fn func()) {
+	if h.workers == nil {
+		fn()
+		return
+	}
+	h.workers.run(fn)
 }
 
 // acquire takes a slot: at once if one is free, else after waiting in a
@@ -163,7 +197,10 @@ func (h *Hasher) Hash(ctx context.Context, password string) (string, error) {
 		return "", fmt.Errorf("hash password: %w", err)
 	}
 	defer h.release()
-	return h.create(password, h.params)
+	var hash string
+	var err error
+	h.run(func() { hash, err = h.create(password, h.params) })
+	return hash, err
 }
 
 // Verify implements ports.PasswordHasher. A hash that cannot be decoded is
@@ -173,7 +210,8 @@ func (h *Hasher) Verify(ctx context.Context, password, hash string) (ok, stale b
 		return false, false, fmt.Errorf("verify password: %w", err)
 	}
 	defer h.release()
-	ok, p, err := h.check(password, hash)
+	var p *argon2id.Params
+	h.run(func() { ok, p, err = h.check(password, hash) })
 	if err != nil {
 		return false, false, fmt.Errorf("verify password: %w", err)
 	}

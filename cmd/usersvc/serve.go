@@ -47,10 +47,11 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	hasher, err := newHasher(c)
+	hasher, err := newServingHasher(c)
 	if err != nil {
 		return err
 	}
+	defer hasher.Close()
 	svc, err := newServiceWith(ctx, c, store, hasher, tokens, dispatcher.Wake, log)
 	if err != nil {
 		return err

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"time"
 
@@ -71,10 +72,28 @@ func newDispatcher(c config, store *sqlstore.Store, log *slog.Logger) (*app.Disp
 }
 
 // newHasher is the argon2id hasher of the HASH_* settings.
-func newHasher(c config) (*argon2hash.Hasher, error) {
+func newHasher(c config, opts ...argon2hash.Option) (*argon2hash.Hasher, error) {
 	return argon2hash.New(argon2hash.Params{
 		MemoryKiB: c.HashMemoryKiB, Iterations: c.HashIterations, Parallelism: c.HashParallelism,
-	}, c.HashConcurrency)
+	}, c.HashConcurrency, opts...)
+}
+
+// startProcs is GOMAXPROCS as the runtime chose it at start (the CPUs this
+// process may use, container limits included).
+var startProcs = runtime.GOMAXPROCS(0)
+
+// newServingHasher is the hasher of a serving process: hashes run on
+// threads of the lowest priority, and the runtime gets one P more per hash
+// that may run at once, so that running hashes never hold the Ps requests
+// need: the OS then gives the CPU to requests first, and to hashes whatever
+// is left (all of it when nothing else runs).
+func newServingHasher(c config) (*argon2hash.Hasher, error) {
+	h, err := newHasher(c, argon2hash.WithLowPriority())
+	if err != nil {
+		return nil, err
+	}
+	runtime.GOMAXPROCS(startProcs + c.HashConcurrency)
+	return h, nil
 }
 
 // newService wires the use cases on store; wake is called when email is queued.

@@ -33,6 +33,12 @@ type Options struct {
 	// /metrics (metrics.go); nil: no metrics, and /metrics is 404. Each
 	// server takes its own registry, never the global default one.
 	Metrics *prometheus.Registry
+	// ProtectMetrics makes GET /metrics answer only requests that carry
+	// "Authorization: Bearer " + MetricsToken (401 otherwise), and 404 when
+	// MetricsToken is empty (production). Without it /metrics is open
+	// (development).
+	ProtectMetrics bool
+	MetricsToken   string
 }
 
 // ParseTrustedProxies reads TRUSTED_PROXIES entries: CIDRs ("10.0.0.0/8",

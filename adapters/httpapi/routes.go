@@ -23,7 +23,7 @@ func addRoutes(r *mux.Router, d deps) {
 	route("/openapi.json", handleOpenAPI(), http.MethodGet, http.MethodHead)
 	route("/docs", handleDocs(), http.MethodGet, http.MethodHead)
 	r.Handle("/docs/{file}", handleDocsAsset()).Methods(http.MethodGet, http.MethodHead).Name("/docs/{file}")
-	route("/metrics", handleMetrics(d.met), http.MethodGet)
+	route("/metrics", handleMetrics(d.met, d.protectMetrics, d.metricsToken), http.MethodGet)
 
 	route("/register", d.lim.IP(limitRegister)(handleRegister(d.log, d.lim, d.uc)), http.MethodPost)
 	route("/login", d.lim.IP(limitLogin)(handleLogin(d.log, d.lim, d.uc)), http.MethodPost)

@@ -44,6 +44,9 @@ type deps struct {
 	lim   *limits // rate limits (ratelimit.go); allow everything unless Options.RateLimits
 	// met records the HTTP metrics (metrics.go); nil without Options.Metrics.
 	met *httpMetrics
+	// protectMetrics and metricsToken guard /metrics (Options.ProtectMetrics).
+	protectMetrics bool
+	metricsToken   string
 }
 
 // NewServer returns the API handler.
@@ -58,7 +61,8 @@ func NewServer(log *slog.Logger, uc UseCases, opts Options) http.Handler {
 	})
 	r.Use(nameRoute)
 	met := newHTTPMetrics(opts.Metrics)
-	addRoutes(r, deps{log: log, uc: uc, ready: opts.Ready, lim: newLimits(opts), met: met})
+	addRoutes(r, deps{log: log, uc: uc, ready: opts.Ready, lim: newLimits(opts), met: met,
+		protectMetrics: opts.ProtectMetrics, metricsToken: opts.MetricsToken})
 	var h http.Handler = r
 	h = withDeadline(requestDeadline, h)
 	h = withBaseURL(strings.TrimRight(opts.PublicBaseURL, "/"), h)

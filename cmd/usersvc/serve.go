@@ -86,6 +86,8 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 			RateLimits: c.RateLimits, TrustedProxies: proxies, CORSOrigins: origins, Ready: store.Ping,
 			PublicBaseURL: explicitBaseURL(getenv),
 			Metrics:       reg,
+			// Production: /metrics only with METRICS_TOKEN (404 without one).
+			ProtectMetrics: c.Production, MetricsToken: c.MetricsToken,
 		}),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       15 * time.Second,

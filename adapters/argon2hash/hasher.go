@@ -55,7 +55,7 @@ type Hasher struct {
 	waiting    atomic.Int64
 
 	// The argon2id calls, replaced by tests to observe the bound.
-	create func(password string, p *argon2id.Params) (string, error)
+	create      func(password string, p *argon2id.Params) (string, error)
 	check       func(password, hash string) (bool, *argon2id.Params, error)
 	checkBcrypt func(password, hash string) (bool, error)
 }
@@ -114,9 +114,9 @@ func New(p Params, concurrency int, opts ...Option) (*Hasher, error) {
 			Memory: p.MemoryKiB, Iterations: p.Iterations, Parallelism: p.Parallelism,
 			SaltLength: 16, KeyLength: 32,
 		},
-		slots:      make(chan struct{}, concurrency),
-		maxWaiting: int64(o.maxWaiting),
-		maxWait:    o.maxWait,
+		slots:       make(chan struct{}, concurrency),
+		maxWaiting:  int64(o.maxWaiting),
+		maxWait:     o.maxWait,
 		create:      argon2id.CreateHash,
 		check:       argon2id.CheckHash,
 		checkBcrypt: checkBcrypt,

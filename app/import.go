@@ -351,11 +351,11 @@ func (im *Importer) store(ctx context.Context, actor domain.Actor, batch []candi
 			users = append(users, u)
 		}
 		err := im.users.CreateUsers(ctx, users)
-		if err == nil || try == 3 || !(errors.Is(err, domain.ErrEmailTaken) || errors.Is(err, domain.ErrNicknameTaken)) {
-			if err != nil {
-				return 0, err
-			}
+		if err == nil {
 			return len(users), nil
+		}
+		if try == 3 || (!errors.Is(err, domain.ErrEmailTaken) && !errors.Is(err, domain.ErrNicknameTaken)) {
+			return 0, err
 		}
 		var skipped []ImportSkip
 		batch, skipped, err = im.recheck(ctx, batch)

@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/usersvc/usersvc/adapters/memory"
 	"github.com/usersvc/usersvc/app"
 	"github.com/usersvc/usersvc/domain"
 	"github.com/usersvc/usersvc/ports"
@@ -220,5 +222,47 @@ func TestImportGeneratesUniqueNicknames(t *testing.T) {
 			t.Errorf("nickname %s given twice", n)
 		}
 		seen[n] = true
+	}
+}
+
+// racingStore signs someone up with the email of the first user of the
+// first batch just before that batch is stored, as a concurrent
+// registration would.
+type racingStore struct {
+	*memory.UserStore
+	e    *env
+	once sync.Once
+}
+
+func (r *racingStore) CreateUsers(ctx context.Context, users []*domain.User) error {
+	r.once.Do(func() {
+		if _, err := r.e.svc.Register(ctx, app.NewUserInput{Email: users[0].Email(), Password: goodPass}); err != nil {
+			panic(err)
+		}
+	})
+	return r.UserStore.CreateUsers(ctx, users)
+}
+
+// TestImportSkipsAnEmailTakenMeanwhile: a batch refused because an email
+// was taken after the checks is checked again, that line skipped, and the
+// rest stored.
+func TestImportSkipsAnEmailTakenMeanwhile(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	im, err := app.NewImporter(app.ImportDeps{Users: &racingStore{UserStore: e.mem, e: e}, Hashes: prefixHashes{},
+		Clock: e.clock, IDs: e.ids, Log: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rows []app.ImportRow
+	for i := range 5 {
+		rows = append(rows, app.ImportRow{Line: i + 2, Email: fmt.Sprintf("race%d@example.com", i), PasswordHash: fakeHash(goodPass)})
+	}
+	rep, err := im.Import(context.Background(), app.Operator(), rows, app.ImportOptions{})
+	if err != nil || rep.Created != 4 || len(rep.Existing) != 1 || rep.Existing[0].Line != 2 {
+		t.Fatalf("Import = %+v, %v; want 4 created and line 2 skipped", rep, err)
+	}
+	if n := len(snapshot(t, e)); n != 5 {
+		t.Errorf("%d users stored, want 5", n)
 	}
 }

@@ -44,7 +44,7 @@ func chromiumPath() string {
 func startBrowser() {
 	path := chromiumPath()
 	if _, err := os.Stat(path); err != nil {
-		browser.err = fmt.Errorf("no Chromium at %s (%v): install it with `%s` (as root), or set CHROMIUM to its path", path, err, chromiumInstall)
+		browser.err = fmt.Errorf("no Chromium at %s (%w): install it with `%s` (as root), or set CHROMIUM to its path", path, err, chromiumInstall)
 		return
 	}
 	dir, err := os.MkdirTemp("", "usersvc-chromium-")
@@ -126,7 +126,8 @@ func saveScreenshot(t *testing.T, ctx context.Context) {
 	}
 	name := regexp.MustCompile(`[^A-Za-z0-9_.-]+`).ReplaceAllString(t.Name(), "_") + ".png"
 	path, _ := filepath.Abs(filepath.Join(dir, name))
-	if err := os.MkdirAll(dir, 0o750); err == nil {
+	err = os.MkdirAll(dir, 0o750)
+	if err == nil {
 		err = os.WriteFile(path, png, 0o600)
 	}
 	if err != nil {

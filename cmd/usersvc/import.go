@@ -29,8 +29,8 @@ func usersImport(ctx context.Context, e *cliEnv, _ []string) error {
 	if err != nil {
 		return fmt.Errorf("import: %w", err)
 	}
-	defer f.Close()
 	rows, problems := readImportFile(f)
+	_ = f.Close() // read whole; nothing was written to it
 
 	c, err := loadConfig(e.getenv)
 	if err != nil {

@@ -43,6 +43,9 @@ func (s *Service) ListAuditEvents(ctx context.Context, actor domain.Actor, q Aud
 		v.Add("event", "enum", "Input should be a known event type")
 	}
 	for field, id := range map[string]string{"actor": q.ActorID, "target": q.TargetID, "cursor": q.Cursor} {
+		if field == "actor" && id == OperatorID { // the command line
+			continue
+		}
 		if _, ok := domain.CanonicalUserID(id); id != "" && !ok {
 			v.Add(field, "uuid_parsing", "Input should be a valid UUID")
 		}

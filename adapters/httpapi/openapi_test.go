@@ -30,6 +30,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/usersvc/usersvc/adapters/httpapi"
+	"github.com/usersvc/usersvc/app"
 	"github.com/usersvc/usersvc/domain"
 )
 
@@ -526,6 +527,19 @@ func TestOpenAPIMatchesTheHandlers(t *testing.T) {
 		do(t, 422, reqBreaks, http.MethodGet, "/audit-log?limit=101", h.admin.Token, nil)
 		do(t, 422, reqBreaks, http.MethodGet, "/audit-log?event=nothing_happened", h.admin.Token, nil)
 		do(t, 422, reqBreaks, http.MethodGet, "/audit-log?target=someone", h.admin.Token, nil)
+		do(t, 422, reqBreaks, http.MethodGet, "/audit-log?actor=someone", h.admin.Token, nil)
+		// The command line acts as "operator": its events list, and filter, as such.
+		if _, err := h.svc.Unlock(context.Background(), app.Operator(), h.verified("operated").ID); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := h.svc.ChangeRole(context.Background(), app.Operator(), h.verified("promoted").ID, domain.RoleManager); err != nil {
+			t.Fatal(err)
+		}
+		rec = do(t, 200, reqConforms, http.MethodGet, "/audit-log?actor=operator", h.admin.Token, nil)
+		decodeBody(t, rec, &page)
+		if len(page.Items) != 1 || page.Items[0].Event != "role_changed" {
+			t.Errorf("the operator's events: %s", rec.Body)
+		}
 		do(t, 422, reqBreaks, http.MethodGet, "/audit-log?since=yesterday", h.admin.Token, nil)
 		do(t, 422, reqConforms, http.MethodGet, "/audit-log?since=2025-01-02T00:00:00Z&until=2025-01-01T00:00:00Z", h.admin.Token, nil)
 	})

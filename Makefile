@@ -1,12 +1,14 @@
 # usersvc. Tools are pinned here and fetched by the go command itself.
 GO             ?= go
 GOLANGCI_LINT  := $(GO) run github.com/golangci/golangci-lint/v2/cmd/golangci-lint@v2.15.0
+REDOCLY        := npx --yes @redocly/cli@2.77.0
+SPECTRAL       := npx --yes @stoplight/spectral-cli@6.16.3
 MAILPIT        := $(GO) run github.com/axllent/mailpit@v1.33.1
 FUZZTIME       ?= 1m
 BIN            := bin/usersvc
 TEST_FLAGS     ?= -race -count=1 -timeout 10m
 
-.PHONY: run build test unit fuzz generate check-generate lint vet migrate mail bench clean
+.PHONY: run build test unit fuzz generate check-generate lint lint-go lint-openapi vet migrate mail bench clean
 
 ## run: serve on :8000 with the embedded SQLite store under ./data
 run:
@@ -41,9 +43,18 @@ generate:
 check-generate: generate
 	git diff --exit-code -- '*.go'
 
-## lint: golangci-lint, including the hexagon's import rules (depguard)
-lint:
+## lint: golangci-lint (with the hexagon's import rules) and both OpenAPI linters
+lint: lint-go lint-openapi
+
+lint-go:
 	$(GOLANGCI_LINT) run ./...
+
+## lint-openapi: Redocly's recommended rules (redocly.yaml) and Spectral's
+## spectral:oas (.spectral.yaml) on the OpenAPI document; any error or
+## warning fails (Node.js's npx fetches both, pinned)
+lint-openapi:
+	$(REDOCLY) lint
+	$(SPECTRAL) lint --fail-severity=warn adapters/httpapi/openapi.json
 
 ## migrate: apply pending migrations to DATABASE_URL
 migrate:

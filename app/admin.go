@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/usersvc/usersvc/domain"
+	"github.com/usersvc/usersvc/ports"
 )
 
 // AdminPasswordPolicy says how CreateAdmin treats a password that fails the
@@ -58,10 +59,20 @@ func (s *Service) createAdmin(ctx context.Context, email, password string, polic
 	return u, nil
 }
 
-// EnsureAdmin creates the bootstrap ADMIN unless the email is already in use,
-// and reports whether it did.
+// EnsureAdmin creates the bootstrap ADMIN (ADMIN_EMAIL, ADMIN_PASSWORD) when
+// the database has no ADMIN at all, and reports whether it did. While any
+// ADMIN exists nothing happens, so a bootstrap admin that was deleted or
+// demoted does not come back at the next start; nor is an existing account
+// with that email touched.
 func (s *Service) EnsureAdmin(ctx context.Context, email, password string, policy AdminPasswordPolicy) (bool, error) {
-	_, err := s.createAdmin(ctx, email, password, policy)
+	admins, _, err := s.users.ListUsers(ctx, ports.UserQuery{Role: domain.RoleAdmin, Limit: 1})
+	if err != nil {
+		return false, fmt.Errorf("create admin: %w", err)
+	}
+	if len(admins) > 0 {
+		return false, nil
+	}
+	_, err = s.createAdmin(ctx, email, password, policy)
 	switch {
 	case errors.Is(err, domain.ErrEmailTaken):
 		return false, nil

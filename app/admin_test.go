@@ -2,10 +2,12 @@ package app_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 
 	"github.com/usersvc/usersvc/app"
 	"github.com/usersvc/usersvc/domain"
+	"github.com/usersvc/usersvc/ports"
 )
 
 func TestCreateAdmin(t *testing.T) {
@@ -89,6 +91,44 @@ func TestEnsureAdmin(t *testing.T) {
 	}
 }
 
+// TestEnsureAdminOnlyWithoutAnyAdmin: the bootstrap admin is created only
+// when the database has no ADMIN at all. Deleted while another ADMIN
+// exists, it does not come back; an existing account with its email is
+// left alone.
+func TestEnsureAdminOnlyWithoutAnyAdmin(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	e := newEnv(t)
+	if created, err := e.svc.EnsureAdmin(ctx, "root@example.com", goodPass, app.EnforcePolicy); err != nil || !created {
+		t.Fatalf("EnsureAdmin on an empty database = %v, %v; want true, nil", created, err)
+	}
+	root, err := e.mem.UserByEmail(ctx, "root@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := e.admin(t, "second@example.com")
+	if err := e.svc.DeleteUser(ctx, other, root.ID()); err != nil {
+		t.Fatalf("deleting the bootstrap admin: %v", err)
+	}
+	if created, err := e.svc.EnsureAdmin(ctx, "root@example.com", goodPass, app.EnforcePolicy); err != nil || created {
+		t.Fatalf("EnsureAdmin with another ADMIN = %v, %v; want false, nil", created, err)
+	}
+	if _, err := e.mem.UserByEmail(ctx, "root@example.com"); !errors.Is(err, domain.ErrUserNotFound) {
+		t.Fatalf("the deleted bootstrap admin came back: %v", err)
+	}
+
+	// No ADMIN at all, but the email belongs to an ordinary account: it is
+	// neither promoted nor changed.
+	e = newEnv(t)
+	u := e.verified(t, "root@example.com")
+	if created, err := e.svc.EnsureAdmin(ctx, "root@example.com", goodPass, app.EnforcePolicy); err != nil || created {
+		t.Fatalf("EnsureAdmin over an ordinary account = %v, %v; want false, nil", created, err)
+	}
+	if got := e.user(t, u.ID()).Role(); got != domain.RoleAuthenticated {
+		t.Errorf("the ordinary account became %v", got)
+	}
+}
+
 func TestEnsureAdminFailures(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
@@ -96,7 +136,10 @@ func TestEnsureAdminFailures(t *testing.T) {
 	wantInvalid(t, err, "email")
 
 	e = newEnv(t, func(d *deps) {
-		d.store = &UserStoreMock{UserByEmailFunc: func(ctx context.Context, email string) (*domain.User, error) { return nil, errBoom }}
+		d.store = &UserStoreMock{
+			ListUsersFunc:   func(ctx context.Context, q ports.UserQuery) ([]*domain.User, int, error) { return nil, 0, nil },
+			UserByEmailFunc: func(ctx context.Context, email string) (*domain.User, error) { return nil, errBoom },
+		}
 	})
 	created, err := e.svc.EnsureAdmin(context.Background(), "root@example.com", goodPass, app.EnforcePolicy)
 	wantErr(t, err, errBoom)
@@ -114,6 +157,7 @@ func TestEnsureAdminWeakPassword(t *testing.T) {
 	if err != nil || !created {
 		t.Fatalf("development bootstrap with a weak password: %v, %v", created, err)
 	}
+	e = newEnv(t)
 	_, err = e.svc.EnsureAdmin(context.Background(), "bad", "password", app.WarnOnWeak)
 	wantInvalid(t, err, "email", "password")
 }

@@ -49,6 +49,9 @@ func (s *Service) ListAuditEvents(ctx context.Context, actor domain.Actor, q Aud
 		v.Add(domain.FieldError{Field: "event", Code: CodeUnknownEvent})
 	}
 	for field, id := range map[string]string{"actor": q.ActorID, "target": q.TargetID, "cursor": q.Cursor} {
+		if field == "actor" && id == OperatorID { // the command line
+			continue
+		}
 		if _, ok := domain.CanonicalUserID(id); id != "" && !ok {
 			v.Add(domain.FieldError{Field: field, Code: domain.CodeNotUUID})
 		}

@@ -263,3 +263,28 @@ type AuditLog interface {
 	// ListEvents returns matching events, newest first, at most f.Limit.
 	ListEvents(ctx context.Context, f AuditFilter) ([]domain.AuditEvent, error)
 }
+
+// UserImporter adds many users at once (the command line's import). Every
+// implementation passes porttest.UserImporter.
+type UserImporter interface {
+	// TakenEmails returns those of emails (normalised) that belong to a
+	// stored user.
+	TakenEmails(ctx context.Context, emails []string) (map[string]bool, error)
+	// TakenNicknames returns those of nicknames that a stored user has,
+	// compared case-insensitively; the keys are lower-cased.
+	TakenNicknames(ctx context.Context, nicknames []string) (map[string]bool, error)
+	// CreateUsers stores new users, with the messages queued and the audit
+	// events recorded on each, in one transaction: all of them or none.
+	// Fails with domain.ErrEmailTaken or domain.ErrNicknameTaken when an
+	// email or nickname is taken, by a stored user or by another of users;
+	// then nothing is stored and the messages and events stay on the users.
+	CreateUsers(ctx context.Context, users []*domain.User) error
+}
+
+// HashValidator tells whether a password hash from elsewhere (an import)
+// is one the PasswordHasher can verify.
+type HashValidator interface {
+	// ValidateHash fails with domain.ErrInvalid, saying why, unless hash is
+	// a well-formed hash of a kind Verify checks, with sane parameters.
+	ValidateHash(hash string) error
+}

@@ -58,11 +58,15 @@ type Hasher struct {
 	workers *workers
 
 	// The argon2id calls, replaced by tests to observe the bound.
-	create func(password string, p *argon2id.Params) (string, error)
-	check  func(password, hash string) (bool, *argon2id.Params, error)
+	create      func(password string, p *argon2id.Params) (string, error)
+	check       func(password, hash string) (bool, *argon2id.Params, error)
+	checkBcrypt func(password, hash string) (bool, error)
 }
 
-var _ ports.PasswordHasher = (*Hasher)(nil)
+var (
+	_ ports.PasswordHasher = (*Hasher)(nil)
+	_ ports.HashValidator  = (*Hasher)(nil)
+)
 
 // Option tunes a Hasher.
 type Option func(*options)
@@ -123,11 +127,12 @@ func New(p Params, concurrency int, opts ...Option) (*Hasher, error) {
 			Memory: p.MemoryKiB, Iterations: p.Iterations, Parallelism: p.Parallelism,
 			SaltLength: 16, KeyLength: 32,
 		},
-		slots:      make(chan struct{}, concurrency),
-		maxWaiting: int64(o.maxWaiting),
-		maxWait:    o.maxWait,
-		create:     argon2id.CreateHash,
-		check:      argon2id.CheckHash,
+		slots:       make(chan struct{}, concurrency),
+		maxWaiting:  int64(o.maxWaiting),
+		maxWait:     o.maxWait,
+		create:      argon2id.CreateHash,
+		check:       argon2id.CheckHash,
+		checkBcrypt: checkBcrypt,
 	}
 	if o.lowPriority {
 		h.workers = newWorkers(concurrency)
@@ -204,12 +209,21 @@ func (h *Hasher) Hash(ctx context.Context, password string) (string, error) {
 }
 
 // Verify implements ports.PasswordHasher. A hash that cannot be decoded is
-// an error, not a mismatch: it means the stored data is corrupt.
+// an error, not a mismatch: it means the stored data is corrupt. A bcrypt
+// hash (imported from another system, see ValidateHash) is checked as
+// bcrypt and always reported stale, so the caller replaces it with argon2id.
 func (h *Hasher) Verify(ctx context.Context, password, hash string) (ok, stale bool, err error) {
 	if err := h.acquire(ctx); err != nil {
 		return false, false, fmt.Errorf("verify password: %w", err)
 	}
 	defer h.release()
+	if isBcrypt(hash) {
+		h.run(func() { ok, err = h.checkBcrypt(password, hash) })
+		if err != nil {
+			return false, false, fmt.Errorf("verify password: %w", err)
+		}
+		return ok, true, nil
+	}
 	var p *argon2id.Params
 	h.run(func() { ok, p, err = h.check(password, hash) })
 	if err != nil {

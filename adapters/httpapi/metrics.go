@@ -2,11 +2,14 @@ package httpapi
 
 import (
 	"context"
+	"crypto/sha256"
+	"crypto/subtle"
 	"errors"
 	"fmt"
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	// github.com/prometheus/client_golang is the Prometheus project's own Go
@@ -197,16 +200,33 @@ func loginOutcome(status int) string {
 }
 
 // handleMetrics serves the registry in Prometheus's text format, or 404
-// when the server has no metrics. Like /healthz it needs no credentials, as
-// scrapers expect; the metrics hold no email, token or user id, but they
-// tell an outsider about traffic and failures, so operators should keep
-// /metrics off the public internet (block it at the proxy or ingress and
-// scrape the service directly).
-func handleMetrics(m *httpMetrics) http.Handler {
-	if m == nil {
-		return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-			writeDetail(w, http.StatusNotFound, "Not Found")
-		})
+// when the server has no metrics. The metrics hold no email, token or user
+// id, but they tell an outsider about traffic and failures (an attacker
+// could watch a lockout campaign), so when protect is set (production) only
+// a scraper with "Authorization: Bearer <token>" gets them: 401 otherwise,
+// and 404 when no token is configured. Unprotected (development), anyone
+// on the port may read them.
+func handleMetrics(m *httpMetrics, protect bool, token string) http.Handler {
+	notFound := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		writeDetail(w, http.StatusNotFound, "Not Found")
+	})
+	if m == nil || (protect && token == "") {
+		return notFound
 	}
-	return m.scrape
+	if !protect {
+		return m.scrape
+	}
+	want := sha256.Sum256([]byte(token))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		scheme, got, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+		// Digests of equal length, compared in constant time: neither the
+		// token's content nor its length leaks through the timing.
+		sum := sha256.Sum256([]byte(strings.TrimSpace(got)))
+		if !ok || !strings.EqualFold(scheme, "Bearer") || subtle.ConstantTimeCompare(sum[:], want[:]) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="metrics"`)
+			writeDetail(w, http.StatusUnauthorized, "Not authenticated")
+			return
+		}
+		m.scrape.ServeHTTP(w, r)
+	})
 }

@@ -240,3 +240,47 @@ func TestMetricsSharedRegistry(t *testing.T) {
 	wantStatus(t, b.do(http.MethodGet, "/healthz", "", nil), http.StatusOK)
 	wantSample(t, scrape(t, a.srv), 2, "usersvc_http_requests_total", "method=GET", "route=/healthz", "status=200")
 }
+
+// TestMetricsProtected: in production (ProtectMetrics) /metrics answers
+// only the bearer of MetricsToken, 401 anyone else, and 404 when no token
+// is configured; in development it is open.
+func TestMetricsProtected(t *testing.T) {
+	t.Parallel()
+	const token = "a-metrics-token-of-some-length"
+	get := func(srv http.Handler, auth string) int {
+		req := newRequest(t, http.MethodGet, "/metrics", "", nil)
+		if auth != "" {
+			req.Header.Set("Authorization", auth)
+		}
+		rec := serve(srv, req)
+		if rec.Code == http.StatusUnauthorized && rec.Header().Get("WWW-Authenticate") == "" {
+			t.Error("a 401 from /metrics without WWW-Authenticate")
+		}
+		return rec.Code
+	}
+	protected := newHarnessWith(t, httpapi.Options{Metrics: prometheus.NewRegistry(), ProtectMetrics: true, MetricsToken: token}).srv
+	for auth, want := range map[string]int{
+		"":                      http.StatusUnauthorized,
+		"Bearer " + token:       http.StatusOK,
+		"bearer " + token:       http.StatusOK,
+		"Bearer " + token + "x": http.StatusUnauthorized,
+		"Bearer " + token[:10]:  http.StatusUnauthorized,
+		"Basic " + token:        http.StatusUnauthorized,
+		token:                   http.StatusUnauthorized,
+		"Bearer " + rand.Text(): http.StatusUnauthorized,
+	} {
+		if got := get(protected, auth); got != want {
+			t.Errorf("protected /metrics with Authorization %q: %d, want %d", auth, got, want)
+		}
+	}
+	noToken := newHarnessWith(t, httpapi.Options{Metrics: prometheus.NewRegistry(), ProtectMetrics: true}).srv
+	for _, auth := range []string{"", "Bearer ", "Bearer anything"} {
+		if got := get(noToken, auth); got != http.StatusNotFound {
+			t.Errorf("protected /metrics without a token, Authorization %q: %d, want 404", auth, got)
+		}
+	}
+	open := newHarnessWith(t, httpapi.Options{Metrics: prometheus.NewRegistry(), MetricsToken: token}).srv
+	if got := get(open, ""); got != http.StatusOK {
+		t.Errorf("development /metrics: %d, want 200 (open)", got)
+	}
+}

@@ -31,6 +31,7 @@ import (
 
 	"github.com/usersvc/usersvc/adapters/httpapi"
 	"github.com/usersvc/usersvc/adapters/jwttoken"
+	"github.com/usersvc/usersvc/app"
 	"github.com/usersvc/usersvc/domain"
 )
 
@@ -346,6 +347,14 @@ func TestOpenAPIMatchesTheHandlers(t *testing.T) {
 				if id == "metrics" {
 					c.check(t, metricsOn, s.request(t, ""), 200, reqConforms)
 					c.check(t, h.srv, s.request(t, ""), 404, reqConforms)
+					// Production: the bearer of METRICS_TOKEN only; the
+					// document cannot tell production from development.
+					prod := httpapi.NewServer(logger, h.svc, httpapi.Options{Metrics: prometheus.NewRegistry(),
+						ProtectMetrics: true, MetricsToken: "metrics-token"})
+					c.check(t, prod, s.request(t, ""), 401, reqEither)
+					c.check(t, prod, newRequest(t, s.method, s.path, "metrics-token", nil), 200, reqConforms)
+					noToken := httpapi.NewServer(logger, h.svc, httpapi.Options{Metrics: prometheus.NewRegistry(), ProtectMetrics: true})
+					c.check(t, noToken, newRequest(t, s.method, s.path, "anything", nil), 404, reqConforms)
 				}
 			})
 		}
@@ -523,7 +532,10 @@ func TestOpenAPIMatchesTheHandlers(t *testing.T) {
 		do(t, 403, reqBreaks, http.MethodPatch, "/users/me", a.Token, obj{"bio": "x", "is_locked": false})
 		do(t, 400, reqConforms, http.MethodPatch, "/users/me", a.Token, obj{"nickname": h.getUser(other.ID).Nickname})
 		do(t, 422, reqBreaks, http.MethodPatch, "/users/me", a.Token, obj{})
-		do(t, 422, reqEither, http.MethodPatch, "/users/me", a.Token, obj{"nickname": nil}) // null is "unchanged": nothing left to change
+		// null is "unchanged", as on PUT /users/{user_id}: nothing left to
+		// change, refused by the handler and the document alike.
+		do(t, 422, reqBreaks, http.MethodPatch, "/users/me", a.Token, obj{"nickname": nil})
+		do(t, 200, reqConforms, http.MethodPatch, "/users/me", a.Token, obj{"nickname": nil, "bio": nil}) // a null profile field clears it
 		do(t, 422, reqBreaks, http.MethodPatch, "/users/me", a.Token, obj{"bio": strings.Repeat("x", 501)})
 		do(t, 422, reqBreaks, http.MethodPatch, "/users/me", a.Token, obj{"profile_picture_url": "https://example.com/me.svg"})
 
@@ -551,6 +563,19 @@ func TestOpenAPIMatchesTheHandlers(t *testing.T) {
 		do(t, 422, reqBreaks, http.MethodGet, "/audit-log?limit=101", h.admin.Token, nil)
 		do(t, 422, reqBreaks, http.MethodGet, "/audit-log?event=nothing_happened", h.admin.Token, nil)
 		do(t, 422, reqBreaks, http.MethodGet, "/audit-log?target=someone", h.admin.Token, nil)
+		do(t, 422, reqBreaks, http.MethodGet, "/audit-log?actor=someone", h.admin.Token, nil)
+		// The command line acts as "operator": its events list, and filter, as such.
+		if _, err := h.svc.Unlock(context.Background(), app.Operator(), h.verified("operated").ID); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := h.svc.ChangeRole(context.Background(), app.Operator(), h.verified("promoted").ID, domain.RoleManager); err != nil {
+			t.Fatal(err)
+		}
+		rec = do(t, 200, reqConforms, http.MethodGet, "/audit-log?actor=operator", h.admin.Token, nil)
+		decodeBody(t, rec, &page)
+		if len(page.Items) != 1 || page.Items[0].Event != "role_changed" {
+			t.Errorf("the operator's events: %s", rec.Body)
+		}
 		do(t, 422, reqBreaks, http.MethodGet, "/audit-log?since=yesterday", h.admin.Token, nil)
 		do(t, 422, reqConforms, http.MethodGet, "/audit-log?since=2025-01-02T00:00:00Z&until=2025-01-01T00:00:00Z", h.admin.Token, nil)
 	})
@@ -609,7 +634,11 @@ func TestOpenAPIMatchesTheHandlers(t *testing.T) {
 		do(t, 403, reqConforms, http.MethodPut, "/users/"+created.ID, mgr.Token, obj{"role": "MANAGER"})
 		do(t, 404, reqConforms, http.MethodPut, "/users/"+unknownID, admin.Token, obj{"bio": "x"})
 		do(t, 422, reqBreaks, http.MethodPut, "/users/"+created.ID, admin.Token, obj{})
-		do(t, 422, reqConforms, http.MethodPut, "/users/"+created.ID, admin.Token, obj{"email": nil}) // nothing to change
+		// null leaves email, nickname and role unchanged: a body of nothing
+		// else changes nothing, and both the handler and the document refuse it.
+		do(t, 422, reqBreaks, http.MethodPut, "/users/"+created.ID, admin.Token, obj{"email": nil})
+		do(t, 422, reqBreaks, http.MethodPut, "/users/"+created.ID, admin.Token, obj{"nickname": nil, "role": nil})
+		do(t, 200, reqConforms, http.MethodPut, "/users/"+created.ID, admin.Token, obj{"nickname": nil, "bio": "x"})
 
 		do(t, 200, reqConforms, http.MethodPost, "/users/"+created.ID+"/upgrade", mgr.Token, nil)
 		do(t, 200, reqConforms, http.MethodPost, "/users/"+created.ID+"/upgrade/", admin.Token, nil)

@@ -37,6 +37,12 @@ type Options struct {
 	// the OAuth 2.0 authorization server metadata at GET
 	// /.well-known/oauth-authorization-server (discovery.go); nil: both 404.
 	TokenKeys TokenKeys
+	// ProtectMetrics makes GET /metrics answer only requests that carry
+	// "Authorization: Bearer " + MetricsToken (401 otherwise), and 404 when
+	// MetricsToken is empty (production). Without it /metrics is open
+	// (development).
+	ProtectMetrics bool
+	MetricsToken   string
 }
 
 // ParseTrustedProxies reads TRUSTED_PROXIES entries: CIDRs ("10.0.0.0/8",

@@ -23,7 +23,7 @@ func addRoutes(r *mux.Router, d deps) {
 	route("/openapi.json", handleOpenAPI(), http.MethodGet, http.MethodHead)
 	route("/docs", handleDocs(), http.MethodGet, http.MethodHead)
 	r.Handle("/docs/{file}", handleDocsAsset()).Methods(http.MethodGet, http.MethodHead).Name("/docs/{file}")
-	route("/metrics", handleMetrics(d.met), http.MethodGet)
+	route("/metrics", handleMetrics(d.met, d.protectMetrics, d.metricsToken), http.MethodGet)
 	route("/.well-known/jwks.json", handleJWKS(d.keys), http.MethodGet)
 	route("/.well-known/oauth-authorization-server", handleAuthServerMetadata(d.keys), http.MethodGet)
 

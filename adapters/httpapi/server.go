@@ -48,6 +48,9 @@ type deps struct {
 	met *httpMetrics
 	// keys are published by the discovery routes; nil without Options.TokenKeys.
 	keys TokenKeys
+	// protectMetrics and metricsToken guard /metrics (Options.ProtectMetrics).
+	protectMetrics bool
+	metricsToken   string
 }
 
 // NewServer returns the API handler.
@@ -62,7 +65,8 @@ func NewServer(log *slog.Logger, uc UseCases, opts Options) http.Handler {
 	})
 	r.Use(nameRoute)
 	met := newHTTPMetrics(opts.Metrics)
-	addRoutes(r, deps{log: log, uc: uc, ready: opts.Ready, lim: newLimits(opts), met: met, keys: opts.TokenKeys})
+	addRoutes(r, deps{log: log, uc: uc, ready: opts.Ready, lim: newLimits(opts), met: met, keys: opts.TokenKeys,
+		protectMetrics: opts.ProtectMetrics, metricsToken: opts.MetricsToken})
 	var h http.Handler = r
 	h = withDeadline(requestDeadline, h)
 	h = withBaseURL(strings.TrimRight(opts.PublicBaseURL, "/"), h)

@@ -159,3 +159,10 @@ func shorten(s string, n int) string {
 	}
 	return string(r[:n]) + "…"
 }
+
+// FieldMessage is the words the API answers a field error with, for other
+// edges (the command line) that show it to a person.
+func FieldMessage(f domain.FieldError) string {
+	_, msg := describe(f)
+	return msg
+}

@@ -23,3 +23,7 @@ func TestSessionStore(t *testing.T) {
 func TestAuditLog(t *testing.T) {
 	porttest.AuditLog(t, func(*testing.T) porttest.AuditStoreUnderTest { return memory.NewUserStore() })
 }
+
+func TestUserImporter(t *testing.T) {
+	porttest.UserImporter(t, func(*testing.T) porttest.ImporterUnderTest { return memory.NewUserStore() })
+}

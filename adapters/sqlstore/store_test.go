@@ -640,3 +640,16 @@ func waitForLockWaiters(tb testing.TB, db *sql.DB, n int) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+func TestSQLiteUserImporter(t *testing.T) {
+	t.Parallel()
+	porttest.UserImporter(t, func(t *testing.T) porttest.ImporterUnderTest {
+		return openMigrated(t, sqliteURL(t))
+	})
+}
+
+func TestPostgresUserImporter(t *testing.T) {
+	t.Parallel()
+	newStore := emptyPostgres(t)
+	porttest.UserImporter(t, func(t *testing.T) porttest.ImporterUnderTest { return newStore(t) })
+}

@@ -14,8 +14,12 @@ import (
 )
 
 func migrate(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	if len(args) != 1 {
-		return errors.New("usage: usersvc migrate up|down|status")
+	if len(args) == 1 && (args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
+		fmt.Fprintln(stdout, "usage: usersvc migrate up|down|status\n\nApplies (up), rolls back one (down) or lists (status) the migrations of DATABASE_URL.")
+		return nil
+	}
+	if len(args) != 1 || (args[0] != "up" && args[0] != "down" && args[0] != "status") {
+		return usagef("usage: usersvc migrate up|down|status")
 	}
 	c, err := loadConfig(getenv)
 	if err != nil {
@@ -42,18 +46,29 @@ func migrate(ctx context.Context, args []string, getenv func(string) string, std
 }
 
 func admin(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	const adminUsage = "usage: usersvc admin create --email E --password P"
+	if len(args) == 1 && (args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
+		fmt.Fprintln(stdout, adminUsage+"\n\nCreates a verified ADMIN (ADMIN_EMAIL and ADMIN_PASSWORD are the defaults).")
+		return nil
+	}
 	if len(args) == 0 || args[0] != "create" {
-		return errors.New("usage: usersvc admin create --email E --password P")
+		return usagef(adminUsage)
 	}
 	fs := flag.NewFlagSet("admin create", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	email := fs.String("email", getenv("ADMIN_EMAIL"), "the admin's email")
-	password := fs.String("password", getenv("ADMIN_PASSWORD"), "the admin's password (or ADMIN_PASSWORD)")
+	fs.SetOutput(io.Discard)
+	email := fs.String("email", getenv("ADMIN_EMAIL"), "the admin's `email`")
+	password := fs.String("password", getenv("ADMIN_PASSWORD"), "the admin's `password` (or ADMIN_PASSWORD)")
 	if err := fs.Parse(args[1:]); err != nil {
-		return err
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(stdout, adminUsage+"\n\nCreates a verified ADMIN.\n\nflags:")
+			fs.SetOutput(stdout)
+			fs.PrintDefaults()
+			return nil
+		}
+		return usagef("admin create: %v (%s)", err, adminUsage)
 	}
 	if *email == "" || *password == "" {
-		return errors.New("admin create needs --email and --password")
+		return usagef("admin create needs --email and --password")
 	}
 	c, err := loadConfig(getenv)
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/url"
 	"runtime"
 	"strconv"
@@ -46,6 +47,10 @@ type config struct {
 	MailRetryMin     time.Duration
 	MailRetryMax     time.Duration
 	MailSendTimeout  time.Duration
+	// MetricsToken, when set, is the bearer token /metrics wants in
+	// production (where /metrics is 404 without it); development leaves
+	// /metrics open.
+	MetricsToken string
 	// DataDir keeps development state (the generated signing key).
 	DataDir string
 }
@@ -91,7 +96,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		DatabaseURL:      get("DATABASE_URL", defaultDatabaseURL),
 		SMTPURL:          get("SMTP_URL", ""),
 		MailFrom:         get("MAIL_FROM", "usersvc <no-reply@localhost>"),
-		PublicBaseURL:    strings.TrimRight(get("PUBLIC_BASE_URL", "http://localhost:8000"), "/"),
+		PublicBaseURL:    strings.TrimRight(get("PUBLIC_BASE_URL", listenURL(get("HTTP_ADDR", ":8000"))), "/"),
 		JWTSecret:        getenv("JWT_SECRET"),
 		SecretsKey:       strings.TrimSpace(getenv("SECRETS_KEY")),
 		JWTSigningKeys:   get("JWT_SIGNING_KEYS", ""),
@@ -111,11 +116,12 @@ func loadConfig(getenv func(string) string) (config, error) {
 		HashConcurrency: integer("HASH_CONCURRENCY", runtime.GOMAXPROCS(0), 1, 1024),
 		TrustedProxies:  list("TRUSTED_PROXIES"),
 		CORSOrigins:     list("CORS_ORIGINS"),
-		LogFormat:       strings.ToLower(get("LOG_FORMAT", "json")),
+		LogFormat:       strings.ToLower(get("LOG_FORMAT", "")),
 		MailMaxAttempts: integer("MAIL_MAX_ATTEMPTS", 10, 1, 1000),
 		MailRetryMin:    dur("MAIL_RETRY_MIN", "1s", false),
 		MailRetryMax:    dur("MAIL_RETRY_MAX", "10m", false),
 		MailSendTimeout: dur("MAIL_SEND_TIMEOUT", "30s", false),
+		MetricsToken:    getenv("METRICS_TOKEN"),
 		DataDir:         "./data",
 	}
 	switch env := strings.ToLower(get("APP_ENV", "development")); env {
@@ -124,6 +130,12 @@ func loadConfig(getenv func(string) string) (config, error) {
 	case "development", "dev", "test":
 	default:
 		errs = append(errs, fmt.Errorf("APP_ENV must be development or production, got %q", env))
+	}
+	if c.LogFormat == "" { // text for a person at a terminal, JSON for a log pipeline
+		c.LogFormat = "text"
+		if c.Production {
+			c.LogFormat = "json"
+		}
 	}
 	switch v := strings.ToLower(get("RATE_LIMITS", "on")); v {
 	case "on", "true", "1", "yes":
@@ -172,4 +184,20 @@ func loadConfig(getenv func(string) string) (config, error) {
 		return c, errors.New("configuration: " + strings.Join(msgs, "; "))
 	}
 	return c, nil
+}
+
+// listenURL is the URL a browser on this machine reaches the service at
+// when it listens on addr: ":9000" and "0.0.0.0:9000" are
+// http://localhost:9000, "127.0.0.1:9000" is http://127.0.0.1:9000. It is
+// PUBLIC_BASE_URL's default, so links in emails work out of the box.
+func listenURL(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil || port == "" {
+		return "http://localhost:8000"
+	}
+	switch host {
+	case "", "0.0.0.0", "::", "[::]":
+		host = "localhost"
+	}
+	return "http://" + net.JoinHostPort(host, port)
 }

@@ -1,6 +1,8 @@
 // Command usersvc is the user-management service. Subcommands: serve (the
 // default), migrate up|down|status, admin create --email E --password P,
-// keys generate|rotate.
+// keys generate|rotate, users list|set-role|unlock|delete|export|import,
+// healthcheck. It exits 0 on success, 1 on failure and 2 on bad usage, with
+// one line on stderr.
 package main
 
 import (
@@ -35,6 +37,9 @@ func usagef(format string, args ...any) error {
 
 // exitCode is the status main exits with after err.
 func exitCode(err error) int {
+	if err == nil {
+		return 0
+	}
 	if _, ok := errors.AsType[*usageError](err); ok {
 		return 2
 	}
@@ -48,15 +53,31 @@ commands:
   migrate up|down|status                 manage the database schema
   admin create --email E --password P    create a verified ADMIN
   keys generate|rotate                   signing keys for access tokens (usersvc keys --help)
+  users list|set-role|unlock|delete|export|import
+                                         manage users (usersvc users --help)
   healthcheck                            probe /healthz of the local server (containers)
 
 Configuration comes from environment variables; see README.md.`
+
+// plainHelp is the --help of the commands without arguments.
+var plainHelp = map[string]string{
+	"serve": "usage: usersvc serve\n\nServes the API on HTTP_ADDR, applying pending migrations first. " +
+		"Configuration comes from environment variables; see README.md.",
+	"healthcheck": "usage: usersvc healthcheck\n\nExits 0 when GET /healthz of the server on HTTP_ADDR answers 200 (for container health checks).",
+}
 
 // run is the whole program, testable in-process.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	cmd := "serve"
 	if len(args) > 0 {
 		cmd, args = args[0], args[1:]
+	}
+	if help, ok := plainHelp[cmd]; ok && len(args) > 0 {
+		if len(args) == 1 && (args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
+			fmt.Fprintln(stdout, help)
+			return nil
+		}
+		return usagef("%s takes no arguments (usersvc %s --help)", cmd, cmd)
 	}
 	switch cmd {
 	case "serve":
@@ -67,11 +88,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return admin(ctx, args, getenv, stdout, stderr)
 	case "keys":
 		return keysCommand(args, getenv, stdout)
+	case "users":
+		return users(ctx, args, getenv, stdout, stderr)
 	case "healthcheck":
 		return healthcheck(ctx, getenv)
 	case "help", "-h", "--help":
 		fmt.Fprintln(stdout, usage)
 		return nil
 	}
-	return fmt.Errorf("unknown command %q\n%s", cmd, usage)
+	return usagef("unknown command %q: want serve, migrate, admin, keys, users or healthcheck (usersvc --help)", cmd)
 }

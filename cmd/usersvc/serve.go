@@ -92,6 +92,8 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 			PublicBaseURL: explicitBaseURL(getenv),
 			Metrics:       reg,
 			TokenKeys:     tokens,
+			// Production: /metrics only with METRICS_TOKEN (404 without one).
+			ProtectMetrics: c.Production, MetricsToken: c.MetricsToken,
 		}),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       15 * time.Second,

@@ -294,8 +294,10 @@ func TestRotatedKeysServeTokensOtherServicesVerify(t *testing.T) {
 		"DATABASE_URL":     "sqlite:" + filepath.Join(dir, "db.sqlite"),
 		"JWT_SIGNING_KEYS": keys,
 		"HASH_MEMORY_KIB":  "8192",
-		"ADMIN_EMAIL":      "root@example.com",
-		"ADMIN_PASSWORD":   "a long admin passphrase",
+		// The issuer of every token: stable across the restarts on other ports.
+		"PUBLIC_BASE_URL": "http://localhost:8000",
+		"ADMIN_EMAIL":     "root@example.com",
+		"ADMIN_PASSWORD":  "a long admin passphrase",
 	}
 	var earlier []string
 	for _, alg := range jwttoken.Algorithms {
@@ -328,8 +330,9 @@ func TestRotatedKeysServeTokensOtherServicesVerify(t *testing.T) {
 		var md map[string]any
 		_ = json.NewDecoder(resp.Body).Decode(&md)
 		resp.Body.Close()
-		if iss, _ := tok.Claims.GetIssuer(); md["issuer"] != iss || md["jwks_uri"] != srv.base+"/.well-known/jwks.json" ||
-			md["token_endpoint"] != srv.base+"/login/" {
+		// Its links are under PUBLIC_BASE_URL, the issuer.
+		if iss, _ := tok.Claims.GetIssuer(); md["issuer"] != iss || md["jwks_uri"] != iss+"/.well-known/jwks.json" ||
+			md["token_endpoint"] != iss+"/login/" {
 			t.Errorf("metadata %v, token issuer %s", md, iss)
 		}
 		srv.stop()

@@ -30,6 +30,15 @@ const (
 // no more than MaxAttempts passwords are ever checked, however many attempts
 // arrive at once, while a slow hash never runs inside a transaction.
 
+// OnlyLoginBookkeeping reports whether after differs from before only in
+// the lockout's bookkeeping (counts, slots, leases), which no reader of the
+// user sees: a change that other instances need not hear of.
+func OnlyLoginBookkeeping(before, after UserState) bool {
+	after.FailedLoginAttempts, after.LoginsInFlight, after.LoginLeaseUntil =
+		before.FailedLoginAttempts, before.LoginsInFlight, before.LoginLeaseUntil
+	return after == before
+}
+
 // LoginAttempt is an admitted password check: the hash to check the
 // password against, and the password it belongs to.
 type LoginAttempt struct {

@@ -378,3 +378,32 @@ func lockedUser(tb testing.TB, p domain.LockoutPolicy) *domain.User {
 	}
 	return u
 }
+
+func TestOnlyLoginBookkeeping(t *testing.T) {
+	t.Parallel()
+	u := verifiedUser(t)
+	before := u.State()
+	a := begin(t, u, t0, policy)
+	if !domain.OnlyLoginBookkeeping(before, u.State()) {
+		t.Error("an admission changed more than the bookkeeping")
+	}
+	mid := u.State()
+	_, _ = u.EndLoginAttempt(a, false, t0, policy)
+	if !domain.OnlyLoginBookkeeping(mid, u.State()) {
+		t.Error("a counted failure changed more than the bookkeeping")
+	}
+	mid = u.State()
+	_, _ = u.EndLoginAttempt(begin(t, u, t0.Add(time.Minute), policy), true, t0.Add(time.Minute), policy)
+	if domain.OnlyLoginBookkeeping(mid, u.State()) {
+		t.Error("a login (last_login_at) counted as bookkeeping only")
+	}
+	v := verifiedUser(t)
+	for range policy.MaxAttempts - 1 {
+		attempt(t, v, t0, false, policy)
+	}
+	mid = v.State()
+	attempt(t, v, t0, false, policy) // locks
+	if !v.IsLocked() || domain.OnlyLoginBookkeeping(mid, v.State()) {
+		t.Error("a lock counted as bookkeeping only")
+	}
+}

@@ -57,6 +57,31 @@ func RegisterHashLoad(reg prometheus.Registerer, load HashLoad) error {
 	return nil
 }
 
+// CacheStats reports an in-memory cache's hits and misses so far:
+// authcache.(*Store).Stats.
+type CacheStats func() (hits, misses uint64)
+
+// RegisterAuthCache registers usersvc_auth_cache_hits_total and
+// usersvc_auth_cache_misses_total: how many request authentications were
+// answered from memory, and how many read the database.
+func RegisterAuthCache(reg prometheus.Registerer, stats CacheStats) error {
+	for _, c := range []prometheus.Collector{
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "usersvc_auth_cache_hits_total",
+			Help: "Request authentications answered from the in-process cache, without a query.",
+		}, func() float64 { h, _ := stats(); return float64(h) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "usersvc_auth_cache_misses_total",
+			Help: "Request authentications that read the session and its user from the database.",
+		}, func() float64 { _, m := stats(); return float64(m) }),
+	} {
+		if err := reg.Register(c); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // OutboxCounts reports the email outbox's backlog: the messages not sent
 // yet and those given up. sqlstore.(*Store).OutboxCounts.
 type OutboxCounts func(ctx context.Context) (pending, failed int, err error)

@@ -36,6 +36,10 @@ type dialect interface {
 	// unavailable reports whether err means the database cannot be reached
 	// or is overloaded, so that retrying later may succeed.
 	unavailable(err error) bool
+	// notifyUserChanged tells other instances, when the transaction commits,
+	// that user id changed (see changes.go); a no-op where no instance
+	// can listen.
+	notifyUserChanged(ctx context.Context, tx *sqlx.Tx, id string) error
 	// checkConn checks the settings the store relies on, once connected.
 	checkConn(ctx context.Context, db *sqlx.DB) error
 	// describe names the database for error messages, without credentials.

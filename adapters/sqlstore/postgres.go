@@ -32,6 +32,7 @@ const (
 
 type postgres struct {
 	where string // host:port/dbname
+	dsn   string // for the change listener's connection of its own
 }
 
 func openPostgres(databaseURL string, wrap func(driver.Connector) driver.Connector) (*Store, error) {
@@ -60,7 +61,7 @@ func openPostgres(databaseURL string, wrap func(driver.Connector) driver.Connect
 	db.SetMaxIdleConns(pgMaxIdleConns)
 	db.SetConnMaxLifetime(pgConnMaxLifetime)
 	db.SetConnMaxIdleTime(pgConnMaxIdleTime)
-	return &Store{db: db, d: postgres{where: u.Host + u.Path}}, nil
+	return &Store{db: db, d: postgres{where: u.Host + u.Path, dsn: databaseURL}}, nil
 }
 
 func (postgres) bindType() int { return sqlx.DOLLAR }
@@ -92,6 +93,17 @@ func (postgres) foreignKeyViolation(err error) bool {
 	var pe *pq.Error
 	return errors.As(err, &pe) && pe.Code == pqerror.ForeignKeyViolation
 }
+
+// notifyUserChanged sends the id on the changes channel; PostgreSQL
+// delivers it to every listener when the transaction commits, and never if
+// it rolls back.
+func (postgres) notifyUserChanged(ctx context.Context, tx *sqlx.Tx, id string) error {
+	_, err := tx.ExecContext(ctx, notifyChange, id)
+	return err
+}
+
+// notifyChange is the statement of notifyUserChanged.
+const notifyChange = "SELECT pg_notify('" + changesChannel + "', $1)"
 
 // checkConn has nothing to check: foreign keys are always enforced.
 func (postgres) checkConn(context.Context, *sqlx.DB) error { return nil }

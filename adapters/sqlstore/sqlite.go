@@ -78,6 +78,10 @@ func (dsnConnector) Driver() driver.Driver { return &sqlite.Driver{} }
 
 func (sqliteDialect) bindType() int { return sqlx.QUESTION }
 
+// notifyUserChanged does nothing: SQLite has no notifications (see
+// WatchUserChanges).
+func (sqliteDialect) notifyUserChanged(context.Context, *sqlx.Tx, string) error { return nil }
+
 // forUpdate is empty: every transaction already holds the write lock.
 func (sqliteDialect) forUpdate() string { return "" }
 

@@ -289,6 +289,17 @@ func (s *Store) CreateUser(ctx context.Context, u *domain.User) (err error) {
 	return s.wrap("create user", tx.Commit())
 }
 
+// endsSessions reports whether changes end a session (opening one changes
+// nothing another instance may have cached).
+func endsSessions(changes []domain.SessionChange) bool {
+	for _, c := range changes {
+		if c.Kind != domain.OpenSession {
+			return true
+		}
+	}
+	return false
+}
+
 // recorded is what a user change recorded on the user, to be saved with it.
 type recorded struct {
 	msgs     []domain.Message
@@ -407,6 +418,11 @@ func (s *Store) update(ctx context.Context, key, value string, countAdmins bool,
 		if err := s.saveRecorded(ctx, tx, "update user", id, rec, st.UpdatedAt); err != nil {
 			return err
 		}
+		if !domain.OnlyLoginBookkeeping(before, st) || endsSessions(rec.sessions) {
+			if err := s.d.notifyUserChanged(ctx, tx, id); err != nil {
+				return s.wrap("update user", err)
+			}
+		}
 		return s.wrap("update user", tx.Commit())
 	})
 }
@@ -443,6 +459,9 @@ func (s *Store) DeleteUser(ctx context.Context, id string, check func(u *domain.
 		}
 		if err := s.saveEvents(ctx, tx, "delete user", u.TakeEvents(), u.State().UpdatedAt); err != nil {
 			return err
+		}
+		if err := s.d.notifyUserChanged(ctx, tx, id); err != nil {
+			return s.wrap("delete user", err)
 		}
 		return s.wrap("delete user", tx.Commit())
 	})

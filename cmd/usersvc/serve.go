@@ -52,11 +52,22 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 		return err
 	}
 	defer hasher.Close()
-	svc, err := newServiceWith(ctx, c, store, hasher, tokens, dispatcher.Wake, log)
+	// The cache's watcher stops with the service, after the server.
+	wctx, stopWatching := context.WithCancel(context.WithoutCancel(ctx))
+	cache, watched, err := newAuthCache(wctx, store, log)
+	if err != nil {
+		stopWatching()
+		return err
+	}
+	defer func() {
+		stopWatching()
+		<-watched
+	}()
+	svc, err := newServiceWith(ctx, c, store, cache, hasher, tokens, dispatcher.Wake, log)
 	if err != nil {
 		return err
 	}
-	reg, err := newMetrics(store, hasher, log)
+	reg, err := newMetrics(store, hasher, cache, log)
 	if err != nil {
 		return err
 	}

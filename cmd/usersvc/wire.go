@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/usersvc/usersvc/adapters/argon2hash"
+	"github.com/usersvc/usersvc/adapters/authcache"
 	"github.com/usersvc/usersvc/adapters/jwttoken"
 	"github.com/usersvc/usersvc/adapters/logmail"
 	"github.com/usersvc/usersvc/adapters/metrics"
@@ -78,6 +79,52 @@ func newHasher(c config, opts ...argon2hash.Option) (*argon2hash.Hasher, error) 
 	}, c.HashConcurrency, opts...)
 }
 
+// How long the authentication cache trusts an entry: with PostgreSQL's
+// change feed, a safety net; without one (SQLite, where another process,
+// the command line, may change the file), the longest a change made
+// elsewhere goes unseen (PRODUCT.md 8.8: within one second).
+const (
+	authCacheTTLFeed   = 5 * time.Minute
+	authCacheTTLNoFeed = time.Second
+	authCacheEntries   = 100_000
+)
+
+// newAuthCache puts the authentication cache in front of store and keeps
+// it told of changes made elsewhere until ctx ends; done is closed when the
+// watcher has stopped.
+func newAuthCache(ctx context.Context, store *sqlstore.Store, log *slog.Logger) (*authcache.Store, <-chan struct{}, error) {
+	ttl := authCacheTTLFeed
+	if !store.HasChangeFeed() {
+		ttl = authCacheTTLNoFeed
+	}
+	cache, err := authcache.New(store, store, authcache.Options{TTL: ttl, MaxEntries: authCacheEntries})
+	if err != nil {
+		return nil, nil, err
+	}
+	done := make(chan struct{})
+	if !store.HasChangeFeed() {
+		cache.SetLive(true)
+		close(done)
+		return cache, done, nil
+	}
+	go func() {
+		defer close(done)
+		err := store.WatchUserChanges(ctx, cache.Invalidate, func(live bool) {
+			cache.SetLive(live)
+			if live {
+				log.Info("authentication cache: listening for changes")
+			} else {
+				log.Warn("authentication cache: not listening for changes; every request reads the database")
+			}
+		})
+		if err != nil {
+			cache.SetLive(false)
+			log.Error("authentication cache: stopped listening for changes; every request reads the database", "error", err)
+		}
+	}()
+	return cache, done, nil
+}
+
 // startProcs is GOMAXPROCS as the runtime chose it at start (the CPUs this
 // process may use, container limits included).
 var startProcs = runtime.GOMAXPROCS(0)
@@ -106,12 +153,19 @@ func newService(ctx context.Context, c config, store *sqlstore.Store, wake func(
 	if err != nil {
 		return nil, err
 	}
-	return newServiceWith(ctx, c, store, hasher, tokens, wake, log)
+	return newServiceWith(ctx, c, store, store, hasher, tokens, wake, log)
+}
+
+// accountStore is what the use cases read and change accounts through: the
+// store itself, or the authentication cache in front of it.
+type accountStore interface {
+	ports.UserStore
+	ports.SessionStore
 }
 
 // newServiceWith is newService on hasher and tokens, which serve also
 // reads for metrics and publishes.
-func newServiceWith(ctx context.Context, c config, store *sqlstore.Store, hasher *argon2hash.Hasher,
+func newServiceWith(ctx context.Context, c config, store *sqlstore.Store, accounts accountStore, hasher *argon2hash.Hasher,
 	tokens *jwttoken.Tokens, wake func(), log *slog.Logger) (*app.Service, error) {
 	dummy, err := hasher.Hash(ctx, rand.Text())
 	if err != nil {
@@ -122,7 +176,7 @@ func newServiceWith(ctx context.Context, c config, store *sqlstore.Store, hasher
 		return nil, err
 	}
 	return app.New(app.Deps{
-		Users: store, Sessions: store, Audit: store, Hasher: hasher, Issuer: tokens, Verifier: tokens,
+		Users: accounts, Sessions: accounts, Audit: store, Hasher: hasher, Issuer: tokens, Verifier: tokens,
 		Clock: system.Clock{}, IDs: system.IDs{}, Secrets: system.Secrets{}, SecretBox: box, Log: log, DummyHash: dummy,
 	}, app.Config{
 		Lockout: domain.LockoutPolicy{
@@ -141,7 +195,7 @@ func newServiceWith(ctx context.Context, c config, store *sqlstore.Store, hasher
 // off the public internet): the Go runtime and the process, the hasher's
 // load and the outbox's backlog, read at each scrape. The HTTP edge adds
 // its request metrics to it.
-func newMetrics(store *sqlstore.Store, hasher *argon2hash.Hasher, log *slog.Logger) (*prometheus.Registry, error) {
+func newMetrics(store *sqlstore.Store, hasher *argon2hash.Hasher, cache *authcache.Store, log *slog.Logger) (*prometheus.Registry, error) {
 	reg, err := metrics.NewRegistry()
 	if err != nil {
 		return nil, fmt.Errorf("metrics: %w", err)
@@ -150,6 +204,9 @@ func newMetrics(store *sqlstore.Store, hasher *argon2hash.Hasher, log *slog.Logg
 		return nil, fmt.Errorf("metrics: %w", err)
 	}
 	if err := metrics.RegisterOutbox(reg, store.OutboxCounts, metrics.DefaultOutboxTimeout, log); err != nil {
+		return nil, fmt.Errorf("metrics: %w", err)
+	}
+	if err := metrics.RegisterAuthCache(reg, cache.Stats); err != nil {
 		return nil, fmt.Errorf("metrics: %w", err)
 	}
 	return reg, nil

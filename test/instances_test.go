@@ -1,0 +1,153 @@
+package e2e_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/usersvc/usersvc/adapters/sqlstore/sqlstoretest"
+)
+
+// startInstances runs n instances of the binary on one throwaway
+// PostgreSQL database, as a team behind a load balancer would: one
+// PUBLIC_BASE_URL (the tokens' issuer) and one JWT_SECRET.
+func startInstances(t *testing.T, n int, extra map[string]string) []*service {
+	t.Helper()
+	dbURL := sqlstoretest.NewPostgresURL(t)
+	var out []*service
+	for range n {
+		env := baseEnv(t, dbURL)
+		env["PUBLIC_BASE_URL"] = "http://users.example.test"
+		for k, v := range extra {
+			env[k] = v
+		}
+		out = append(out, startService(t, t.TempDir(), env))
+	}
+	return out
+}
+
+// revokedWithin polls GET /users/me with token on s until it is refused,
+// and returns how long that took.
+func revokedWithin(t *testing.T, ctx context.Context, s *service, token string, limit time.Duration) time.Duration {
+	t.Helper()
+	c := newClient(s.URL).withToken(token)
+	start := time.Now()
+	for {
+		a, err := c.raw(ctx, http.MethodGet, "/users/me", nil, nil)
+		mustOK(t, err)
+		if a.Status == http.StatusUnauthorized {
+			return time.Since(start)
+		}
+		if a.Status != http.StatusOK {
+			t.Fatalf("GET /users/me on %s: %d %s", s.URL, a.Status, a.Body)
+		}
+		if time.Since(start) > limit {
+			t.Fatalf("the token still works on %s %v after it was revoked elsewhere", s.URL, limit)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestRevocationAcrossInstances: a revocation made on one instance is
+// honoured from the next request on that instance and within one second on
+// another (PRODUCT.md 8.8), though the other one had the session cached.
+func TestRevocationAcrossInstances(t *testing.T) {
+	t.Parallel()
+	ctx := ctxT(t)
+	inst := startInstances(t, 2, nil)
+	a, b := inst[0], inst[1]
+	admin := newClient(a.URL).mustLogin(t, ctx, "admin@example.com", "admin-password-for-e2e")
+
+	cases := []struct {
+		name   string
+		revoke func(t *testing.T, email string, tp tokenPair)
+	}{
+		{"logout", func(t *testing.T, _ string, tp tokenPair) {
+			if ans, err := newClient(a.URL).withToken(tp.AccessToken).logout(ctx, ""); err != nil || ans.Status != http.StatusNoContent {
+				t.Fatalf("logout: %v %+v", err, ans)
+			}
+		}},
+		{"staff lock", func(t *testing.T, email string, _ tokenPair) {
+			id := userID(t, ctx, a, admin.AccessToken, email)
+			ans := newClient(a.URL).withToken(admin.AccessToken).mustRaw(t, ctx, http.MethodPost, "/users/"+id+"/lock", nil, nil)
+			if ans.Status != http.StatusOK {
+				t.Fatalf("lock: %+v", ans)
+			}
+		}},
+		{"demotion", func(t *testing.T, email string, _ tokenPair) {
+			id := userID(t, ctx, a, admin.AccessToken, email)
+			ans := newClient(a.URL).withToken(admin.AccessToken).mustRaw(t, ctx, http.MethodPatch, "/users/"+id+"/role", map[string]string{"role": "ANONYMOUS"}, nil)
+			if ans.Status != http.StatusOK {
+				t.Fatalf("demotion: %+v", ans)
+			}
+		}},
+		{"password change", func(t *testing.T, email string, _ tokenPair) {
+			other := newClient(a.URL).mustLogin(t, ctx, email, "a member's passphrase")
+			if ans, err := newClient(a.URL).withToken(other.AccessToken).changePassword(ctx, "a member's passphrase", "another member passphrase"); err != nil || ans.Status != http.StatusNoContent {
+				t.Fatalf("password change: %v %+v", err, ans)
+			}
+		}},
+	}
+	for i, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			email := fmt.Sprintf("member%d@example.com", i)
+			createMember(t, ctx, a, admin.AccessToken, email, "a member's passphrase")
+			tp := newClient(b.URL).mustLogin(t, ctx, email, "a member's passphrase")
+			// Both instances have the session cached now.
+			for _, s := range inst {
+				for range 3 {
+					if _, err := newClient(s.URL).withToken(tp.AccessToken).me(ctx); err != nil {
+						t.Fatalf("GET /users/me on %s before the revocation: %v", s.URL, err)
+					}
+				}
+			}
+			tc.revoke(t, email, tp)
+			// Strict on the instance that made the change: the very next request.
+			if ans := newClient(a.URL).withToken(tp.AccessToken).mustRaw(t, ctx, http.MethodGet, "/users/me", nil, nil); ans.Status != http.StatusUnauthorized {
+				t.Errorf("the next request on the instance that revoked: %d, want 401", ans.Status)
+			}
+			took := revokedWithin(t, ctx, b, tp.AccessToken, time.Second)
+			t.Logf("%s: refused on the other instance after %v", tc.name, took)
+		})
+	}
+}
+
+// createMember creates a verified AUTHENTICATED account through the API.
+func createMember(t *testing.T, ctx context.Context, s *service, adminToken, email, password string) {
+	t.Helper()
+	c := newClient(s.URL).withToken(adminToken)
+	ans := c.mustRaw(t, ctx, http.MethodPost, "/users/", map[string]any{"email": email, "password": password, "role": "AUTHENTICATED"}, nil)
+	if ans.Status != http.StatusCreated {
+		t.Fatalf("create %s: %+v", email, ans)
+	}
+	// The link is under the shared PUBLIC_BASE_URL: follow its path here.
+	link := s.verificationLink(t, email)
+	path := link[strings.Index(link, "/verify-email/"):]
+	if status, err := newClient(s.URL).get(ctx, s.URL+path); err != nil || status != http.StatusOK {
+		t.Fatalf("verify %s: %d %v", email, status, err)
+	}
+}
+
+// userID finds the id of the account with email.
+func userID(t *testing.T, ctx context.Context, s *service, adminToken, email string) string {
+	t.Helper()
+	var page struct {
+		Items []struct {
+			ID    string `json:"id"`
+			Email string `json:"email"`
+		} `json:"items"`
+	}
+	if err := newClient(s.URL).withToken(adminToken).do(ctx, http.MethodGet, "/users/?q="+email, nil, &page); err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range page.Items {
+		if u.Email == email {
+			return u.ID
+		}
+	}
+	t.Fatalf("no user %s", email)
+	return ""
+}

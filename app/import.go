@@ -30,9 +30,9 @@ type ImportRow struct {
 // validation code, or Reason, in words for the operator.
 type ImportProblem struct {
 	Invalid *domain.FieldError
-	Line   int
-	Field  string // the column; empty for the line as a whole
-	Reason string
+	Line    int
+	Field   string // the column; empty for the line as a whole
+	Reason  string
 }
 
 // ImportSkip is a line whose email already has an account.

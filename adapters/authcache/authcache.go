@@ -232,7 +232,7 @@ func (c *Store) RotateRefreshToken(ctx context.Context, oldHash, newHash string,
 	renew func(domain.Session, *domain.User) (domain.Session, error)) (domain.Session, *domain.User, error) {
 	sess, u, err := c.SessionStore.RotateRefreshToken(ctx, oldHash, newHash, now, renew)
 	if errors.Is(err, domain.ErrRefreshTokenReused) {
-		if revoked, lerr := c.SessionStore.SessionByRefreshHash(ctx, oldHash); lerr == nil {
+		if revoked, lerr := c.SessionByRefreshHash(ctx, oldHash); lerr == nil {
 			c.Invalidate(revoked.UserID)
 		} else {
 			c.InvalidateAll() // cannot tell whose: drop everything rather than trust it

@@ -30,7 +30,7 @@ const (
 	detailInvalidReset       = "Invalid or expired reset token"
 	detailInvalidRefresh     = "Invalid refresh token"
 	detailWrongPassword      = "Incorrect password"
-	detailInvalidToken       = "Invalid or expired token"
+	detailInvalidToken       = "Invalid or expired token" //nolint:gosec // words of an answer, not a credential
 	detailInvalidInput       = "Invalid input"
 	detailRejected           = "Request rejected"
 	detailConflict           = "Conflict"

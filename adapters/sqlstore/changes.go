@@ -56,7 +56,7 @@ func (s *Store) WatchUserChanges(ctx context.Context, changed func(userID string
 		default: // the next event, ping or notification tells the state
 		}
 	})
-	defer l.Close()
+	defer func() { _ = l.Close() }()
 	// Listen waits for the first connection; Close (on the way out) ends
 	// the wait.
 	listened := make(chan error, 1)

@@ -197,7 +197,7 @@ func (s *Store) SessionWithUser(ctx context.Context, id string) (domain.Session,
 		}
 		return domain.Session{}, nil, s.wrap("session with user", err)
 	}
-	u, err := r.userRow.user()
+	u, err := r.user()
 	if err != nil {
 		return domain.Session{}, nil, err
 	}

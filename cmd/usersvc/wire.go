@@ -213,7 +213,7 @@ func newMetrics(store *sqlstore.Store, hasher *argon2hash.Hasher, cache *authcac
 }
 
 // devSecretsKeyFile holds the development SECRETS_KEY, generated on first start.
-const devSecretsKeyFile = "secrets-dev.key"
+const devSecretsKeyFile = "secrets-dev.key" //nolint:gosec // a file name, not a credential
 
 // newSecretBox is the box under SECRETS_KEY, or in development under a key
 // generated once and kept under the data directory, so secrets sealed

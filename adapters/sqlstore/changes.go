@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/lib/pq"
@@ -37,7 +38,9 @@ func (s *Store) HasChangeFeed() bool {
 }
 
 // WatchUserChanges calls changed with the id of every user whose change
-// commits, from any process on the database, until ctx ends. live reports
+// commits, from any other process on the database (or any other Store of
+// this one), until ctx ends: this Store's own changes are the caller's to
+// know of. live reports
 // whether changes are being received: false while the listening connection
 // is down (changes may be missed meanwhile), true once it listens again —
 // the caller must then assume that anything may have changed. It returns
@@ -95,7 +98,10 @@ func (s *Store) WatchUserChanges(ctx context.Context, changed func(userID string
 				setLive(listening)
 				continue
 			}
-			changed(n.Extra)
+			id, from, _ := strings.Cut(n.Extra, " ")
+			if from != s.instance {
+				changed(id)
+			}
 		case <-ping.C:
 			if listening {
 				setLive(l.Ping() == nil)

@@ -37,9 +37,9 @@ type dialect interface {
 	// or is overloaded, so that retrying later may succeed.
 	unavailable(err error) bool
 	// notifyUserChanged tells other instances, when the transaction commits,
-	// that user id changed (see changes.go); a no-op where no instance
-	// can listen.
-	notifyUserChanged(ctx context.Context, tx *sqlx.Tx, id string) error
+	// that a user changed; payload is the user id and the notifying store's
+	// instance (see changes.go). A no-op where no instance can listen.
+	notifyUserChanged(ctx context.Context, tx *sqlx.Tx, payload string) error
 	// checkConn checks the settings the store relies on, once connected.
 	checkConn(ctx context.Context, db *sqlx.DB) error
 	// describe names the database for error messages, without credentials.

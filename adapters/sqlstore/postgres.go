@@ -97,8 +97,8 @@ func (postgres) foreignKeyViolation(err error) bool {
 // notifyUserChanged sends the id on the changes channel; PostgreSQL
 // delivers it to every listener when the transaction commits, and never if
 // it rolls back.
-func (postgres) notifyUserChanged(ctx context.Context, tx *sqlx.Tx, id string) error {
-	_, err := tx.ExecContext(ctx, notifyChange, id)
+func (postgres) notifyUserChanged(ctx context.Context, tx *sqlx.Tx, payload string) error {
+	_, err := tx.ExecContext(ctx, notifyChange, payload)
 	return err
 }
 

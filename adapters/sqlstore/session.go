@@ -247,7 +247,7 @@ func (s *Store) RotateRefreshToken(ctx context.Context, oldHash, newHash string,
 			if _, err := tx.ExecContext(ctx, s.q(revokeSession), t, r.ID); err != nil {
 				return s.wrap(op, err)
 			}
-			if err := s.d.notifyUserChanged(ctx, tx, r.UserID); err != nil {
+			if err := s.d.notifyUserChanged(ctx, tx, r.UserID+" "+s.instance); err != nil {
 				return s.wrap(op, err)
 			}
 			if err := tx.Commit(); err != nil {

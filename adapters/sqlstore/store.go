@@ -6,6 +6,7 @@ package sqlstore
 
 import (
 	"context"
+	"crypto/rand"
 	"database/sql"
 	"database/sql/driver"
 	"errors"
@@ -24,6 +25,9 @@ import (
 type Store struct {
 	db *sqlx.DB
 	d  dialect
+	// instance names this Store in its change notifications, so that it
+	// can skip its own (see WatchUserChanges).
+	instance string
 }
 
 var _ ports.UserStore = (*Store)(nil)
@@ -76,6 +80,7 @@ func OpenWith(ctx context.Context, databaseURL string, opts Options) (*Store, er
 	if err != nil {
 		return nil, err
 	}
+	s.instance = rand.Text()
 	timeout := pingTimeout
 	if _, local := s.d.(sqliteDialect); local {
 		timeout = sqlitePingTimeout
@@ -419,7 +424,7 @@ func (s *Store) update(ctx context.Context, key, value string, countAdmins bool,
 			return err
 		}
 		if !domain.OnlyLoginBookkeeping(before, st) || endsSessions(rec.sessions) {
-			if err := s.d.notifyUserChanged(ctx, tx, id); err != nil {
+			if err := s.d.notifyUserChanged(ctx, tx, id+" "+s.instance); err != nil {
 				return s.wrap("update user", err)
 			}
 		}
@@ -460,7 +465,7 @@ func (s *Store) DeleteUser(ctx context.Context, id string, check func(u *domain.
 		if err := s.saveEvents(ctx, tx, "delete user", u.TakeEvents(), u.State().UpdatedAt); err != nil {
 			return err
 		}
-		if err := s.d.notifyUserChanged(ctx, tx, id); err != nil {
+		if err := s.d.notifyUserChanged(ctx, tx, id+" "+s.instance); err != nil {
 			return s.wrap("delete user", err)
 		}
 		return s.wrap("delete user", tx.Commit())

@@ -151,3 +151,73 @@ func userID(t *testing.T, ctx context.Context, s *service, adminToken, email str
 	t.Fatalf("no user %s", email)
 	return ""
 }
+
+// TestSharedRateLimitAcrossInstances: a per-account budget holds across
+// every instance together (PRODUCT.md 8.8): the first 429 arrives after as
+// many requests when they are spread over three instances as when they all
+// go to one.
+func TestSharedRateLimitAcrossInstances(t *testing.T) {
+	t.Parallel()
+	ctx := ctxT(t)
+	// Each case comes from a client address of its own (through a trusted
+	// proxy), so that the per-IP budget, shared too, does not mix them.
+	inst := startInstances(t, 3, map[string]string{"RATE_LIMITS": "on", "TRUSTED_PROXIES": "127.0.0.1/32"})
+	firstRefused := func(email, client string, pick func(i int) *service) int {
+		for i := range 12 {
+			ans := newClient(pick(i).URL).mustRaw(t, ctx, http.MethodPost, "/password-reset/request", map[string]string{"email": email},
+				http.Header{"X-Forwarded-For": {client}})
+			switch ans.Status {
+			case http.StatusAccepted:
+			case http.StatusTooManyRequests:
+				if ans.Header.Get("Retry-After") == "" {
+					t.Errorf("429 without Retry-After")
+				}
+				return i + 1
+			default:
+				t.Fatalf("request %d: %+v", i+1, ans)
+			}
+		}
+		t.Fatalf("12 reset requests for %s, none refused", email)
+		return 0
+	}
+	one := firstRefused("one@example.com", "203.0.113.1", func(int) *service { return inst[0] })
+	spread := firstRefused("spread@example.com", "203.0.113.2", func(i int) *service { return inst[i%3] })
+	t.Logf("first 429 at request %d on one instance, %d spread over three", one, spread)
+	if one != 6 || spread != one {
+		t.Errorf("first 429 at request %d on one instance and %d over three; want both 6 (5 an hour per account)", one, spread)
+	}
+}
+
+// TestLockoutExactAcrossInstances: wrong passwords sent to three instances
+// at once lock the account after exactly MAX_LOGIN_ATTEMPTS of them.
+func TestLockoutExactAcrossInstances(t *testing.T) {
+	t.Parallel()
+	ctx := ctxT(t)
+	inst := startInstances(t, 3, nil)
+	admin := newClient(inst[0].URL).mustLogin(t, ctx, "admin@example.com", "admin-password-for-e2e")
+	createMember(t, ctx, inst[0], admin.AccessToken, "target@example.com", "the target's passphrase")
+	const tries = 15
+	results := make(chan int, tries)
+	for i := range tries {
+		go func() {
+			_, ans, err := newClient(inst[i%3].URL).passwordLogin(ctx, "target@example.com", "not the passphrase")
+			if err != nil {
+				t.Error(err)
+			}
+			results <- ans.Status
+		}()
+	}
+	counted := map[int]int{}
+	for range tries {
+		counted[<-results]++
+	}
+	// 401 for each checked guess (the third locks and is still a 401),
+	// 400 "locked" for every other.
+	if counted[http.StatusUnauthorized] != 3 || counted[http.StatusBadRequest] != tries-3 {
+		t.Errorf("answers %v, want exactly 3 × 401 and %d × 400", counted, tries-3)
+	}
+	_, ans, _ := newClient(inst[1].URL).passwordLogin(ctx, "target@example.com", "the target's passphrase")
+	if ans.Status != http.StatusBadRequest {
+		t.Errorf("the right password after the lock: %d, want 400 locked", ans.Status)
+	}
+}

@@ -15,6 +15,10 @@ import (
 type Options struct {
 	// RateLimits turns on the per-IP and per-account limits (ratelimit.go).
 	RateLimits bool
+	// SharedLimiter, when set, holds the limits' budgets for every
+	// instance together; while it cannot be reached each instance counts
+	// on its own. nil: per instance (one process on SQLite).
+	SharedLimiter SharedLimiter
 	// TrustedProxies are the peers whose X-Forwarded-For is believed
 	// (clientip.go). See ParseTrustedProxies.
 	TrustedProxies []netip.Prefix

@@ -2,15 +2,18 @@ package httpapi
 
 import (
 	"container/list"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"log/slog"
 	"math"
 	"net/http"
 	"net/netip"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	// golang.org/x/time/rate is the Go team's token bucket: maintained with
@@ -91,13 +94,35 @@ type limits struct {
 	ip        map[string]*limitStore
 	account   map[string]*limitStore
 	knownKeys map[string]bool // buckets with a per-account limit
+	// shared, when set, holds the budgets for every instance together;
+	// the stores above then only stand in while it cannot be reached.
+	shared SharedLimiter
+	log    *slog.Logger
+	// lastWarned is when a failure of shared was last logged (unix nanos).
+	lastWarned atomic.Int64
 }
 
+// SharedLimiter keeps rate-limit budgets that every instance of the service
+// counts against together (PostgreSQL, Redis), so that N instances do not
+// give an attacker N budgets.
+type SharedLimiter interface {
+	// Allow takes one request from key's budget of n requests per period
+	// (n at once at most). When refused, retryAfter is how long until one
+	// is allowed.
+	Allow(ctx context.Context, key string, n int, period time.Duration) (ok bool, retryAfter time.Duration, err error)
+}
+
+// sharedTimeout bounds one call to the shared limiter: past it, this
+// instance's own limits decide.
+const sharedTimeout = 250 * time.Millisecond
+
 // newLimits builds the limits of limitTable, enforced when
-// opts.RateLimits is set.
-func newLimits(opts Options) *limits {
+// opts.RateLimits is set, shared when opts.SharedLimiter is.
+func newLimits(opts Options, log *slog.Logger) *limits {
 	l := &limits{
 		enabled:   opts.RateLimits,
+		shared:    opts.SharedLimiter,
+		log:       log,
 		now:       time.Now,
 		ip:        make(map[string]*limitStore, len(limitTable)),
 		account:   make(map[string]*limitStore, len(limitTable)),
@@ -146,7 +171,31 @@ func (l *limits) allowIP(r *http.Request, b string) (ok bool, retryAfter time.Du
 	if !l.enabled {
 		return true, 0
 	}
-	return s.allow(ipKey(clientOf(r)), l.now())
+	key := ipKey(clientOf(r))
+	return l.decide(r.Context(), b+"|ip|"+key, limitTable[b].perIP, func() (bool, time.Duration) { return s.allow(key, l.now()) })
+}
+
+// decide asks the shared limiter about key, at rate r, and falls back on
+// local when it cannot answer: a limiter outage neither takes the service
+// down nor lifts the limits, it only makes them per instance for a while,
+// with a warning in the log.
+func (l *limits) decide(ctx context.Context, key string, r limitRate, local func() (bool, time.Duration)) (bool, time.Duration) {
+	if l.shared == nil {
+		return local()
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), sharedTimeout)
+	defer cancel()
+	ok, retry, err := l.shared.Allow(sctx, key, r.n, r.period)
+	if err == nil {
+		return ok, retry
+	}
+	if now := time.Now().UnixNano(); now-l.lastWarned.Load() > int64(30*time.Second) {
+		l.lastWarned.Store(now)
+		if l.log != nil {
+			l.log.WarnContext(ctx, "shared rate limits unreachable: each instance counts on its own until they are back", "error", err)
+		}
+	}
+	return local()
 }
 
 // Account counts one request for the account key (the email or username
@@ -156,6 +205,11 @@ func (l *limits) allowIP(r *http.Request, b string) (ok bool, retryAfter time.Du
 // empty key is allowed (the body's validation will refuse it). It panics
 // on a bucket without a per-account limit.
 func (l *limits) Account(b, key string) (ok bool, retryAfter time.Duration) {
+	return l.accountIn(context.Background(), b, key)
+}
+
+// accountIn is Account within ctx.
+func (l *limits) accountIn(ctx context.Context, b, key string) (ok bool, retryAfter time.Duration) {
 	if l == nil {
 		return true, 0
 	}
@@ -170,14 +224,13 @@ func (l *limits) Account(b, key string) (ok bool, retryAfter time.Duration) {
 		sum := sha256.Sum256([]byte(key))
 		key = "sha256:" + hex.EncodeToString(sum[:])
 	}
-	return l.account[b].allow(key, l.now())
+	return l.decide(ctx, b+"|account|"+key, limitTable[b].perAccount, func() (bool, time.Duration) { return l.account[b].allow(key, l.now()) })
 }
 
 // allowAccount is Account for a handler: when the limit refuses, it has
 // answered 429 and returns false, and the handler returns at once.
 func (l *limits) allowAccount(w http.ResponseWriter, r *http.Request, b, key string) bool {
-	_ = r // the request is the handler's; kept for symmetry with allowIP
-	ok, retry := l.Account(b, key)
+	ok, retry := l.accountIn(r.Context(), b, key)
 	if !ok {
 		writeRateLimited(w, retry)
 	}

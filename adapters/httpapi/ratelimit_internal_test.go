@@ -1,8 +1,12 @@
 package httpapi
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"log/slog"
 	"math"
 	"net/http"
 	"net/http/httptest"
@@ -38,7 +42,7 @@ func (c *testClock) advance(d time.Duration) {
 // newTestLimits returns enabled limits on a frozen clock.
 func newTestLimits(opts Options) (*limits, *testClock) {
 	opts.RateLimits = true
-	l := newLimits(opts)
+	l := newLimits(opts, nil)
 	c := &testClock{t: time.Date(2025, 3, 14, 9, 26, 53, 0, time.UTC)}
 	l.now = c.now
 	return l, c
@@ -271,7 +275,7 @@ func TestRateLimitLongAccountKeysAreHashed(t *testing.T) {
 }
 
 func TestRateLimitsOff(t *testing.T) {
-	l := newLimits(Options{RateLimits: false})
+	l := newLimits(Options{RateLimits: false}, nil)
 	srv := limitedServer(l, nil, limitResetRequest)
 	for i := range 500 {
 		if rec := post(srv, "192.0.2.1:1", ""); rec.Code != http.StatusOK {
@@ -307,7 +311,7 @@ func TestRateLimitUnknownBucketPanics(t *testing.T) {
 						t.Error("no panic: a misspelt bucket would go unnoticed")
 					}
 				}()
-				tc.call(newLimits(Options{RateLimits: on}))
+				tc.call(newLimits(Options{RateLimits: on}, nil))
 			})
 		}
 	}
@@ -418,5 +422,70 @@ func TestRateLimitConcurrentUse(t *testing.T) {
 	// The clock is frozen: exactly the burst gets through.
 	if got := allowed.Load(); got != 60 {
 		t.Errorf("%d requests from one address allowed, want exactly 60", got)
+	}
+}
+
+// fakeShared is a SharedLimiter that counts keys, or fails.
+type fakeShared struct {
+	mu    sync.Mutex
+	seen  map[string]int
+	limit int
+	err   error
+}
+
+func (f *fakeShared) Allow(_ context.Context, key string, n int, period time.Duration) (bool, time.Duration, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.err != nil {
+		return false, 0, f.err
+	}
+	f.seen[key]++
+	if f.seen[key] > f.limit {
+		return false, 3 * time.Second, nil
+	}
+	return true, 0, nil
+}
+
+// With a shared limiter its decision holds, under keys that name the
+// bucket, the scope and the client or account.
+func TestSharedLimiterDecides(t *testing.T) {
+	shared := &fakeShared{seen: map[string]int{}, limit: 2}
+	l, _ := newTestLimits(Options{SharedLimiter: shared})
+	srv := limitedServer(l, nil, limitLogin)
+	for i := range 2 {
+		if rec := post(srv, "192.0.2.7:1234", ""); rec.Code != http.StatusOK {
+			t.Fatalf("request %d: %d", i+1, rec.Code)
+		}
+	}
+	rec := post(srv, "192.0.2.7:1234", "")
+	if rec.Code != http.StatusTooManyRequests || rec.Header().Get("Retry-After") != "3" {
+		t.Errorf("past the shared budget: %d, Retry-After %q; want 429, 3", rec.Code, rec.Header().Get("Retry-After"))
+	}
+	if ok, _ := l.Account(limitLogin, " Alice@Example.com"); !ok {
+		t.Error("the first account request refused")
+	}
+	if shared.seen["login|ip|192.0.2.7"] != 3 || shared.seen["login|account|alice@example.com"] != 1 {
+		t.Errorf("shared keys %v", shared.seen)
+	}
+}
+
+// A shared limiter that cannot answer neither takes the service down nor
+// lifts the limits: each instance counts on its own, and says so once.
+func TestSharedLimiterOutageFallsBackToLocalLimits(t *testing.T) {
+	var logs bytes.Buffer
+	shared := &fakeShared{err: errors.New("connection refused")}
+	l, _ := newTestLimits(Options{SharedLimiter: shared})
+	l.log = slog.New(slog.NewTextHandler(&logs, nil))
+	srv := limitedServer(l, nil, limitResetRequest) // 10 a minute per IP
+	for i := range 10 {
+		if rec := post(srv, "192.0.2.8:1234", ""); rec.Code != http.StatusOK {
+			t.Fatalf("request %d during the outage: %d", i+1, rec.Code)
+		}
+	}
+	if rec := post(srv, "192.0.2.8:1234", ""); rec.Code != http.StatusTooManyRequests {
+		t.Errorf("the 11th request during the outage: %d, want 429 from the local limit", rec.Code)
+	}
+	if n := strings.Count(logs.String(), "shared rate limits unreachable"); n != 1 {
+		t.Errorf("%d warnings about the outage, want 1 (not one a request):\n%s", n, logs.String())
 	}
 }

@@ -65,7 +65,7 @@ func NewServer(log *slog.Logger, uc UseCases, opts Options) http.Handler {
 	})
 	r.Use(nameRoute)
 	met := newHTTPMetrics(opts.Metrics)
-	addRoutes(r, deps{log: log, uc: uc, ready: opts.Ready, lim: newLimits(opts), met: met, keys: opts.TokenKeys,
+	addRoutes(r, deps{log: log, uc: uc, ready: opts.Ready, lim: newLimits(opts, log), met: met, keys: opts.TokenKeys,
 		protectMetrics: opts.ProtectMetrics, metricsToken: opts.MetricsToken})
 	var h http.Handler = r
 	h = withDeadline(requestDeadline, h)

@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"strings"
 	"time"
 
 	"github.com/usersvc/usersvc/adapters/httpapi"
+	"github.com/usersvc/usersvc/adapters/sqlstore"
 	"github.com/usersvc/usersvc/app"
 )
 
@@ -99,7 +101,8 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 
 	srv := &http.Server{
 		Handler: httpapi.NewServer(log, svc, httpapi.Options{
-			RateLimits: c.RateLimits, TrustedProxies: proxies, CORSOrigins: origins, Ready: store.Ping,
+			RateLimits: c.RateLimits, SharedLimiter: sharedLimits(wctx, store, log),
+			TrustedProxies: proxies, CORSOrigins: origins, Ready: store.Ping,
 			PublicBaseURL: explicitBaseURL(getenv),
 			Metrics:       reg,
 			TokenKeys:     tokens,
@@ -151,4 +154,32 @@ func storeKind(databaseURL string) string {
 // unset they are built from the request, as the seed built them.
 func explicitBaseURL(getenv func(string) string) string {
 	return strings.TrimRight(strings.TrimSpace(getenv("PUBLIC_BASE_URL")), "/")
+}
+
+// limitSweep is how often full budgets are deleted from the shared limits.
+const limitSweep = time.Minute
+
+// sharedLimits is the rate limiter every instance counts against on
+// PostgreSQL (nil on SQLite: one process, limits in memory), with its
+// sweeper running until ctx ends.
+func sharedLimits(ctx context.Context, store *sqlstore.Store, log *slog.Logger) httpapi.SharedLimiter {
+	rl, err := store.RateLimiter()
+	if err != nil {
+		return nil
+	}
+	go func() {
+		t := time.NewTicker(limitSweep)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if _, err := rl.Sweep(ctx); err != nil && ctx.Err() == nil {
+					log.Warn("sweeping the shared rate limits failed", "error", err)
+				}
+			}
+		}
+	}()
+	return rl
 }

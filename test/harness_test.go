@@ -72,6 +72,7 @@ type service struct {
 	logs *syncBuffer
 	URL  string
 	done chan error
+	env  map[string]string // what it was started with
 }
 
 // freePort returns a port that was free a moment ago.
@@ -120,7 +121,7 @@ func startService(tb testing.TB, dir string, env map[string]string) *service {
 	if err := cmd.Start(); err != nil {
 		tb.Fatal(err)
 	}
-	s := &service{t: tb, cmd: cmd, logs: logs, URL: "http://" + env["HTTP_ADDR"], done: make(chan error, 1)}
+	s := &service{t: tb, cmd: cmd, logs: logs, URL: "http://" + env["HTTP_ADDR"], done: make(chan error, 1), env: env}
 	go func() { s.done <- cmd.Wait() }()
 	tb.Cleanup(func() { s.stop() })
 

@@ -32,6 +32,7 @@ type config struct {
 	Production       bool
 	RefreshTokenTTL  time.Duration
 	SessionMaxAge    time.Duration
+	ShutdownTimeout  time.Duration
 	VerificationTTL  time.Duration
 	ResetTokenTTL    time.Duration
 	HashMemoryKiB    uint32
@@ -107,6 +108,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		AdminPassword:    getenv("ADMIN_PASSWORD"),
 		RefreshTokenTTL:  dur("REFRESH_TOKEN_TTL", "720h", false),
 		SessionMaxAge:    dur("SESSION_MAX_AGE", "2160h", false),
+		ShutdownTimeout:  dur("SHUTDOWN_TIMEOUT", "20s", false),
 		VerificationTTL:  dur("VERIFICATION_TOKEN_TTL", "24h", false),
 		ResetTokenTTL:    dur("RESET_TOKEN_TTL", "1h", false),
 		// The conversions are safe: integer() bounds each value to its type.

@@ -16,9 +16,6 @@ import (
 	"github.com/usersvc/usersvc/app"
 )
 
-// shutdownGrace is how long in-flight requests get after SIGTERM.
-const shutdownGrace = 15 * time.Second
-
 func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) error {
 	c, err := loadConfig(getenv)
 	if err != nil {
@@ -129,15 +126,21 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 		return err
 	case <-ctx.Done():
 	}
-	log.Info("shutting down")
-	sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+	// SIGTERM: no new connections; the requests in flight get
+	// SHUTDOWN_TIMEOUT to finish (their contexts are not cancelled), then
+	// the rest are cut. Either way the process exits 0: stopping is what
+	// was asked. The dispatcher then finishes its current send (deferred).
+	log.Info("shutting down: finishing the requests in flight", "timeout", c.ShutdownTimeout)
+	sctx, cancel := context.WithTimeout(context.Background(), c.ShutdownTimeout)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
-		return fmt.Errorf("shutdown: %w", err)
+		log.Warn("requests still running after SHUTDOWN_TIMEOUT were cut", "error", err)
+		_ = srv.Close()
 	}
 	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
+	log.Info("stopped")
 	return nil
 }
 

@@ -16,7 +16,9 @@ import (
 	"testing"
 	"time"
 
-	_ "github.com/lib/pq" // the private cluster's checks
+	_ "github.com/lib/pq" // the tests' own connections
+
+	"github.com/usersvc/usersvc/adapters/sqlstore/sqlstoretest"
 )
 
 // pgBin is where Debian keeps the server's programs.
@@ -239,4 +241,91 @@ func TestPostgresRestartUnderLoad(t *testing.T) {
 	if lost > 0 || len(acknowledged) == 0 {
 		t.Errorf("%d of %d acknowledged registrations lost", lost, len(acknowledged))
 	}
+}
+
+// TestStalledRowExhaustsNothing: another session holds a user's row
+// locked for seconds (a stalled transaction). Requests that need that row
+// give up after the lock timeout with 503; the rest of the service goes
+// on meanwhile; and afterwards no goroutine is left behind.
+func TestStalledRowExhaustsNothing(t *testing.T) {
+	t.Parallel()
+	ctx := ctxT(t)
+	dbURL := sqlstoretest.NewPostgresURL(t)
+	s := startService(t, t.TempDir(), baseEnv(t, dbURL))
+	admin := newClient(s.URL).mustLogin(t, ctx, "admin@example.com", "admin-password-for-e2e")
+	createMember(t, ctx, s, admin.AccessToken, "stalled@example.com", "a stalled passphrase")
+	other := userID(t, ctx, s, admin.AccessToken, "admin@example.com")
+	baseline := goroutines(t, ctx, s)
+
+	db, err := sql.Open("postgres", dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.ExecContext(ctx, "SELECT 1 FROM users WHERE email = 'stalled@example.com' FOR UPDATE"); err != nil {
+		t.Fatal(err)
+	}
+	const n = 40 // twice the pool
+	statuses := make(chan int, n)
+	start := time.Now()
+	for range n {
+		go func() {
+			_, ans, err := newClient(s.URL).passwordLogin(ctx, "stalled@example.com", "a stalled passphrase")
+			if err != nil {
+				t.Error(err)
+			}
+			statuses <- ans.Status
+		}()
+	}
+	// Meanwhile the rest of the service answers.
+	time.Sleep(500 * time.Millisecond)
+	for range 5 {
+		ans := newClient(s.URL).withToken(admin.AccessToken).mustRaw(t, ctx, http.MethodGet, "/users/"+other, nil, nil)
+		if ans.Status != http.StatusOK {
+			t.Errorf("an unrelated read during the stall: %d", ans.Status)
+		}
+	}
+	got := map[int]int{}
+	for range n {
+		got[<-statuses]++
+	}
+	took := time.Since(start)
+	_ = tx.Rollback()
+	t.Logf("logins behind the stalled row: %v in %v", got, took.Round(time.Millisecond))
+	if got[http.StatusServiceUnavailable] != n {
+		t.Errorf("answers %v, want %d × 503 (the lock timeout)", got, n)
+	}
+	if took > 15*time.Second {
+		t.Errorf("the stalled logins took %v to answer", took)
+	}
+	// Afterwards the row logs in again, and the goroutines are back.
+	if _, ans, _ := newClient(s.URL).passwordLogin(ctx, "stalled@example.com", "a stalled passphrase"); ans.Status != http.StatusOK {
+		t.Errorf("login after the stall: %d", ans.Status)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		now := goroutines(t, ctx, s)
+		if now <= baseline+10 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("%d goroutines after the stall, %d before", now, baseline)
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// goroutines reads go_goroutines from /metrics.
+func goroutines(t *testing.T, ctx context.Context, s *service) int {
+	t.Helper()
+	ans, err := newClient(s.URL).raw(ctx, http.MethodGet, "/metrics", nil, nil)
+	if err != nil || ans.Status != http.StatusOK {
+		t.Fatalf("/metrics: %v %d", err, ans.Status)
+	}
+	return int(metricValue(ans.Body, "go_goroutines"))
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"strconv"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -30,6 +31,9 @@ const (
 	pgConnMaxIdleTime = 5 * time.Minute
 )
 
+// lockTimeout bounds how long a statement waits for a row lock.
+const lockTimeout = 3 * time.Second
+
 type postgres struct {
 	where string // host:port/dbname
 	dsn   string // for the change listener's connection of its own
@@ -47,11 +51,19 @@ func openPostgres(databaseURL string, wrap func(driver.Connector) driver.Connect
 	}
 	// A dial that never answers (a host gone from the network) must fail
 	// fast enough for requests to answer 503 while the database is away.
-	if q := u.Query(); q.Get("connect_timeout") == "" {
+	q := u.Query()
+	if q.Get("connect_timeout") == "" {
 		q.Set("connect_timeout", "5")
-		u.RawQuery = q.Encode()
-		databaseURL = u.String()
 	}
+	// A row held by a stalled transaction (another session, a migration)
+	// must not park our requests, and their connections, for as long as
+	// it lasts: after lockTimeout they give up (503, Retry-After) and the
+	// pool serves the rest. An operator's own options win.
+	if q.Get("options") == "" {
+		q.Set("options", "-c lock_timeout="+strconv.Itoa(int(lockTimeout/time.Millisecond)))
+	}
+	u.RawQuery = q.Encode()
+	databaseURL = u.String()
 	c, err := pq.NewConnector(databaseURL)
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: malformed PostgreSQL URL: %v", oneLine(err)) //nolint:errorlint // as above
@@ -121,7 +133,8 @@ func (postgres) unavailable(err error) bool {
 			return pe.Code != "57014" // query_canceled: the caller's own context
 		}
 		switch pe.Code {
-		case "55000", // the database is not accepting connections (ALLOW_CONNECTIONS false)
+		case "55P03", // lock_not_available: lock_timeout passed behind a stalled transaction
+			"55000",          // the database is not accepting connections (ALLOW_CONNECTIONS false)
 			"3D000",          // the database is gone
 			"28000", "28P01": // the server refuses our credentials
 			return true

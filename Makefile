@@ -8,7 +8,7 @@ FUZZTIME       ?= 1m
 BIN            := bin/usersvc
 TEST_FLAGS     ?= -race -count=1 -timeout 10m
 
-.PHONY: run build test unit fuzz generate check-generate lint lint-go lint-openapi vet migrate mail bench clean
+.PHONY: soak run build test unit fuzz generate check-generate lint lint-go lint-openapi vet migrate mail bench clean
 
 ## run: serve on :8000 with the embedded SQLite store under ./data
 run:
@@ -63,6 +63,11 @@ migrate:
 ## mail: Mailpit for people: web UI on :8025, SMTP on :1025 (SMTP_URL=smtp://localhost:1025)
 mail:
 	$(MAILPIT) --smtp 127.0.0.1:1025 --listen 127.0.0.1:8025
+
+## soak: steady mixed load on one instance on PostgreSQL for SOAK_DURATION
+## (10m), checking that RSS and goroutines stay flat (not part of make test)
+soak:
+	SOAK_DURATION=$(or $(SOAK_DURATION),10m) $(GO) test -tags soak -run TestSoak -count=1 -v -timeout 30m ./test/
 
 ## bench: benchmarks of the hot paths
 bench:

@@ -32,7 +32,8 @@ const (
 	metricRateLimited = "usersvc_rate_limited_total"
 )
 
-// The outcomes of POST /login, from its status (PRODUCT.md section 3).
+// The outcomes of POST /login and of its second step, POST /login/mfa,
+// from their status (PRODUCT.md sections 3 and 8.1).
 const (
 	loginSuccess     = "success"      // 200
 	loginFailure     = "failure"      // 401: wrong email or password, or unverified
@@ -41,9 +42,12 @@ const (
 	loginUnavailable = "unavailable"  // 503: hashing shed the load, or the database is down
 	loginInvalid     = "invalid"      // 413, 415, 422: a malformed request
 	loginError       = "error"        // anything else (500, a client gone away)
+	// 403 from /login: the password was right and a second factor is on;
+	// the login ends at /login/mfa, counted there.
+	loginSecondFactor = "second_factor"
 )
 
-var loginOutcomes = []string{loginSuccess, loginFailure, loginLocked, loginRateLimited, loginUnavailable, loginInvalid, loginError}
+var loginOutcomes = []string{loginSuccess, loginFailure, loginLocked, loginRateLimited, loginUnavailable, loginInvalid, loginError, loginSecondFactor}
 
 // routeLimits names the rate-limit bucket whose 429 each route answers
 // (routes.go), for usersvc_rate_limited_total.
@@ -56,6 +60,7 @@ var routeLimits = map[string]string{
 	"/password-reset":         limitResetConfirm,
 	"/token/refresh":          limitRefresh,
 	"/unlock":                 limitUnlock,
+	"/login/mfa":              limitLoginMFA,
 }
 
 // durationBuckets are Prometheus's defaults, plus the request deadline.
@@ -154,7 +159,7 @@ func instrument(m *httpMetrics, next http.Handler) http.Handler {
 		method, route := methodLabel(r.Method), routeName(r)
 		m.requests.WithLabelValues(method, route, strconv.Itoa(status)).Inc()
 		m.duration.WithLabelValues(method, route).Observe(time.Since(start).Seconds())
-		if route == "/login" && r.Method == http.MethodPost {
+		if (route == "/login" || route == "/login/mfa") && r.Method == http.MethodPost {
 			m.logins.WithLabelValues(loginOutcome(status)).Inc()
 		}
 		if status == http.StatusTooManyRequests {
@@ -186,6 +191,8 @@ func loginOutcome(status int) string {
 		return loginFailure
 	case http.StatusBadRequest:
 		return loginLocked
+	case http.StatusForbidden:
+		return loginSecondFactor
 	case http.StatusTooManyRequests:
 		return loginRateLimited
 	case http.StatusServiceUnavailable:

@@ -221,8 +221,9 @@ func (s *Service) admit(ctx context.Context, email, userID string) (passwordChec
 // the lockout counts it and, when the password was right, then applies,
 // with a stale hash upgraded. A wrong password fails with
 // domain.ErrWrongPassword. Either way the decision is saved: then's error
-// too is returned only after it is, so then must refuse before it changes
-// anything.
+// too is returned only after it is, with what then changed, so then must
+// refuse before it changes anything but what its refusal owes (the token
+// of a login's second step, the count of a wrong second-factor code).
 func (s *Service) decide(ctx, dctx context.Context, p passwordCheck, door string, then func(u *domain.User) error) error {
 	var refused error
 	lockedNow := false

@@ -35,7 +35,7 @@ const (
 	detailRejected           = "Request rejected"
 	detailConflict           = "Conflict"
 	detailInvalidCode        = "Invalid code"
-	detailInvalidMFAToken    = "Invalid or expired MFA token"
+	detailInvalidMFAToken    = "Invalid or expired MFA token" //nolint:gosec // words for a client, not a credential
 	detailMFAEnabled         = "Second factor already enabled"
 	detailMFANotEnabled      = "Second factor not enabled"
 	detailNoPendingMFA       = "No second factor pending confirmation"

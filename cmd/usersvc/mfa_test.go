@@ -455,9 +455,9 @@ func testMFADisableRegenerateReset(e *mfaEnv) {
 
 	// The ADMIN's reset.
 	e.enable(token)
-	mgrID, mgr := e.user("manager@example.com")
+	mgrID, _ := e.user("manager@example.com")
 	e.want(http.StatusOK, "", http.MethodPatch, "/users/"+mgrID+"/role", admin, map[string]string{"role": "MANAGER"})
-	mgr = e.login("manager@example.com")
+	mgr := e.login("manager@example.com")
 	e.want(http.StatusForbidden, "Operation not permitted", http.MethodPost, "/users/"+id+"/mfa/reset", mgr, nil)
 	e.want(http.StatusNotFound, "User not found", http.MethodPost, "/users/"+system.IDs{}.NewID()+"/mfa/reset", admin, nil)
 	out = e.want(http.StatusOK, "", http.MethodPost, "/users/"+id+"/mfa/reset", admin, nil)

@@ -101,7 +101,8 @@ func newHTTPMetrics(reg *prometheus.Registry) *httpMetrics {
 		logins: register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: metricLogins,
 			Help: "POST /login answers by outcome: success, failure (401), locked (400), rate_limited (429), " +
-				"unavailable (503), invalid (malformed) or error. Refresh grants sent to /login count too.",
+				"unavailable (503), invalid (malformed) or error. Refresh grants sent to /login count too. " +
+				"second_factor (403) is a right password awaiting its code; POST /login/mfa answers count as the rest.",
 		}, []string{"outcome"})),
 		rateLimited: register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: metricRateLimited,

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/usersvc/usersvc/adapters/httpapi"
 	"github.com/usersvc/usersvc/app"
@@ -440,4 +441,20 @@ func TestSecondFactorHandlersPassInputs(t *testing.T) {
 	if c := m.DisableTOTPCalls(); len(c) != 1 || c[0].Actor != mockActor || c[0].Password != "pw" || c[0].Code != "c" {
 		t.Errorf("DisableTOTP calls %+v", c)
 	}
+}
+
+// TestMFALoginMetrics: the first step counts as second_factor, the second
+// as any login answer.
+func TestMFALoginMetrics(t *testing.T) {
+	t.Parallel()
+	h := newHarnessWith(t, httpapi.Options{Metrics: prometheus.NewRegistry()})
+	a := h.mfaUser("metrics")
+	token := h.challenge(a.Email, a.Password)
+	wantStatus(t, h.do(http.MethodPost, "/login/mfa", "", obj{"mfa_token": token, "code": "000000"}), http.StatusUnauthorized)
+	decodeTokens(t, h.do(http.MethodPost, "/login/mfa", "", obj{"mfa_token": token, "code": h.totpCode(a.Key)}))
+	body := scrape(t, h.srv)
+	wantSample(t, body, 1, "usersvc_logins_total", "outcome=second_factor")
+	wantSample(t, body, 1, "usersvc_logins_total", "outcome=failure")
+	wantSample(t, body, 1, "usersvc_http_requests_total", "method=POST", "route=/login/mfa", "status=200")
+	wantSample(t, body, 0, "usersvc_rate_limited_total", "bucket=login_mfa")
 }

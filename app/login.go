@@ -29,21 +29,32 @@ const unlockTTL = 24 * time.Hour
 // Login checks an email and password. Unknown emails and wrong passwords fail
 // alike with domain.ErrInvalidCredentials; a locked account with
 // domain.ErrAccountLocked; a right password on an unverified account with
-// domain.ErrEmailNotVerified.
+// domain.ErrEmailNotVerified; a right password on an account with a second
+// factor with *SecondFactorRequiredError, whose token the second step
+// (LoginSecondFactor) takes with a code.
 //
 // It costs two short write transactions on the user and no other read: one
 // admits the attempt (the lockout's slot), the other decides it, opens the
 // session and upgrades a stale hash, together. The slow hash runs between
 // them, outside any transaction.
 func (s *Service) Login(ctx context.Context, rawEmail, password string) (LoginResult, error) {
-	res, err := s.login(ctx, rawEmail, password)
+	return s.LoginWithCode(ctx, rawEmail, password, "")
+}
+
+// LoginWithCode is Login in one step for an account with a second factor:
+// code (TOTP or recovery) comes with the password. It is checked only
+// after a right password, and a wrong one fails with
+// domain.ErrSecondFactorFailed and counts toward the lockout, in the same
+// attempt as the password. Without a second factor the code is ignored.
+func (s *Service) LoginWithCode(ctx context.Context, rawEmail, password, code string) (LoginResult, error) {
+	res, err := s.login(ctx, rawEmail, password, code)
 	if err != nil {
 		return LoginResult{}, fmt.Errorf("login: %w", err)
 	}
 	return res, nil
 }
 
-func (s *Service) login(ctx context.Context, rawEmail, password string) (LoginResult, error) {
+func (s *Service) login(ctx context.Context, rawEmail, password, code string) (LoginResult, error) {
 	email, err := domain.NormalizeEmail(rawEmail)
 	if err != nil {
 		return LoginResult{}, s.failUnknown(ctx, password)
@@ -61,28 +72,61 @@ func (s *Service) login(ctx context.Context, rawEmail, password string) (LoginRe
 	if err != nil {
 		return LoginResult{}, err
 	}
-	var out *domain.User
-	var sessionID string
+	var (
+		out       *domain.User
+		sess      domain.Session
+		mfaToken  string
+		codeLocks bool
+	)
 	err = s.decide(ctx, dctx, p, "login", func(u *domain.User) error {
 		if err := u.CheckCanLogin(); err != nil {
 			return err
 		}
 		now := s.clock.Now()
-		sess := domain.NewSession(s.ids.NewID(), now, s.sessionPolicy(), clientIP(ctx), userAgent(ctx))
+		if u.MFAEnabled() {
+			// The password is half of this login: the code completes it,
+			// now or in a second step.
+			if code == "" {
+				token, err := s.secrets.NewSecret()
+				if err != nil {
+					return err
+				}
+				mfaToken = token
+				u.SetMFAToken(hashSecret(mfaToken), now.Add(domain.MFATokenTTL))
+				return domain.ErrSecondFactorRequired
+			}
+			used, err := s.checkSecondFactor(u, code, true, now)
+			if errors.Is(err, domain.ErrInvalidCode) {
+				codeLocks = s.failedCode(ctx, u, "", p.secret, "login", now)
+				return domain.ErrSecondFactorFailed
+			}
+			if err != nil {
+				return err
+			}
+			s.recordUse(ctx, u, "", used)
+			sess, out = s.openSecondFactorSession(ctx, u, refresh, now), u
+			return nil
+		}
+		sess = domain.NewSession(s.ids.NewID(), now, s.sessionPolicy(), clientIP(ctx), userAgent(ctx))
 		u.OpenSession(sess, hashSecret(refresh))
 		u.Record(s.event(ctx, domain.EventLoginSucceeded, u.ID(), u.ID(), ""))
-		out, sessionID = u, sess.ID
+		out = u
 		return nil
 	})
+	if codeLocks {
+		s.wake()
+	}
 	switch {
 	case errors.Is(err, domain.ErrUserNotFound): // deleted meanwhile
 		return LoginResult{}, s.failUnknown(ctx, password)
 	case errors.Is(err, domain.ErrWrongPassword): // a stale proof included
 		return LoginResult{}, domain.ErrInvalidCredentials
+	case errors.Is(err, domain.ErrSecondFactorRequired):
+		return LoginResult{}, &SecondFactorRequiredError{Token: mfaToken, ExpiresIn: domain.MFATokenTTL}
 	case err != nil:
 		return LoginResult{}, err
 	}
-	return s.issue(out, sessionID, refresh)
+	return s.issue(out, sess.ID, refresh, sess.AuthMethods()...)
 }
 
 // passwordCheck is a password checked under the lockout, not yet decided.
@@ -177,8 +221,9 @@ func (s *Service) admit(ctx context.Context, email, userID string) (passwordChec
 // the lockout counts it and, when the password was right, then applies,
 // with a stale hash upgraded. A wrong password fails with
 // domain.ErrWrongPassword. Either way the decision is saved: then's error
-// too is returned only after it is, so then must refuse before it changes
-// anything.
+// too is returned only after it is, with what then changed, so then must
+// refuse before it changes anything but what its refusal owes (the token
+// of a login's second step, the count of a wrong second-factor code).
 func (s *Service) decide(ctx, dctx context.Context, p passwordCheck, door string, then func(u *domain.User) error) error {
 	var refused error
 	lockedNow := false

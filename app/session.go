@@ -9,9 +9,11 @@ import (
 	"github.com/usersvc/usersvc/ports"
 )
 
-func (s *Service) issue(u *domain.User, sessionID, refresh string) (LoginResult, error) {
+// issue signs an access token for u in session sessionID; amr are how the
+// session's login proved its user (none: a password).
+func (s *Service) issue(u *domain.User, sessionID, refresh string, amr ...string) (LoginResult, error) {
 	token, ttl, err := s.issuer.Issue(ports.AccessClaims{
-		UserID: u.ID(), Role: u.Role(), TokenVersion: u.TokenVersion(), SessionID: sessionID,
+		UserID: u.ID(), Role: u.Role(), TokenVersion: u.TokenVersion(), SessionID: sessionID, AuthMethods: amr,
 	}, s.clock.Now())
 	if err != nil {
 		return LoginResult{}, err
@@ -60,7 +62,7 @@ func (s *Service) refresh(ctx context.Context, refreshToken string) (LoginResult
 	if err != nil {
 		return LoginResult{}, err
 	}
-	return s.issue(u, sess.ID, next)
+	return s.issue(u, sess.ID, next, sess.AuthMethods()...)
 }
 
 // Logout ends the caller's session, so its refresh token and every access

@@ -24,6 +24,14 @@ const (
 	EventUserDeleted        AuditEventType = "user_deleted"
 	EventLogout             AuditEventType = "logout"
 	EventRefreshTokenReuse  AuditEventType = "refresh_token_reused"
+
+	// The second factor (PRODUCT.md 8.1).
+	EventMFAEnabled               AuditEventType = "mfa_enabled"
+	EventMFADisabled              AuditEventType = "mfa_disabled"
+	EventMFAReset                 AuditEventType = "mfa_reset"
+	EventMFACodeFailed            AuditEventType = "mfa_code_failed"
+	EventRecoveryCodeUsed         AuditEventType = "recovery_code_used"
+	EventRecoveryCodesRegenerated AuditEventType = "recovery_codes_regenerated"
 )
 
 // AuditEvents lists every event type, for validating filters.
@@ -33,6 +41,8 @@ func AuditEvents() []AuditEventType {
 		EventLoginFailed, EventAccountLocked, EventAccountUnlocked, EventRoleChanged,
 		EventProfessionalSet, EventUserUpdated, EventPasswordChanged, EventPasswordReset,
 		EventResetRequested, EventVerificationResent, EventUserDeleted, EventLogout, EventRefreshTokenReuse,
+		EventMFAEnabled, EventMFADisabled, EventMFAReset, EventMFACodeFailed, EventRecoveryCodeUsed,
+		EventRecoveryCodesRegenerated,
 	}
 }
 

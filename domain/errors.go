@@ -59,6 +59,20 @@ var (
 	ErrLoginBusy = fmt.Errorf("login attempts in flight: %w", ErrUnavailable)
 	// ErrNicknameExhausted: no free generated nickname was found.
 	ErrNicknameExhausted = fmt.Errorf("could not generate a unique nickname: %w", ErrUnavailable)
+
+	// The second factor (PRODUCT.md 8.1).
+	ErrMFAEnabled    = fmt.Errorf("second factor already enabled: %w", ErrConflict)
+	ErrMFANotEnabled = fmt.Errorf("second factor not enabled: %w", ErrConflict)
+	ErrNoPendingMFA  = fmt.Errorf("no second factor pending confirmation: %w", ErrConflict)
+	// ErrInvalidCode: a wrong, spent or malformed code where the caller is
+	// known (enrolment, disabling, new recovery codes).
+	ErrInvalidCode = fmt.Errorf("invalid code: %w", ErrRejected)
+	// ErrSecondFactorFailed: the same at a login, which it leaves
+	// unauthenticated.
+	ErrSecondFactorFailed = fmt.Errorf("invalid second-factor code: %w", ErrUnauthenticated)
+	ErrInvalidMFAToken    = fmt.Errorf("invalid or expired MFA token: %w", ErrUnauthenticated)
+	// ErrSecondFactorRequired: the password was right, and a code must follow.
+	ErrSecondFactorRequired = fmt.Errorf("second factor required: %w", ErrForbidden)
 )
 
 // Code says what is wrong with one input field. Codes are stable machine

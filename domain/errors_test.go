@@ -34,6 +34,13 @@ func TestErrorKinds(t *testing.T) {
 		{"ErrSessionNotFound", domain.ErrSessionNotFound, domain.ErrNotFound},
 		{"ErrLoginBusy", domain.ErrLoginBusy, domain.ErrUnavailable},
 		{"ErrNicknameExhausted", domain.ErrNicknameExhausted, domain.ErrUnavailable},
+		{"ErrMFAEnabled", domain.ErrMFAEnabled, domain.ErrConflict},
+		{"ErrMFANotEnabled", domain.ErrMFANotEnabled, domain.ErrConflict},
+		{"ErrNoPendingMFA", domain.ErrNoPendingMFA, domain.ErrConflict},
+		{"ErrInvalidCode", domain.ErrInvalidCode, domain.ErrRejected},
+		{"ErrSecondFactorFailed", domain.ErrSecondFactorFailed, domain.ErrUnauthenticated},
+		{"ErrInvalidMFAToken", domain.ErrInvalidMFAToken, domain.ErrUnauthenticated},
+		{"ErrSecondFactorRequired", domain.ErrSecondFactorRequired, domain.ErrForbidden},
 		{"ValidationError", &domain.ValidationError{}, domain.ErrInvalid},
 		{"FieldInvalid", domain.FieldInvalid(domain.FieldError{Field: "email", Code: domain.CodeEmailSyntax}), domain.ErrInvalid},
 	}

@@ -53,6 +53,19 @@ type LoginAttempt struct {
 // as failures) or lift an expired lock: the change is to be saved even when
 // admission fails.
 func (u *User) BeginLoginAttempt(now time.Time, p LockoutPolicy) (LoginAttempt, error) {
+	if err := u.admit(now, p); err != nil {
+		return LoginAttempt{}, err
+	}
+	s := &u.s
+	s.LoginsInFlight++
+	s.LoginLeaseUntil = now.Add(p.AttemptLease).UTC()
+	return LoginAttempt{PasswordHash: s.PasswordHash, passwordVersion: s.PasswordVersion}, nil
+}
+
+// admit is what every guess must pass before it is checked: attempts whose
+// lease ran out count as failures, an expired lock is lifted, a lock
+// refuses (ErrAccountLocked), and so do slots all taken (ErrLoginBusy).
+func (u *User) admit(now time.Time, p LockoutPolicy) error {
 	s := &u.s
 	if s.LoginsInFlight > 0 && now.After(s.LoginLeaseUntil) {
 		s.FailedLoginAttempts += s.LoginsInFlight
@@ -63,16 +76,14 @@ func (u *User) BeginLoginAttempt(now time.Time, p LockoutPolicy) (LoginAttempt, 
 	}
 	if s.IsLocked {
 		if s.LockReason == LockByStaff || p.Duration <= 0 || now.Before(s.LockedAt.Add(p.Duration)) {
-			return LoginAttempt{}, ErrAccountLocked
+			return ErrAccountLocked
 		}
 		u.unlock(now)
 	}
 	if s.FailedLoginAttempts+s.LoginsInFlight >= p.MaxAttempts {
-		return LoginAttempt{}, ErrLoginBusy
+		return ErrLoginBusy
 	}
-	s.LoginsInFlight++
-	s.LoginLeaseUntil = now.Add(p.AttemptLease).UTC()
-	return LoginAttempt{PasswordHash: s.PasswordHash, passwordVersion: s.PasswordVersion}, nil
+	return nil
 }
 
 // EndLoginAttempt decides an admitted attempt whose password check said ok.
@@ -81,7 +92,10 @@ func (u *User) BeginLoginAttempt(now time.Time, p LockoutPolicy) (LoginAttempt, 
 // ErrWrongPassword for a wrong password, which counts, and the one that
 // reaches MaxAttempts locks the account (lockedNow); with ErrAccountLocked
 // when the account locked while the attempt was in flight. A right password
-// resets the count and stamps last_login_at when the email is verified.
+// resets the count and stamps last_login_at when the email is verified,
+// unless a second factor is on: then only a right code completes the login
+// (CompleteLogin), or a password known to a guesser would let codes be
+// guessed without end.
 func (u *User) EndLoginAttempt(a LoginAttempt, ok bool, now time.Time, p LockoutPolicy) (lockedNow bool, err error) {
 	s := &u.s
 	if s.LoginsInFlight > 0 {
@@ -104,9 +118,8 @@ func (u *User) EndLoginAttempt(a LoginAttempt, ok bool, now time.Time, p Lockout
 		// resets nothing.
 		return false, ErrAccountLocked
 	}
-	s.FailedLoginAttempts = 0
-	if s.EmailVerified {
-		s.LastLoginAt = now.UTC()
+	if !u.MFAEnabled() {
+		u.CompleteLogin(now)
 	}
 	return false, nil
 }

@@ -9,6 +9,10 @@ const (
 	MessageProfessional  MessageKind = "professional_upgrade"
 	MessageLocked        MessageKind = "account_locked"
 	MessagePasswordReset MessageKind = "password_reset"
+	// The second factor was turned on, off, or reset by an ADMIN.
+	MessageMFAEnabled  MessageKind = "mfa_enabled"
+	MessageMFADisabled MessageKind = "mfa_disabled"
+	MessageMFAReset    MessageKind = "mfa_reset"
 )
 
 // Message is an email owed to a user; adapters render it.

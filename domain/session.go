@@ -22,6 +22,19 @@ type Session struct {
 	UserVersion int
 	IP          string // of the login
 	UserAgent   string // of the login, cut to MaxUserAgentLen
+	// SecondFactor says the login proved a second factor as well as the
+	// password; a refresh keeps it (the amr of the session's tokens).
+	SecondFactor bool
+}
+
+// AuthMethods are how the session's login proved who its user is, as the
+// amr claim names them (RFC 8176): a password, and a one-time code when a
+// second factor was proved.
+func (s Session) AuthMethods() []string {
+	if s.SecondFactor {
+		return []string{"pwd", "otp"}
+	}
+	return []string{"pwd"}
 }
 
 // MaxUserAgentLen bounds the user agent kept with a session, in characters.

@@ -108,6 +108,14 @@ type UserState struct {
 	// PasswordVersion is bumped whenever the password itself changes (not
 	// when its hash is only upgraded), so a check of an older one is stale.
 	PasswordVersion int
+	// The second factor (mfa.go). Secrets are sealed by the use cases
+	// (ports.SecretBox); the domain keeps them opaque.
+	TOTPSecret         string        // sealed; empty: no second factor
+	TOTPPendingSecret  string        // sealed; an enrolment not confirmed yet
+	TOTPLastStep       int64         // the step of the last TOTP code accepted; it and earlier ones are refused
+	RecoveryCodeHashes RecoveryCodes // hashes of the recovery codes; a used one is empty
+	MFATokenHash       string        // the second step of a login pending; empty: none
+	MFATokenExpiresAt  time.Time
 }
 
 // User is the aggregate that holds every user rule.
@@ -251,6 +259,7 @@ func (u *User) ChangePassword(hash, keep string, now time.Time) {
 	u.s.PasswordVersion++
 	u.s.ResetTokenHash = ""
 	u.s.ResetExpiresAt = time.Time{}
+	u.clearMFAToken() // a pending second step proved the old password
 	u.EndOtherSessions(keep, now)
 	u.touch(now)
 }
@@ -263,7 +272,8 @@ func (u *User) SetResetToken(hash string, expiresAt time.Time) {
 }
 
 // ResetPassword consumes a reset token: the password is replaced, the
-// account unlocked and every access token ended.
+// account unlocked and every access token ended. The second factor stays
+// on: a reset proves only the mailbox, and the next login asks for a code.
 func (u *User) ResetPassword(tokenHash, newHash string, now time.Time) error {
 	if u.s.ResetTokenHash == "" ||
 		subtle.ConstantTimeCompare([]byte(u.s.ResetTokenHash), []byte(tokenHash)) != 1 ||
@@ -274,6 +284,7 @@ func (u *User) ResetPassword(tokenHash, newHash string, now time.Time) error {
 	u.s.ResetExpiresAt = time.Time{}
 	u.s.PasswordHash = newHash
 	u.s.PasswordVersion++
+	u.clearMFAToken()
 	u.unlock(now)
 	// Attempts in flight keep their slots: each releases its own when it
 	// ends, so the count stays exact across the reset.

@@ -67,6 +67,8 @@ type TokenPurpose int
 const (
 	TokenPasswordReset TokenPurpose = iota + 1
 	TokenUnlock
+	// TokenMFA is the mfa_token of a login waiting for its second factor.
+	TokenMFA
 )
 
 // UserQuery selects, orders and pages users for UserStore.ListUsers. The

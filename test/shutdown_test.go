@@ -24,7 +24,7 @@ func TestSIGTERMFinishesLoginsInFlight(t *testing.T) {
 	inst := startInstances(t, 1, map[string]string{
 		// The production hash, so the 30 logins are still queued behind it
 		// when SIGTERM arrives.
-		"HASH_MEMORY_KIB": "19456", "HASH_ITERATIONS": "2", "HASH_CONCURRENCY": "1",
+		"HASH_MEMORY_KIB": "19456", "HASH_ITERATIONS": "8", "HASH_CONCURRENCY": "1",
 	})[0]
 	const n = 30
 	statuses := make(chan int, n)

@@ -34,6 +34,11 @@ const (
 	detailInvalidInput       = "Invalid input"
 	detailRejected           = "Request rejected"
 	detailConflict           = "Conflict"
+	detailInvalidCode        = "Invalid code"
+	detailInvalidMFAToken    = "Invalid or expired MFA token" //nolint:gosec // words for a client, not a credential
+	detailMFAEnabled         = "Second factor already enabled"
+	detailMFANotEnabled      = "Second factor not enabled"
+	detailNoPendingMFA       = "No second factor pending confirmation"
 )
 
 // kindAnswer is how every error of one kind is answered.
@@ -79,6 +84,13 @@ var details = []struct {
 	{domain.ErrLastAdmin, detailLastAdmin},
 	{domain.ErrSessionNotFound, detailSessionNotFound},
 	{domain.ErrUserNotFound, detailUserNotFound},
+	{domain.ErrInvalidCode, detailInvalidCode},
+	{domain.ErrSecondFactorFailed, detailInvalidCode},
+	{domain.ErrInvalidMFAToken, detailInvalidMFAToken},
+	{domain.ErrSecondFactorRequired, detailSecondFactorRequired},
+	{domain.ErrMFAEnabled, detailMFAEnabled},
+	{domain.ErrMFANotEnabled, detailMFANotEnabled},
+	{domain.ErrNoPendingMFA, detailNoPendingMFA},
 }
 
 // answerFor finds the answer of err's kind. A deadline that passed is

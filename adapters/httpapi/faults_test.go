@@ -66,6 +66,18 @@ func failingMock(err error) *UseCasesMock {
 		},
 		MeFunc:       func(context.Context, domain.Actor) (*domain.User, error) { return nil, err },
 		UpdateMeFunc: func(context.Context, domain.Actor, app.UpdateMeInput) (*domain.User, error) { return nil, err },
+		// The second factor (mfa.go).
+		LoginWithCodeFunc: func(context.Context, string, string, string) (app.LoginResult, error) {
+			return app.LoginResult{}, err
+		},
+		LoginSecondFactorFunc: func(context.Context, string, string) (app.LoginResult, error) { return app.LoginResult{}, err },
+		EnrolTOTPFunc: func(context.Context, domain.Actor, string) (app.TOTPEnrolment, error) {
+			return app.TOTPEnrolment{}, err
+		},
+		ConfirmTOTPFunc:             func(context.Context, domain.Actor, string) ([]string, error) { return nil, err },
+		DisableTOTPFunc:             func(context.Context, domain.Actor, string, string) error { return err },
+		RegenerateRecoveryCodesFunc: func(context.Context, domain.Actor, string) ([]string, error) { return nil, err },
+		ResetSecondFactorFunc:       func(context.Context, domain.Actor, string) (*domain.User, error) { return nil, err },
 	}
 }
 
@@ -97,6 +109,13 @@ var mockRoutes = []mockRoute{
 	{"ChangeRole", false, http.MethodPatch, "/users/" + unknownID + "/role", obj{"role": "MANAGER"}},
 	{"Me", false, http.MethodGet, "/users/me", nil},
 	{"UpdateMe", false, http.MethodPatch, "/users/me", obj{"bio": "x"}},
+	{"LoginWithCode", false, http.MethodPost, "/login/", form{"username": {"a@example.com"}, "password": {testPassword}, "mfa_code": {"123456"}}},
+	{"LoginSecondFactor", false, http.MethodPost, "/login/mfa", obj{"mfa_token": "t", "code": "123456"}},
+	{"EnrolTOTP", false, http.MethodPost, "/users/me/mfa/totp", obj{"password": testPassword}},
+	{"ConfirmTOTP", false, http.MethodPost, "/users/me/mfa/totp/confirm", obj{"code": "123456"}},
+	{"DisableTOTP", false, http.MethodDelete, "/users/me/mfa/totp", obj{"password": testPassword, "code": "123456"}},
+	{"RegenerateRecoveryCodes", false, http.MethodPost, "/users/me/mfa/recovery-codes", obj{"code": "123456"}},
+	{"ResetSecondFactor", false, http.MethodPost, "/users/" + unknownID + "/mfa/reset", nil},
 }
 
 // wantInternal checks a 500 that says nothing but "internal error" and the
@@ -298,6 +317,13 @@ func TestErrorStatusTable(t *testing.T) {
 		{"unavailable", domain.ErrUnavailable, 503, "Service temporarily unavailable, try again shortly", "Retry-After", false},
 		{"login busy", domain.ErrLoginBusy, 503, "Service temporarily unavailable, try again shortly", "Retry-After", false},
 		{"nickname exhausted", domain.ErrNicknameExhausted, 503, "Service temporarily unavailable, try again shortly", "Retry-After", false},
+		{"invalid code", domain.ErrInvalidCode, 400, "Invalid code", "", false},
+		{"second factor failed", domain.ErrSecondFactorFailed, 401, "Invalid code", "WWW-Authenticate", false},
+		{"invalid mfa token", domain.ErrInvalidMFAToken, 401, "Invalid or expired MFA token", "WWW-Authenticate", false},
+		{"second factor required", domain.ErrSecondFactorRequired, 403, "Second factor required", "", false},
+		{"mfa enabled", domain.ErrMFAEnabled, 409, "Second factor already enabled", "", false},
+		{"mfa not enabled", domain.ErrMFANotEnabled, 409, "Second factor not enabled", "", false},
+		{"no pending mfa", domain.ErrNoPendingMFA, 409, "No second factor pending confirmation", "", false},
 		{"deadline", context.DeadlineExceeded, 503, "Service temporarily unavailable, try again shortly", "Retry-After", false},
 	} {
 		for _, rt := range []struct{ method, path string }{

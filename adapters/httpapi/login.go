@@ -14,6 +14,8 @@ import (
 
 type loginer interface {
 	Login(ctx context.Context, email, password string) (app.LoginResult, error)
+	// LoginWithCode is Login with the code of a second factor (mfa_code).
+	LoginWithCode(ctx context.Context, email, password, code string) (app.LoginResult, error)
 	Refresh(ctx context.Context, refreshToken string) (app.LoginResult, error)
 }
 
@@ -27,7 +29,7 @@ type tokenJSON struct {
 
 // loginFields are what /login/ reads; OAuth2 clients may also send a client
 // id and secret, which a public client's grants ignore.
-var loginFields = []string{"username", "email", "password", "grant_type", "scope", "client_id", "client_secret", "refresh_token"}
+var loginFields = []string{"username", "email", "password", "grant_type", "scope", "client_id", "client_secret", "refresh_token", "mfa_code"}
 
 // loginRequest is a password grant or a refresh-token grant.
 type loginRequest struct {
@@ -35,6 +37,7 @@ type loginRequest struct {
 	email        string
 	password     string
 	refreshToken string
+	mfaCode      string // the second factor's code, for a login in one step
 }
 
 // handleLogin takes the OAuth2 password grant (RFC 6749 section 4.3) and
@@ -52,10 +55,14 @@ func handleLogin(log *slog.Logger, lim *limits, uc loginer) http.Handler {
 			if !lim.allowAccount(w, r, limitLogin, req.email) {
 				return
 			}
-			res, err = uc.Login(r.Context(), req.email, req.password)
+			if req.mfaCode != "" {
+				res, err = uc.LoginWithCode(r.Context(), req.email, req.password, req.mfaCode)
+			} else {
+				res, err = uc.Login(r.Context(), req.email, req.password)
+			}
 		}
 		if err != nil {
-			writeError(w, r, log, "body", err)
+			writeLoginError(w, r, log, err)
 			return
 		}
 		writeToken(w, res)
@@ -147,6 +154,9 @@ func readLogin(w http.ResponseWriter, r *http.Request) (loginRequest, error) {
 	}
 	if s := o.str("password", true, false); s != nil {
 		req.password = *s
+	}
+	if s := o.str("mfa_code", false, true); s != nil {
+		req.mfaCode = *s
 	}
 	return req, o.err()
 }

@@ -35,7 +35,8 @@ const (
 	metricRateLimited = "usersvc_rate_limited_total"
 )
 
-// The outcomes of POST /login, from its status (PRODUCT.md section 3).
+// The outcomes of POST /login and of its second step, POST /login/mfa,
+// from their status (PRODUCT.md sections 3 and 8.1).
 const (
 	loginSuccess     = "success"      // 200
 	loginFailure     = "failure"      // 401: wrong email or password, or unverified
@@ -44,9 +45,12 @@ const (
 	loginUnavailable = "unavailable"  // 503: hashing shed the load, or the database is down
 	loginInvalid     = "invalid"      // 413, 415, 422: a malformed request
 	loginError       = "error"        // anything else (500, a client gone away)
+	// 403 from /login: the password was right and a second factor is on;
+	// the login ends at /login/mfa, counted there.
+	loginSecondFactor = "second_factor"
 )
 
-var loginOutcomes = []string{loginSuccess, loginFailure, loginLocked, loginRateLimited, loginUnavailable, loginInvalid, loginError}
+var loginOutcomes = []string{loginSuccess, loginFailure, loginLocked, loginRateLimited, loginUnavailable, loginInvalid, loginError, loginSecondFactor}
 
 // routeLimits names the rate-limit bucket whose 429 each route answers
 // (routes.go), for usersvc_rate_limited_total.
@@ -59,6 +63,7 @@ var routeLimits = map[string]string{
 	"/password-reset":         limitResetConfirm,
 	"/token/refresh":          limitRefresh,
 	"/unlock":                 limitUnlock,
+	"/login/mfa":              limitLoginMFA,
 }
 
 // durationBuckets are Prometheus's defaults, plus the request deadline.
@@ -99,7 +104,8 @@ func newHTTPMetrics(reg *prometheus.Registry) *httpMetrics {
 		logins: register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: metricLogins,
 			Help: "POST /login answers by outcome: success, failure (401), locked (400), rate_limited (429), " +
-				"unavailable (503), invalid (malformed) or error. Refresh grants sent to /login count too.",
+				"unavailable (503), invalid (malformed) or error. Refresh grants sent to /login count too. " +
+				"second_factor (403) is a right password awaiting its code; POST /login/mfa answers count as the rest.",
 		}, []string{"outcome"})),
 		rateLimited: register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: metricRateLimited,
@@ -157,7 +163,7 @@ func instrument(m *httpMetrics, next http.Handler) http.Handler {
 		method, route := methodLabel(r.Method), routeName(r)
 		m.requests.WithLabelValues(method, route, strconv.Itoa(status)).Inc()
 		m.duration.WithLabelValues(method, route).Observe(time.Since(start).Seconds())
-		if route == "/login" && r.Method == http.MethodPost {
+		if (route == "/login" || route == "/login/mfa") && r.Method == http.MethodPost {
 			m.logins.WithLabelValues(loginOutcome(status)).Inc()
 		}
 		if status == http.StatusTooManyRequests {
@@ -189,6 +195,8 @@ func loginOutcome(status int) string {
 		return loginFailure
 	case http.StatusBadRequest:
 		return loginLocked
+	case http.StatusForbidden:
+		return loginSecondFactor
 	case http.StatusTooManyRequests:
 		return loginRateLimited
 	case http.StatusServiceUnavailable:

@@ -33,6 +33,9 @@ var _ httpapi.UseCases = &UseCasesMock{}
 //			ConfirmPasswordResetFunc: func(ctx context.Context, token string, newPassword string) error {
 //				panic("mock out the ConfirmPasswordReset method")
 //			},
+//			ConfirmTOTPFunc: func(ctx context.Context, actor domain.Actor, code string) ([]string, error) {
+//				panic("mock out the ConfirmTOTP method")
+//			},
 //			CreateUserFunc: func(ctx context.Context, actor domain.Actor, in app.NewUserInput) (*domain.User, error) {
 //				panic("mock out the CreateUser method")
 //			},
@@ -41,6 +44,12 @@ var _ httpapi.UseCases = &UseCasesMock{}
 //			},
 //			DeleteUserFunc: func(ctx context.Context, actor domain.Actor, userID string) error {
 //				panic("mock out the DeleteUser method")
+//			},
+//			DisableTOTPFunc: func(ctx context.Context, actor domain.Actor, password string, code string) error {
+//				panic("mock out the DisableTOTP method")
+//			},
+//			EnrolTOTPFunc: func(ctx context.Context, actor domain.Actor, password string) (app.TOTPEnrolment, error) {
+//				panic("mock out the EnrolTOTP method")
 //			},
 //			GetUserFunc: func(ctx context.Context, actor domain.Actor, userID string) (*domain.User, error) {
 //				panic("mock out the GetUser method")
@@ -57,6 +66,12 @@ var _ httpapi.UseCases = &UseCasesMock{}
 //			LoginFunc: func(ctx context.Context, email string, password string) (app.LoginResult, error) {
 //				panic("mock out the Login method")
 //			},
+//			LoginSecondFactorFunc: func(ctx context.Context, mfaToken string, code string) (app.LoginResult, error) {
+//				panic("mock out the LoginSecondFactor method")
+//			},
+//			LoginWithCodeFunc: func(ctx context.Context, email string, password string, code string) (app.LoginResult, error) {
+//				panic("mock out the LoginWithCode method")
+//			},
 //			LogoutFunc: func(ctx context.Context, actor domain.Actor, refreshToken string) error {
 //				panic("mock out the Logout method")
 //			},
@@ -66,6 +81,9 @@ var _ httpapi.UseCases = &UseCasesMock{}
 //			RefreshFunc: func(ctx context.Context, refreshToken string) (app.LoginResult, error) {
 //				panic("mock out the Refresh method")
 //			},
+//			RegenerateRecoveryCodesFunc: func(ctx context.Context, actor domain.Actor, code string) ([]string, error) {
+//				panic("mock out the RegenerateRecoveryCodes method")
+//			},
 //			RegisterFunc: func(ctx context.Context, in app.NewUserInput) (*domain.User, error) {
 //				panic("mock out the Register method")
 //			},
@@ -74,6 +92,9 @@ var _ httpapi.UseCases = &UseCasesMock{}
 //			},
 //			ResendVerificationFunc: func(ctx context.Context, email string) error {
 //				panic("mock out the ResendVerification method")
+//			},
+//			ResetSecondFactorFunc: func(ctx context.Context, actor domain.Actor, userID string) (*domain.User, error) {
+//				panic("mock out the ResetSecondFactor method")
 //			},
 //			SearchUsersFunc: func(ctx context.Context, actor domain.Actor, in app.UserSearch) (app.UserSearchPage, error) {
 //				panic("mock out the SearchUsers method")
@@ -115,6 +136,9 @@ type UseCasesMock struct {
 	// ConfirmPasswordResetFunc mocks the ConfirmPasswordReset method.
 	ConfirmPasswordResetFunc func(ctx context.Context, token string, newPassword string) error
 
+	// ConfirmTOTPFunc mocks the ConfirmTOTP method.
+	ConfirmTOTPFunc func(ctx context.Context, actor domain.Actor, code string) ([]string, error)
+
 	// CreateUserFunc mocks the CreateUser method.
 	CreateUserFunc func(ctx context.Context, actor domain.Actor, in app.NewUserInput) (*domain.User, error)
 
@@ -123,6 +147,12 @@ type UseCasesMock struct {
 
 	// DeleteUserFunc mocks the DeleteUser method.
 	DeleteUserFunc func(ctx context.Context, actor domain.Actor, userID string) error
+
+	// DisableTOTPFunc mocks the DisableTOTP method.
+	DisableTOTPFunc func(ctx context.Context, actor domain.Actor, password string, code string) error
+
+	// EnrolTOTPFunc mocks the EnrolTOTP method.
+	EnrolTOTPFunc func(ctx context.Context, actor domain.Actor, password string) (app.TOTPEnrolment, error)
 
 	// GetUserFunc mocks the GetUser method.
 	GetUserFunc func(ctx context.Context, actor domain.Actor, userID string) (*domain.User, error)
@@ -139,6 +169,12 @@ type UseCasesMock struct {
 	// LoginFunc mocks the Login method.
 	LoginFunc func(ctx context.Context, email string, password string) (app.LoginResult, error)
 
+	// LoginSecondFactorFunc mocks the LoginSecondFactor method.
+	LoginSecondFactorFunc func(ctx context.Context, mfaToken string, code string) (app.LoginResult, error)
+
+	// LoginWithCodeFunc mocks the LoginWithCode method.
+	LoginWithCodeFunc func(ctx context.Context, email string, password string, code string) (app.LoginResult, error)
+
 	// LogoutFunc mocks the Logout method.
 	LogoutFunc func(ctx context.Context, actor domain.Actor, refreshToken string) error
 
@@ -148,6 +184,9 @@ type UseCasesMock struct {
 	// RefreshFunc mocks the Refresh method.
 	RefreshFunc func(ctx context.Context, refreshToken string) (app.LoginResult, error)
 
+	// RegenerateRecoveryCodesFunc mocks the RegenerateRecoveryCodes method.
+	RegenerateRecoveryCodesFunc func(ctx context.Context, actor domain.Actor, code string) ([]string, error)
+
 	// RegisterFunc mocks the Register method.
 	RegisterFunc func(ctx context.Context, in app.NewUserInput) (*domain.User, error)
 
@@ -156,6 +195,9 @@ type UseCasesMock struct {
 
 	// ResendVerificationFunc mocks the ResendVerification method.
 	ResendVerificationFunc func(ctx context.Context, email string) error
+
+	// ResetSecondFactorFunc mocks the ResetSecondFactor method.
+	ResetSecondFactorFunc func(ctx context.Context, actor domain.Actor, userID string) (*domain.User, error)
 
 	// SearchUsersFunc mocks the SearchUsers method.
 	SearchUsersFunc func(ctx context.Context, actor domain.Actor, in app.UserSearch) (app.UserSearchPage, error)
@@ -218,6 +260,15 @@ type UseCasesMock struct {
 			// NewPassword is the newPassword argument value.
 			NewPassword string
 		}
+		// ConfirmTOTP holds details about calls to the ConfirmTOTP method.
+		ConfirmTOTP []struct {
+			// Ctx is the ctx argument value.
+			Ctx context.Context
+			// Actor is the actor argument value.
+			Actor domain.Actor
+			// Code is the code argument value.
+			Code string
+		}
 		// CreateUser holds details about calls to the CreateUser method.
 		CreateUser []struct {
 			// Ctx is the ctx argument value.
@@ -244,6 +295,26 @@ type UseCasesMock struct {
 			Actor domain.Actor
 			// UserID is the userID argument value.
 			UserID string
+		}
+		// DisableTOTP holds details about calls to the DisableTOTP method.
+		DisableTOTP []struct {
+			// Ctx is the ctx argument value.
+			Ctx context.Context
+			// Actor is the actor argument value.
+			Actor domain.Actor
+			// Password is the password argument value.
+			Password string
+			// Code is the code argument value.
+			Code string
+		}
+		// EnrolTOTP holds details about calls to the EnrolTOTP method.
+		EnrolTOTP []struct {
+			// Ctx is the ctx argument value.
+			Ctx context.Context
+			// Actor is the actor argument value.
+			Actor domain.Actor
+			// Password is the password argument value.
+			Password string
 		}
 		// GetUser holds details about calls to the GetUser method.
 		GetUser []struct {
@@ -292,6 +363,26 @@ type UseCasesMock struct {
 			// Password is the password argument value.
 			Password string
 		}
+		// LoginSecondFactor holds details about calls to the LoginSecondFactor method.
+		LoginSecondFactor []struct {
+			// Ctx is the ctx argument value.
+			Ctx context.Context
+			// MfaToken is the mfaToken argument value.
+			MfaToken string
+			// Code is the code argument value.
+			Code string
+		}
+		// LoginWithCode holds details about calls to the LoginWithCode method.
+		LoginWithCode []struct {
+			// Ctx is the ctx argument value.
+			Ctx context.Context
+			// Email is the email argument value.
+			Email string
+			// Password is the password argument value.
+			Password string
+			// Code is the code argument value.
+			Code string
+		}
 		// Logout holds details about calls to the Logout method.
 		Logout []struct {
 			// Ctx is the ctx argument value.
@@ -315,6 +406,15 @@ type UseCasesMock struct {
 			// RefreshToken is the refreshToken argument value.
 			RefreshToken string
 		}
+		// RegenerateRecoveryCodes holds details about calls to the RegenerateRecoveryCodes method.
+		RegenerateRecoveryCodes []struct {
+			// Ctx is the ctx argument value.
+			Ctx context.Context
+			// Actor is the actor argument value.
+			Actor domain.Actor
+			// Code is the code argument value.
+			Code string
+		}
 		// Register holds details about calls to the Register method.
 		Register []struct {
 			// Ctx is the ctx argument value.
@@ -335,6 +435,15 @@ type UseCasesMock struct {
 			Ctx context.Context
 			// Email is the email argument value.
 			Email string
+		}
+		// ResetSecondFactor holds details about calls to the ResetSecondFactor method.
+		ResetSecondFactor []struct {
+			// Ctx is the ctx argument value.
+			Ctx context.Context
+			// Actor is the actor argument value.
+			Actor domain.Actor
+			// UserID is the userID argument value.
+			UserID string
 		}
 		// SearchUsers holds details about calls to the SearchUsers method.
 		SearchUsers []struct {
@@ -400,31 +509,38 @@ type UseCasesMock struct {
 			Token string
 		}
 	}
-	lockAuthenticate          sync.RWMutex
-	lockChangePassword        sync.RWMutex
-	lockChangeRole            sync.RWMutex
-	lockConfirmPasswordReset  sync.RWMutex
-	lockCreateUser            sync.RWMutex
-	lockDeleteMe              sync.RWMutex
-	lockDeleteUser            sync.RWMutex
-	lockGetUser               sync.RWMutex
-	lockListAuditEvents       sync.RWMutex
-	lockListUsers             sync.RWMutex
-	lockLock                  sync.RWMutex
-	lockLogin                 sync.RWMutex
-	lockLogout                sync.RWMutex
-	lockMe                    sync.RWMutex
-	lockRefresh               sync.RWMutex
-	lockRegister              sync.RWMutex
-	lockRequestPasswordReset  sync.RWMutex
-	lockResendVerification    sync.RWMutex
-	lockSearchUsers           sync.RWMutex
-	lockUnlock                sync.RWMutex
-	lockUnlockWithToken       sync.RWMutex
-	lockUpdateMe              sync.RWMutex
-	lockUpdateUser            sync.RWMutex
-	lockUpgradeToProfessional sync.RWMutex
-	lockVerifyEmail           sync.RWMutex
+	lockAuthenticate            sync.RWMutex
+	lockChangePassword          sync.RWMutex
+	lockChangeRole              sync.RWMutex
+	lockConfirmPasswordReset    sync.RWMutex
+	lockConfirmTOTP             sync.RWMutex
+	lockCreateUser              sync.RWMutex
+	lockDeleteMe                sync.RWMutex
+	lockDeleteUser              sync.RWMutex
+	lockDisableTOTP             sync.RWMutex
+	lockEnrolTOTP               sync.RWMutex
+	lockGetUser                 sync.RWMutex
+	lockListAuditEvents         sync.RWMutex
+	lockListUsers               sync.RWMutex
+	lockLock                    sync.RWMutex
+	lockLogin                   sync.RWMutex
+	lockLoginSecondFactor       sync.RWMutex
+	lockLoginWithCode           sync.RWMutex
+	lockLogout                  sync.RWMutex
+	lockMe                      sync.RWMutex
+	lockRefresh                 sync.RWMutex
+	lockRegenerateRecoveryCodes sync.RWMutex
+	lockRegister                sync.RWMutex
+	lockRequestPasswordReset    sync.RWMutex
+	lockResendVerification      sync.RWMutex
+	lockResetSecondFactor       sync.RWMutex
+	lockSearchUsers             sync.RWMutex
+	lockUnlock                  sync.RWMutex
+	lockUnlockWithToken         sync.RWMutex
+	lockUpdateMe                sync.RWMutex
+	lockUpdateUser              sync.RWMutex
+	lockUpgradeToProfessional   sync.RWMutex
+	lockVerifyEmail             sync.RWMutex
 }
 
 // Authenticate calls AuthenticateFunc.
@@ -591,6 +707,46 @@ func (mock *UseCasesMock) ConfirmPasswordResetCalls() []struct {
 	return calls
 }
 
+// ConfirmTOTP calls ConfirmTOTPFunc.
+func (mock *UseCasesMock) ConfirmTOTP(ctx context.Context, actor domain.Actor, code string) ([]string, error) {
+	if mock.ConfirmTOTPFunc == nil {
+		panic("UseCasesMock.ConfirmTOTPFunc: method is nil but UseCases.ConfirmTOTP was just called")
+	}
+	callInfo := struct {
+		Ctx   context.Context
+		Actor domain.Actor
+		Code  string
+	}{
+		Ctx:   ctx,
+		Actor: actor,
+		Code:  code,
+	}
+	mock.lockConfirmTOTP.Lock()
+	mock.calls.ConfirmTOTP = append(mock.calls.ConfirmTOTP, callInfo)
+	mock.lockConfirmTOTP.Unlock()
+	return mock.ConfirmTOTPFunc(ctx, actor, code)
+}
+
+// ConfirmTOTPCalls gets all the calls that were made to ConfirmTOTP.
+// Check the length with:
+//
+//	len(mockedUseCases.ConfirmTOTPCalls())
+func (mock *UseCasesMock) ConfirmTOTPCalls() []struct {
+	Ctx   context.Context
+	Actor domain.Actor
+	Code  string
+} {
+	var calls []struct {
+		Ctx   context.Context
+		Actor domain.Actor
+		Code  string
+	}
+	mock.lockConfirmTOTP.RLock()
+	calls = mock.calls.ConfirmTOTP
+	mock.lockConfirmTOTP.RUnlock()
+	return calls
+}
+
 // CreateUser calls CreateUserFunc.
 func (mock *UseCasesMock) CreateUser(ctx context.Context, actor domain.Actor, in app.NewUserInput) (*domain.User, error) {
 	if mock.CreateUserFunc == nil {
@@ -708,6 +864,90 @@ func (mock *UseCasesMock) DeleteUserCalls() []struct {
 	mock.lockDeleteUser.RLock()
 	calls = mock.calls.DeleteUser
 	mock.lockDeleteUser.RUnlock()
+	return calls
+}
+
+// DisableTOTP calls DisableTOTPFunc.
+func (mock *UseCasesMock) DisableTOTP(ctx context.Context, actor domain.Actor, password string, code string) error {
+	if mock.DisableTOTPFunc == nil {
+		panic("UseCasesMock.DisableTOTPFunc: method is nil but UseCases.DisableTOTP was just called")
+	}
+	callInfo := struct {
+		Ctx      context.Context
+		Actor    domain.Actor
+		Password string
+		Code     string
+	}{
+		Ctx:      ctx,
+		Actor:    actor,
+		Password: password,
+		Code:     code,
+	}
+	mock.lockDisableTOTP.Lock()
+	mock.calls.DisableTOTP = append(mock.calls.DisableTOTP, callInfo)
+	mock.lockDisableTOTP.Unlock()
+	return mock.DisableTOTPFunc(ctx, actor, password, code)
+}
+
+// DisableTOTPCalls gets all the calls that were made to DisableTOTP.
+// Check the length with:
+//
+//	len(mockedUseCases.DisableTOTPCalls())
+func (mock *UseCasesMock) DisableTOTPCalls() []struct {
+	Ctx      context.Context
+	Actor    domain.Actor
+	Password string
+	Code     string
+} {
+	var calls []struct {
+		Ctx      context.Context
+		Actor    domain.Actor
+		Password string
+		Code     string
+	}
+	mock.lockDisableTOTP.RLock()
+	calls = mock.calls.DisableTOTP
+	mock.lockDisableTOTP.RUnlock()
+	return calls
+}
+
+// EnrolTOTP calls EnrolTOTPFunc.
+func (mock *UseCasesMock) EnrolTOTP(ctx context.Context, actor domain.Actor, password string) (app.TOTPEnrolment, error) {
+	if mock.EnrolTOTPFunc == nil {
+		panic("UseCasesMock.EnrolTOTPFunc: method is nil but UseCases.EnrolTOTP was just called")
+	}
+	callInfo := struct {
+		Ctx      context.Context
+		Actor    domain.Actor
+		Password string
+	}{
+		Ctx:      ctx,
+		Actor:    actor,
+		Password: password,
+	}
+	mock.lockEnrolTOTP.Lock()
+	mock.calls.EnrolTOTP = append(mock.calls.EnrolTOTP, callInfo)
+	mock.lockEnrolTOTP.Unlock()
+	return mock.EnrolTOTPFunc(ctx, actor, password)
+}
+
+// EnrolTOTPCalls gets all the calls that were made to EnrolTOTP.
+// Check the length with:
+//
+//	len(mockedUseCases.EnrolTOTPCalls())
+func (mock *UseCasesMock) EnrolTOTPCalls() []struct {
+	Ctx      context.Context
+	Actor    domain.Actor
+	Password string
+} {
+	var calls []struct {
+		Ctx      context.Context
+		Actor    domain.Actor
+		Password string
+	}
+	mock.lockEnrolTOTP.RLock()
+	calls = mock.calls.EnrolTOTP
+	mock.lockEnrolTOTP.RUnlock()
 	return calls
 }
 
@@ -915,6 +1155,90 @@ func (mock *UseCasesMock) LoginCalls() []struct {
 	return calls
 }
 
+// LoginSecondFactor calls LoginSecondFactorFunc.
+func (mock *UseCasesMock) LoginSecondFactor(ctx context.Context, mfaToken string, code string) (app.LoginResult, error) {
+	if mock.LoginSecondFactorFunc == nil {
+		panic("UseCasesMock.LoginSecondFactorFunc: method is nil but UseCases.LoginSecondFactor was just called")
+	}
+	callInfo := struct {
+		Ctx      context.Context
+		MfaToken string
+		Code     string
+	}{
+		Ctx:      ctx,
+		MfaToken: mfaToken,
+		Code:     code,
+	}
+	mock.lockLoginSecondFactor.Lock()
+	mock.calls.LoginSecondFactor = append(mock.calls.LoginSecondFactor, callInfo)
+	mock.lockLoginSecondFactor.Unlock()
+	return mock.LoginSecondFactorFunc(ctx, mfaToken, code)
+}
+
+// LoginSecondFactorCalls gets all the calls that were made to LoginSecondFactor.
+// Check the length with:
+//
+//	len(mockedUseCases.LoginSecondFactorCalls())
+func (mock *UseCasesMock) LoginSecondFactorCalls() []struct {
+	Ctx      context.Context
+	MfaToken string
+	Code     string
+} {
+	var calls []struct {
+		Ctx      context.Context
+		MfaToken string
+		Code     string
+	}
+	mock.lockLoginSecondFactor.RLock()
+	calls = mock.calls.LoginSecondFactor
+	mock.lockLoginSecondFactor.RUnlock()
+	return calls
+}
+
+// LoginWithCode calls LoginWithCodeFunc.
+func (mock *UseCasesMock) LoginWithCode(ctx context.Context, email string, password string, code string) (app.LoginResult, error) {
+	if mock.LoginWithCodeFunc == nil {
+		panic("UseCasesMock.LoginWithCodeFunc: method is nil but UseCases.LoginWithCode was just called")
+	}
+	callInfo := struct {
+		Ctx      context.Context
+		Email    string
+		Password string
+		Code     string
+	}{
+		Ctx:      ctx,
+		Email:    email,
+		Password: password,
+		Code:     code,
+	}
+	mock.lockLoginWithCode.Lock()
+	mock.calls.LoginWithCode = append(mock.calls.LoginWithCode, callInfo)
+	mock.lockLoginWithCode.Unlock()
+	return mock.LoginWithCodeFunc(ctx, email, password, code)
+}
+
+// LoginWithCodeCalls gets all the calls that were made to LoginWithCode.
+// Check the length with:
+//
+//	len(mockedUseCases.LoginWithCodeCalls())
+func (mock *UseCasesMock) LoginWithCodeCalls() []struct {
+	Ctx      context.Context
+	Email    string
+	Password string
+	Code     string
+} {
+	var calls []struct {
+		Ctx      context.Context
+		Email    string
+		Password string
+		Code     string
+	}
+	mock.lockLoginWithCode.RLock()
+	calls = mock.calls.LoginWithCode
+	mock.lockLoginWithCode.RUnlock()
+	return calls
+}
+
 // Logout calls LogoutFunc.
 func (mock *UseCasesMock) Logout(ctx context.Context, actor domain.Actor, refreshToken string) error {
 	if mock.LogoutFunc == nil {
@@ -1027,6 +1351,46 @@ func (mock *UseCasesMock) RefreshCalls() []struct {
 	return calls
 }
 
+// RegenerateRecoveryCodes calls RegenerateRecoveryCodesFunc.
+func (mock *UseCasesMock) RegenerateRecoveryCodes(ctx context.Context, actor domain.Actor, code string) ([]string, error) {
+	if mock.RegenerateRecoveryCodesFunc == nil {
+		panic("UseCasesMock.RegenerateRecoveryCodesFunc: method is nil but UseCases.RegenerateRecoveryCodes was just called")
+	}
+	callInfo := struct {
+		Ctx   context.Context
+		Actor domain.Actor
+		Code  string
+	}{
+		Ctx:   ctx,
+		Actor: actor,
+		Code:  code,
+	}
+	mock.lockRegenerateRecoveryCodes.Lock()
+	mock.calls.RegenerateRecoveryCodes = append(mock.calls.RegenerateRecoveryCodes, callInfo)
+	mock.lockRegenerateRecoveryCodes.Unlock()
+	return mock.RegenerateRecoveryCodesFunc(ctx, actor, code)
+}
+
+// RegenerateRecoveryCodesCalls gets all the calls that were made to RegenerateRecoveryCodes.
+// Check the length with:
+//
+//	len(mockedUseCases.RegenerateRecoveryCodesCalls())
+func (mock *UseCasesMock) RegenerateRecoveryCodesCalls() []struct {
+	Ctx   context.Context
+	Actor domain.Actor
+	Code  string
+} {
+	var calls []struct {
+		Ctx   context.Context
+		Actor domain.Actor
+		Code  string
+	}
+	mock.lockRegenerateRecoveryCodes.RLock()
+	calls = mock.calls.RegenerateRecoveryCodes
+	mock.lockRegenerateRecoveryCodes.RUnlock()
+	return calls
+}
+
 // Register calls RegisterFunc.
 func (mock *UseCasesMock) Register(ctx context.Context, in app.NewUserInput) (*domain.User, error) {
 	if mock.RegisterFunc == nil {
@@ -1132,6 +1496,46 @@ func (mock *UseCasesMock) ResendVerificationCalls() []struct {
 	mock.lockResendVerification.RLock()
 	calls = mock.calls.ResendVerification
 	mock.lockResendVerification.RUnlock()
+	return calls
+}
+
+// ResetSecondFactor calls ResetSecondFactorFunc.
+func (mock *UseCasesMock) ResetSecondFactor(ctx context.Context, actor domain.Actor, userID string) (*domain.User, error) {
+	if mock.ResetSecondFactorFunc == nil {
+		panic("UseCasesMock.ResetSecondFactorFunc: method is nil but UseCases.ResetSecondFactor was just called")
+	}
+	callInfo := struct {
+		Ctx    context.Context
+		Actor  domain.Actor
+		UserID string
+	}{
+		Ctx:    ctx,
+		Actor:  actor,
+		UserID: userID,
+	}
+	mock.lockResetSecondFactor.Lock()
+	mock.calls.ResetSecondFactor = append(mock.calls.ResetSecondFactor, callInfo)
+	mock.lockResetSecondFactor.Unlock()
+	return mock.ResetSecondFactorFunc(ctx, actor, userID)
+}
+
+// ResetSecondFactorCalls gets all the calls that were made to ResetSecondFactor.
+// Check the length with:
+//
+//	len(mockedUseCases.ResetSecondFactorCalls())
+func (mock *UseCasesMock) ResetSecondFactorCalls() []struct {
+	Ctx    context.Context
+	Actor  domain.Actor
+	UserID string
+} {
+	var calls []struct {
+		Ctx    context.Context
+		Actor  domain.Actor
+		UserID string
+	}
+	mock.lockResetSecondFactor.RLock()
+	calls = mock.calls.ResetSecondFactor
+	mock.lockResetSecondFactor.RUnlock()
 	return calls
 }
 

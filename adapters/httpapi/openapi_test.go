@@ -9,6 +9,7 @@ package httpapi_test
 import (
 	"bytes"
 	"context"
+	"encoding/base32"
 	"errors"
 	"io"
 	"maps"
@@ -226,6 +227,14 @@ var samples = map[string]opSample{
 	// The discovery routes (discovery.go).
 	"jwks":                        {http.MethodGet, "/.well-known/jwks.json", nil, false},
 	"authorizationServerMetadata": {http.MethodGet, "/.well-known/oauth-authorization-server", nil, false},
+
+	// The second factor (mfa.go).
+	"loginSecondFactor":       {http.MethodPost, "/login/mfa", obj{"mfa_token": "sometoken", "code": "123456"}, false},
+	"enrolTOTP":               {http.MethodPost, "/users/me/mfa/totp", obj{"password": testPassword}, true},
+	"disableTOTP":             {http.MethodDelete, "/users/me/mfa/totp", obj{"password": testPassword, "code": "123456"}, true},
+	"confirmTOTP":             {http.MethodPost, "/users/me/mfa/totp/confirm", obj{"code": "123456"}, true},
+	"regenerateRecoveryCodes": {http.MethodPost, "/users/me/mfa/recovery-codes", obj{"code": "123456"}, true},
+	"resetSecondFactor":       {http.MethodPost, "/users/" + unknownID + "/mfa/reset", nil, true},
 }
 
 func (s opSample) request(tb testing.TB, token string) *http.Request {
@@ -668,6 +677,8 @@ func TestOpenAPIMatchesTheHandlers(t *testing.T) {
 		do(t, 404, reqConforms, http.MethodDelete, "/users/"+created.ID, admin.Token, nil)
 	})
 
+	t.Run("second factor", func(t *testing.T) { checkSecondFactorOperations(t, h, do) })
+
 	t.Run("the last admin", func(t *testing.T) {
 		solo := newHarness(t) // its bootstrap ADMIN is the only one
 		lastCheck := func(status int, want reqWant, method, target string, body any) {
@@ -795,4 +806,69 @@ func TestOpenAPIAndDocsAreServed(t *testing.T) {
 			t.Errorf("GET %s: 200, want no such file", missing)
 		}
 	}
+}
+
+// checkSecondFactorOperations drives the second factor's operations
+// (PRODUCT.md 8.1) through every status the document gives them. Accounts
+// are fresh where a row's failures would otherwise add up to a lock.
+func checkSecondFactorOperations(t *testing.T, h *harness,
+	do func(t *testing.T, status int, want reqWant, method, target, token string, body any) *httptest.ResponseRecorder) {
+	a := h.verified("openapi-mfa")
+	a.Token = h.login(a.Email, a.Password)
+	do(t, 409, reqConforms, http.MethodPost, "/users/me/mfa/totp/confirm", a.Token, obj{"code": "123456"})
+	do(t, 409, reqConforms, http.MethodPost, "/users/me/mfa/recovery-codes", a.Token, obj{"code": "123456"})
+	do(t, 409, reqConforms, http.MethodDelete, "/users/me/mfa/totp", a.Token, obj{"password": a.Password, "code": "123456"})
+	do(t, 400, reqConforms, http.MethodPost, "/users/me/mfa/totp", a.Token, obj{"password": wrongPassword})
+	do(t, 422, reqBreaks, http.MethodPost, "/users/me/mfa/totp", a.Token, obj{})
+	do(t, 422, reqBreaks, http.MethodPost, "/users/me/mfa/totp", a.Token, obj{"password": a.Password, "remember": true})
+	rec := do(t, 200, reqConforms, http.MethodPost, "/users/me/mfa/totp", a.Token, obj{"password": a.Password})
+	var e struct {
+		Secret string `json:"secret"`
+	}
+	decodeBody(t, rec, &e)
+	key, err := base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(e.Secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	do(t, 400, reqConforms, http.MethodPost, "/users/me/mfa/totp/confirm", a.Token, obj{"code": "000000"})
+	do(t, 422, reqBreaks, http.MethodPost, "/users/me/mfa/totp/confirm", a.Token, obj{"code": 123456})
+	do(t, 200, reqConforms, http.MethodPost, "/users/me/mfa/totp/confirm/", a.Token, obj{"code": h.totpCode(key)})
+	do(t, 409, reqConforms, http.MethodPost, "/users/me/mfa/totp", a.Token, obj{"password": a.Password})
+
+	// The login's two steps, and one.
+	rec = do(t, 403, reqConforms, http.MethodPost, "/login/", "", form{"username": {a.Email}, "password": {a.Password}})
+	var challenge struct {
+		MFAToken string `json:"mfa_token"`
+	}
+	decodeBody(t, rec, &challenge)
+	do(t, 401, reqConforms, http.MethodPost, "/login/mfa", "", obj{"mfa_token": challenge.MFAToken, "code": "000000"})
+	do(t, 401, reqConforms, http.MethodPost, "/login/mfa", "", obj{"mfa_token": "not-the-token", "code": "123456"})
+	do(t, 422, reqBreaks, http.MethodPost, "/login/mfa", "", obj{"code": "123456"})
+	do(t, 200, reqConforms, http.MethodPost, "/login/mfa/", "", obj{"mfa_token": challenge.MFAToken, "code": h.totpCode(key)})
+	do(t, 401, reqConforms, http.MethodPost, "/login/", "", form{"username": {a.Email}, "password": {a.Password}, "mfa_code": {"000000"}})
+	do(t, 200, reqConforms, http.MethodPost, "/login/", "", form{"username": {a.Email}, "password": {a.Password}, "mfa_code": {h.totpCode(key)}})
+	do(t, 200, reqConforms, http.MethodPost, "/login", "", obj{"email": a.Email, "password": a.Password, "mfa_code": h.totpCode(key)})
+
+	// New recovery codes, then off (the failure count was reset by the logins).
+	do(t, 400, reqConforms, http.MethodPost, "/users/me/mfa/recovery-codes", a.Token, obj{"code": "000000"})
+	do(t, 422, reqBreaks, http.MethodPost, "/users/me/mfa/recovery-codes", a.Token, obj{})
+	do(t, 200, reqConforms, http.MethodPost, "/users/me/mfa/recovery-codes/", a.Token, obj{"code": h.totpCode(key)})
+	do(t, 400, reqConforms, http.MethodDelete, "/users/me/mfa/totp", a.Token, obj{"password": a.Password, "code": "000000"})
+	do(t, 422, reqBreaks, http.MethodDelete, "/users/me/mfa/totp", a.Token, obj{"code": "000000"})
+	do(t, 204, reqConforms, http.MethodDelete, "/users/me/mfa/totp/", a.Token, obj{"password": a.Password, "code": h.totpCode(key)})
+
+	// Locked by wrong codes: the second step answers 400.
+	b := h.mfaUser("openapi-locked")
+	token := h.challenge(b.Email, b.Password)
+	for range maxAttempts {
+		do(t, 401, reqConforms, http.MethodPost, "/login/mfa", "", obj{"mfa_token": token, "code": "000000"})
+	}
+	do(t, 400, reqConforms, http.MethodPost, "/login/mfa", "", obj{"mfa_token": token, "code": h.totpCode(b.Key)})
+
+	// The ADMIN's reset.
+	c := h.mfaUser("openapi-reset")
+	mgr := h.user(domain.RoleManager)
+	do(t, 403, reqConforms, http.MethodPost, "/users/"+c.ID+"/mfa/reset", mgr.Token, nil)
+	do(t, 404, reqConforms, http.MethodPost, "/users/"+unknownID+"/mfa/reset", h.admin.Token, nil)
+	do(t, 200, reqConforms, http.MethodPost, "/users/"+c.ID+"/mfa/reset/", h.admin.Token, nil)
 }

@@ -38,6 +38,7 @@ const (
 	limitResetConfirm       = "reset_confirm" // POST /password-reset/confirm
 	limitRefresh            = "refresh"       // POST /token/refresh
 	limitUnlock             = "unlock"        // POST /unlock
+	limitLoginMFA           = "login_mfa"     // POST /login/mfa
 )
 
 // limitRate is n requests per period, n of them at once (the burst).
@@ -69,6 +70,9 @@ var limitTable = map[string]struct{ perIP, perAccount limitRate }{
 	limitResetConfirm:       {perMinute(20), noLimit},
 	limitRefresh:            {perMinute(60), noLimit},
 	limitUnlock:             {perMinute(20), noLimit},
+	// The second step of a login names no account but by its mfa_token;
+	// the lockout counts every wrong code against the account.
+	limitLoginMFA: {perMinute(60), noLimit},
 }
 
 // Bounds on the limiters' memory.
@@ -78,8 +82,8 @@ const (
 	limitMinIdle = 10 * time.Minute
 	// limitMaxKeys caps each store (one per bucket and scope). When full,
 	// the least recently used key is forgotten. A key costs about 250
-	// bytes (measured), so the ten stores hold at most ~125 MB even when
-	// flooded from millions of addresses.
+	// bytes (measured), so the stores (one per bucket and scope, a dozen)
+	// hold at most ~150 MB even when flooded from millions of addresses.
 	limitMaxKeys = 50_000
 	// limitMaxKeyLen: longer account keys are stored as their SHA-256.
 	limitMaxKeyLen = 64

@@ -94,6 +94,7 @@ func TestLimitTableDefaults(t *testing.T) {
 		limitResetConfirm:       {"20/1m0s", "none"},
 		limitRefresh:            {"60/1m0s", "none"},
 		limitUnlock:             {"20/1m0s", "none"},
+		limitLoginMFA:           {"60/1m0s", "none"},
 	}
 	show := func(r limitRate) string {
 		if r == noLimit {

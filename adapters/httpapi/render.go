@@ -33,6 +33,7 @@ type userJSON struct {
 	ProfessionalStatusUpdatedAt *time.Time `json:"professional_status_updated_at"`
 	EmailVerified               bool       `json:"email_verified"`
 	IsLocked                    bool       `json:"is_locked"`
+	MFAEnabled                  bool       `json:"mfa_enabled"`
 	LastLoginAt                 *time.Time `json:"last_login_at"`
 	CreatedAt                   time.Time  `json:"created_at"`
 	UpdatedAt                   time.Time  `json:"updated_at"`
@@ -74,6 +75,7 @@ func renderUser(base string, u *domain.User) userJSON {
 		ProfessionalStatusUpdatedAt: optionalTime(s.ProfessionalStatusUpdatedAt),
 		EmailVerified:               s.EmailVerified,
 		IsLocked:                    s.IsLocked,
+		MFAEnabled:                  u.MFAEnabled(),
 		LastLoginAt:                 optionalTime(s.LastLoginAt),
 		CreatedAt:                   s.CreatedAt.UTC(),
 		UpdatedAt:                   s.UpdatedAt.UTC(),

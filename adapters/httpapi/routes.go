@@ -29,6 +29,7 @@ func addRoutes(r *mux.Router, d deps) {
 
 	route("/register", d.lim.IP(limitRegister)(handleRegister(d.log, d.lim, d.uc)), http.MethodPost)
 	route("/login", d.lim.IP(limitLogin)(handleLogin(d.log, d.lim, d.uc)), http.MethodPost)
+	route("/login/mfa", d.lim.IP(limitLoginMFA)(handleLoginSecondFactor(d.log, d.uc)), http.MethodPost)
 	route("/verify-email/{user_id}/{token}", handleVerifyEmail(d.log, d.uc), http.MethodGet)
 
 	route("/token/refresh", d.lim.IP(limitRefresh)(handleRefresh(d.log, d.uc)), http.MethodPost)
@@ -47,6 +48,10 @@ func addRoutes(r *mux.Router, d deps) {
 	route("/users/me", actor(handleUpdateMe(d.log, d.uc)), http.MethodPatch)
 	route("/users/me", actor(handleDeleteMe(d.log, d.uc)), http.MethodDelete)
 	route("/users/me/password", actor(handleChangePassword(d.log, d.uc)), http.MethodPut)
+	route("/users/me/mfa/totp", actor(handleEnrolTOTP(d.log, d.uc)), http.MethodPost)
+	route("/users/me/mfa/totp", actor(handleDisableTOTP(d.log, d.uc)), http.MethodDelete)
+	route("/users/me/mfa/totp/confirm", actor(handleConfirmTOTP(d.log, d.uc)), http.MethodPost)
+	route("/users/me/mfa/recovery-codes", actor(handleRegenerateRecoveryCodes(d.log, d.uc)), http.MethodPost)
 	route("/audit-log", actor(handleAuditLog(d.log, d.uc)), http.MethodGet)
 
 	route("/users", staff(handleListUsers(d.log, d.uc)), http.MethodGet)
@@ -58,4 +63,5 @@ func addRoutes(r *mux.Router, d deps) {
 	route("/users/{user_id}/unlock", staff(handleUnlock(d.log, d.uc)), http.MethodPost)
 	route("/users/{user_id}/lock", staff(handleLock(d.log, d.uc)), http.MethodPost)
 	route("/users/{user_id}/role", actor(handleChangeRole(d.log, d.uc)), http.MethodPatch)
+	route("/users/{user_id}/mfa/reset", actor(handleResetSecondFactor(d.log, d.uc)), http.MethodPost)
 }

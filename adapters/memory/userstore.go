@@ -113,6 +113,9 @@ func (s *UserStore) checkUnique(st domain.UserState) error {
 		if st.UnlockTokenHash != "" && o.UnlockTokenHash == st.UnlockTokenHash {
 			return fmt.Errorf("memory: unlock token hash already in use: %w", domain.ErrConflict)
 		}
+		if st.MFATokenHash != "" && o.MFATokenHash == st.MFATokenHash {
+			return fmt.Errorf("memory: mfa token hash already in use: %w", domain.ErrConflict)
+		}
 	}
 	return nil
 }
@@ -311,6 +314,8 @@ func tokenHash(st domain.UserState, purpose ports.TokenPurpose) string {
 		return st.ResetTokenHash
 	case ports.TokenUnlock:
 		return st.UnlockTokenHash
+	case ports.TokenMFA:
+		return st.MFATokenHash
 	}
 	return ""
 }

@@ -24,8 +24,8 @@ var _ ports.SessionStore = (*Store)(nil)
 
 // The session SQL, with ? placeholders rebound per dialect.
 const (
-	sessionColumns = "s.id, s.user_id, s.created_at, s.last_used_at, s.expires_at, s.revoked_at, s.user_version, s.ip, s.user_agent"
-	insertSession  = "INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at, user_version, ip, user_agent) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+	sessionColumns = "s.id, s.user_id, s.created_at, s.last_used_at, s.expires_at, s.revoked_at, s.user_version, s.ip, s.user_agent, s.second_factor"
+	insertSession  = "INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at, user_version, ip, user_agent, second_factor) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
 	insertToken    = "INSERT INTO refresh_tokens (hash, session_id, created_at) VALUES (?, ?, ?)" //nolint:gosec // SQL, not a credential
 	// selectByRefresh finds a token and its session.
 	selectByRefresh = "SELECT t.rotated_at, " + sessionColumns +
@@ -49,7 +49,7 @@ const (
 // columns as they are, the session's prefixed with s_.
 var sessionWithUser = "SELECT s.id AS s_id, s.user_id AS s_user_id, s.created_at AS s_created_at," +
 	" s.last_used_at AS s_last_used_at, s.expires_at AS s_expires_at, s.revoked_at AS s_revoked_at," +
-	" s.user_version AS s_user_version, s.ip AS s_ip, s.user_agent AS s_user_agent, " +
+	" s.user_version AS s_user_version, s.ip AS s_ip, s.user_agent AS s_user_agent, s.second_factor AS s_second_factor, " +
 	prefixed("u.", userColumns) + " FROM sessions s JOIN users u ON u.id = s.user_id"
 
 // prefixed qualifies each column with a table alias.
@@ -72,6 +72,7 @@ type sessionRow struct {
 	Version   int            `db:"user_version"`
 	IP        sql.NullString `db:"ip"`
 	UserAgent sql.NullString `db:"user_agent"`
+	TwoFactor bool           `db:"second_factor"`
 }
 
 func (r sessionRow) session() domain.Session {
@@ -85,6 +86,8 @@ func (r sessionRow) session() domain.Session {
 		UserVersion: r.Version,
 		IP:          r.IP.String,
 		UserAgent:   r.UserAgent.String,
+		// How the login proved its user.
+		SecondFactor: r.TwoFactor,
 	}
 }
 
@@ -99,6 +102,7 @@ type prefixedSessionRow struct {
 	Version   int            `db:"s_user_version"`
 	IP        sql.NullString `db:"s_ip"`
 	UserAgent sql.NullString `db:"s_user_agent"`
+	TwoFactor bool           `db:"s_second_factor"`
 }
 
 // sessionUserRow is a row of sessionWithUser.
@@ -166,7 +170,7 @@ func (s *Store) openSession(ctx context.Context, tx *sqlx.Tx, userID string, ses
 	}
 	created := s.d.timeValue(sess.CreatedAt)
 	if _, err := tx.ExecContext(ctx, s.q(insertSession), sid, userID, created, s.d.timeValue(sess.LastUsedAt),
-		s.d.timeValue(sess.ExpiresAt), sess.UserVersion, str(sess.IP), str(sess.UserAgent)); err != nil {
+		s.d.timeValue(sess.ExpiresAt), sess.UserVersion, str(sess.IP), str(sess.UserAgent), sess.SecondFactor); err != nil {
 		return err
 	}
 	_, err := tx.ExecContext(ctx, s.q(insertToken), refreshHash, sid, created)

@@ -124,6 +124,8 @@ var userColumns = []string{
 	"is_locked", "locked_at", "last_login_at",
 	"created_at", "updated_at", "token_version",
 	"password_version", "lock_reason", "unlock_token_hash", "unlock_expires_at",
+	"totp_secret", "totp_pending_secret", "totp_last_step", "recovery_code_hashes",
+	"mfa_token_hash", "mfa_token_expires_at",
 }
 
 // The store's SQL, with ? placeholders rebound per dialect.
@@ -145,6 +147,7 @@ const (
 var tokenColumns = map[ports.TokenPurpose]string{
 	ports.TokenPasswordReset: "reset_token_hash",
 	ports.TokenUnlock:        "unlock_token_hash",
+	ports.TokenMFA:           "mfa_token_hash",
 }
 
 // Names from the migrations that tell one duplicate from another.
@@ -154,6 +157,7 @@ const (
 	nicknameKey = "users_nickname_lower_key"
 	resetKey    = "users_reset_token_hash_key"
 	unlockKey   = "users_unlock_token_hash_key"
+	mfaKey      = "users_mfa_token_hash_key"
 )
 
 // userRow is one row of users.
@@ -190,12 +194,22 @@ type userRow struct {
 	LockReason                  sql.NullString `db:"lock_reason"`
 	UnlockTokenHash             sql.NullString `db:"unlock_token_hash"`
 	UnlockExpiresAt             dbTime         `db:"unlock_expires_at"`
+	TOTPSecret                  sql.NullString `db:"totp_secret"`
+	TOTPPendingSecret           sql.NullString `db:"totp_pending_secret"`
+	TOTPLastStep                int64          `db:"totp_last_step"`
+	RecoveryCodeHashes          sql.NullString `db:"recovery_code_hashes"`
+	MFATokenHash                sql.NullString `db:"mfa_token_hash"`
+	MFATokenExpiresAt           dbTime         `db:"mfa_token_expires_at"`
 }
 
 func (r *userRow) user() (*domain.User, error) {
 	role, err := domain.ParseRole(r.Role)
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: user %s has an unknown role %q", r.ID, r.Role)
+	}
+	recovery, err := parseRecoveryCodes(r.RecoveryCodeHashes.String)
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: user %s: %w", r.ID, err)
 	}
 	return domain.RehydrateUser(domain.UserState{
 		ID:           r.ID,
@@ -232,7 +246,39 @@ func (r *userRow) user() (*domain.User, error) {
 		LockReason:                  domain.LockReason(r.LockReason.String),
 		UnlockTokenHash:             r.UnlockTokenHash.String,
 		UnlockExpiresAt:             r.UnlockExpiresAt.Time,
+		TOTPSecret:                  r.TOTPSecret.String,
+		TOTPPendingSecret:           r.TOTPPendingSecret.String,
+		TOTPLastStep:                r.TOTPLastStep,
+		RecoveryCodeHashes:          recovery,
+		MFATokenHash:                r.MFATokenHash.String,
+		MFATokenExpiresAt:           r.MFATokenExpiresAt.Time,
 	}), nil
+}
+
+// recoverySep separates the recovery code hashes in their column.
+const recoverySep = ","
+
+// formatRecoveryCodes keeps the hashes in one column, in their order, a
+// used code's place empty; none at all is the empty string (NULL).
+func formatRecoveryCodes(r domain.RecoveryCodes) string {
+	if r.Remaining() == 0 {
+		return ""
+	}
+	return strings.Join(r[:], recoverySep)
+}
+
+// parseRecoveryCodes reads what formatRecoveryCodes wrote.
+func parseRecoveryCodes(s string) (domain.RecoveryCodes, error) {
+	var r domain.RecoveryCodes
+	if s == "" {
+		return r, nil
+	}
+	parts := strings.Split(s, recoverySep)
+	if len(parts) != len(r) {
+		return r, fmt.Errorf("recovery_code_hashes holds %d codes, want %d", len(parts), len(r))
+	}
+	copy(r[:], parts)
+	return r, nil
 }
 
 // values returns st's column values in userColumns order. Empty strings and
@@ -262,6 +308,8 @@ func (s *Store) values(id string, st domain.UserState) []any {
 		st.IsLocked, opt(st.LockedAt), opt(st.LastLoginAt),
 		s.d.timeValue(st.CreatedAt), s.d.timeValue(st.UpdatedAt), st.TokenVersion,
 		st.PasswordVersion, str(string(st.LockReason)), str(st.UnlockTokenHash), opt(st.UnlockExpiresAt),
+		str(st.TOTPSecret), str(st.TOTPPendingSecret), st.TOTPLastStep, str(formatRecoveryCodes(st.RecoveryCodeHashes)),
+		str(st.MFATokenHash), opt(st.MFATokenExpiresAt),
 	}
 }
 
@@ -521,7 +569,7 @@ func (s *Store) writeError(ctx context.Context, tx *sqlx.Tx, op string, err erro
 		return domain.ErrEmailTaken
 	case nicknameKey:
 		return domain.ErrNicknameTaken
-	case resetKey, unlockKey:
+	case resetKey, unlockKey, mfaKey:
 		return fmt.Errorf("sqlstore: %s: link token hash already in use: %w", op, domain.ErrConflict)
 	case pkeyName:
 		return fmt.Errorf("sqlstore: %s: id %s already exists: %w", op, id, domain.ErrConflict)

@@ -224,6 +224,8 @@ func TestMigrationsRoundTrip(t *testing.T) {
 				u.Record(domain.AuditEvent{Type: domain.EventUserRegistered, TargetID: u.ID()})
 				u.SetResetToken("reset-hash", time.Now().Add(time.Hour))
 				u.SetUnlockToken("unlock-hash", time.Now().Add(time.Hour))
+				_ = u.BeginTOTPEnrolment("sealed-secret", time.Now())
+				u.SetMFAToken("mfa-hash", time.Now().Add(time.Minute))
 				u.OpenSession(domain.NewSession(uuid.NewString(), time.Now(), domain.SessionPolicy{TTL: time.Hour}, "192.0.2.1", "test"), "refresh-hash")
 				if err := s.CreateUser(ctx, u); err != nil {
 					t.Fatalf("CreateUser: %v", err)

@@ -49,6 +49,7 @@ func SessionStore(t *testing.T, newStore func(t *testing.T) SessionStoreUnderTes
 		{"DeleteUserRemovesSessions", testSessionDeleteUser},
 		{"ConcurrentRotationsOneWins", testSessionConcurrentRotation},
 		{"OpenedAtTheUsersVersion", testSessionUserVersion},
+		{"SecondFactorKept", testSessionSecondFactor},
 		{"CancelledContext", testSessionCancelledContext},
 	}
 	for _, tt := range tests {
@@ -616,5 +617,45 @@ func assertSession(tb testing.TB, got, want domain.Session) {
 	}
 	if diff := gocmp.Diff(want, got, gocmp.Comparer(sameTime)); diff != "" {
 		tb.Errorf("session %s (-want +got):\n%s", want.ID, diff)
+	}
+}
+
+// testSessionSecondFactor: how a login proved its user is kept with the
+// session, read back with it, and survives a refresh.
+func testSessionSecondFactor(t *testing.T, s SessionStoreUnderTest) {
+	ctx := t.Context()
+	u := newSessionUser(t, s)
+	plain := openSession(t, s, u, "pwd-only", epoch)
+	sess := domain.NewSession(uuid.NewString(), epoch, sessionPolicy, "203.0.113.8", "Authenticator (test)")
+	sess.SecondFactor = true
+	change(t, s, u.ID(), func(cur *domain.User) {
+		cur.OpenSession(sess, "with-otp")
+		sess.UserID, sess.UserVersion = cur.ID(), cur.TokenVersion()
+	})
+
+	assertSession(t, sessionByID(t, s, sess.ID), sess)
+	assertSession(t, sessionByID(t, s, plain.ID), plain)
+	if got := sessionByID(t, s, plain.ID); got.SecondFactor {
+		t.Error("a password-only session came back with a second factor")
+	}
+	now := epoch.Add(time.Hour)
+	got, _, err := s.RotateRefreshToken(ctx, "with-otp", "with-otp-2", now, renewAt(now))
+	if err != nil {
+		t.Fatalf("RotateRefreshToken: %v", err)
+	}
+	if !got.SecondFactor {
+		t.Error("a refresh lost the session's second factor")
+	}
+	if got, err := s.SessionByRefreshHash(ctx, "with-otp-2"); err != nil || !got.SecondFactor {
+		t.Errorf("SessionByRefreshHash: %+v, %v; want the second factor kept", got, err)
+	}
+	list, err := s.ListSessions(ctx, u.ID(), now)
+	if err != nil || len(list) != 2 {
+		t.Fatalf("ListSessions: %d, %v", len(list), err)
+	}
+	for _, l := range list {
+		if l.SecondFactor != (l.ID == sess.ID) {
+			t.Errorf("ListSessions: session %s second factor %v", l.ID, l.SecondFactor)
+		}
 	}
 }

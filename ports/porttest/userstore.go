@@ -6,6 +6,7 @@ import (
 	"cmp"
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"sync"
@@ -44,6 +45,7 @@ func UserStore(t *testing.T, newStore func(t *testing.T) ports.UserStore) {
 		{"ListOrderAndPaging", testList},
 		{"DeleteUser", testDelete},
 		{"LockoutUnderConcurrency", testLockoutUnderConcurrency},
+		{"WrongCodesUnderConcurrency", testWrongCodesUnderConcurrency},
 		{"ConcurrentUpdatesAllCount", testConcurrentUpdatesAllCount},
 		{"AdminCount", testAdminCount},
 		{"LastAdminRace", testLastAdminRace},
@@ -303,6 +305,14 @@ func testRoundTrip(t *testing.T, s ports.UserStore) {
 		UpdatedAt:                   at(6 * time.Hour),
 		TokenVersion:                7,
 		PasswordVersion:             3,
+		TOTPSecret:                  "v1:c2VhbGVkIHNlY3JldCBpbiBmb3JjZQ",
+		TOTPPendingSecret:           "v1:c2VhbGVkIHBlbmRpbmcgc2VjcmV0",
+		TOTPLastStep:                1 << 40,
+		RecoveryCodeHashes: domain.RecoveryCodes{
+			"a1", "", "c3", "d4", "", "f6", "g7", "h8", "i9", "",
+		},
+		MFATokenHash:      "99aabbccddeeff00112233445566778899",
+		MFATokenExpiresAt: at(5*time.Hour + 5*time.Minute),
 	}
 	if err := s.CreateUser(ctx, domain.RehydrateUser(full)); err != nil {
 		t.Fatalf("CreateUser: %v", err)
@@ -329,6 +339,7 @@ func testRoundTrip(t *testing.T, s ports.UserStore) {
 		"LockedAt":                    got.LockedAt,
 		"UnlockExpiresAt":             got.UnlockExpiresAt,
 		"LastLoginAt":                 got.LastLoginAt,
+		"MFATokenExpiresAt":           got.MFATokenExpiresAt,
 	} {
 		if !tm.IsZero() {
 			t.Errorf("%s = %v, want the zero time", name, tm)
@@ -340,6 +351,16 @@ func testRoundTrip(t *testing.T, s ports.UserStore) {
 	full.TokenVersion = 1 << 40
 	full.PasswordVersion = 1 << 41
 	full.LockReason = domain.LockByStaff
+	replace(t, s, id, full)
+	assertUser(t, s, full)
+
+	// Every recovery code used, and every one unused.
+	full.RecoveryCodeHashes = domain.RecoveryCodes{}
+	replace(t, s, id, full)
+	assertUser(t, s, full)
+	for i := range full.RecoveryCodeHashes {
+		full.RecoveryCodeHashes[i] = strings.Repeat("0123456789abcdef", 4)[:60+i%4]
+	}
 	replace(t, s, id, full)
 	assertUser(t, s, full)
 }
@@ -363,6 +384,12 @@ func testTokenLookup(t *testing.T, s ports.UserStore) {
 			func(u *domain.User, h string, exp time.Time) { u.SetUnlockToken(h, exp) },
 			func(u *domain.User, h string, now time.Time) error { return u.UnlockWithToken(h, now) },
 			func(st domain.UserState) (string, time.Time) { return st.UnlockTokenHash, st.UnlockExpiresAt },
+		},
+		{
+			"mfa", ports.TokenMFA,
+			func(u *domain.User, h string, exp time.Time) { enableMFA(u, epoch); u.SetMFAToken(h, exp) },
+			func(u *domain.User, h string, now time.Time) error { return u.ConsumeMFAToken(h, now) },
+			func(st domain.UserState) (string, time.Time) { return st.MFATokenHash, st.MFATokenExpiresAt },
 		},
 	}
 	for _, p := range purposes {
@@ -588,6 +615,73 @@ func testLockoutUnderConcurrency(t *testing.T, s ports.UserStore) {
 	if !st.IsLocked || st.FailedLoginAttempts != p.MaxAttempts || st.LoginsInFlight != 0 {
 		t.Errorf("after the attempts: locked %v, failed %d, in flight %d; want true, %d, 0",
 			st.IsLocked, st.FailedLoginAttempts, st.LoginsInFlight, p.MaxAttempts)
+	}
+}
+
+// mfaKey is the suite's TOTP secret.
+var mfaKey = []byte("porttest-totp-secret")
+
+// enableMFA turns a second factor on for u, as a confirmed enrolment at now
+// does.
+func enableMFA(u *domain.User, now time.Time) {
+	if err := u.BeginTOTPEnrolment("sealed", now); err != nil {
+		panic(err)
+	}
+	if err := u.ConfirmTOTP(mfaKey, domain.TOTPCode(mfaKey, now), domain.RecoveryCodes{}, "", now); err != nil {
+		panic(err)
+	}
+}
+
+// testWrongCodesUnderConcurrency: second-factor codes admitted, checked and
+// decided in one update each; of 20 wrong ones at once exactly MaxAttempts
+// are checked and counted, and the account locks.
+func testWrongCodesUnderConcurrency(t *testing.T, s ports.UserStore) {
+	const n = 20
+	u := newUser(t, "codes@example.com", "codes", domain.RoleAuthenticated, epoch)
+	enableMFA(u, epoch)
+	u.TakeSessionChanges()
+	mustCreate(t, s, u)
+	p := domain.LockoutPolicy{MaxAttempts: 3, Duration: time.Hour, AttemptLease: time.Hour}
+	now := epoch.Add(time.Hour)
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+
+	var checked atomic.Int64
+	errs := runConcurrently(n, func(int) error {
+		var refused error
+		// Refusals are saved too: the outcome goes out beside the update.
+		err := s.UpdateUser(ctx, u.ID(), func(cur *domain.User) error {
+			refused = cur.AdmitCodeCheck(now, p)
+			if refused == nil {
+				_, refused = cur.CheckSecondFactor(mfaKey, "000000", "", true, now)
+			}
+			if errors.Is(refused, domain.ErrInvalidCode) {
+				cur.CountFailedCode(now, p)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		switch {
+		case errors.Is(refused, domain.ErrInvalidCode):
+			checked.Add(1)
+		case !errors.Is(refused, domain.ErrAccountLocked):
+			return fmt.Errorf("code check: %w", refused)
+		}
+		return nil
+	})
+	for _, err := range errs {
+		if err != nil {
+			t.Fatalf("code check: %v", err)
+		}
+	}
+	if got := checked.Load(); got != int64(p.MaxAttempts) {
+		t.Errorf("%d wrong codes checked, want exactly %d", got, p.MaxAttempts)
+	}
+	st := mustGet(t, s, u.ID()).State()
+	if !st.IsLocked || st.FailedLoginAttempts != p.MaxAttempts {
+		t.Errorf("after the codes: locked %v, failed %d; want true, %d", st.IsLocked, st.FailedLoginAttempts, p.MaxAttempts)
 	}
 }
 

@@ -24,6 +24,12 @@ const (
 	EventUserDeleted        AuditEventType = "user_deleted"
 	EventLogout             AuditEventType = "logout"
 	EventRefreshTokenReuse  AuditEventType = "refresh_token_reused"
+	EventSessionEnded       AuditEventType = "session_ended"
+	EventEmailChangeAsked   AuditEventType = "email_change_requested"
+	EventEmailChanged       AuditEventType = "email_changed"
+	EventUserInvited        AuditEventType = "user_invited"
+	EventInvitationResent   AuditEventType = "invitation_resent"
+	EventInvitationAccepted AuditEventType = "invitation_accepted"
 )
 
 // AuditEvents lists every event type, for validating filters.
@@ -33,6 +39,8 @@ func AuditEvents() []AuditEventType {
 		EventLoginFailed, EventAccountLocked, EventAccountUnlocked, EventRoleChanged,
 		EventProfessionalSet, EventUserUpdated, EventPasswordChanged, EventPasswordReset,
 		EventResetRequested, EventVerificationResent, EventUserDeleted, EventLogout, EventRefreshTokenReuse,
+		EventSessionEnded, EventEmailChangeAsked, EventEmailChanged, EventUserInvited, EventInvitationResent,
+		EventInvitationAccepted,
 	}
 }
 

@@ -59,6 +59,13 @@ var (
 	ErrLoginBusy = fmt.Errorf("login attempts in flight: %w", ErrUnavailable)
 	// ErrNicknameExhausted: no free generated nickname was found.
 	ErrNicknameExhausted = fmt.Errorf("could not generate a unique nickname: %w", ErrUnavailable)
+	// ErrNoPassword: the account has no password yet (an invitation not
+	// accepted). It wraps ErrInvalidCredentials: a login is answered
+	// exactly as for an unknown email.
+	ErrNoPassword                = fmt.Errorf("no password set: %w", ErrInvalidCredentials)
+	ErrInvalidEmailChangeToken   = fmt.Errorf("invalid or expired email change token: %w", ErrRejected)
+	ErrInvalidInvitation         = fmt.Errorf("invalid or expired invitation: %w", ErrRejected)
+	ErrInvitationAlreadyAccepted = fmt.Errorf("invitation already accepted: %w", ErrConflict)
 )
 
 // Code says what is wrong with one input field. Codes are stable machine
@@ -101,6 +108,9 @@ const (
 	CodePasswordCommon     Code = "password_common"
 	CodePasswordIsEmail    Code = "password_is_email"
 	CodePasswordIsNickname Code = "password_is_nickname"
+
+	// CodeEmailUnchanged: an email change to the address the account has.
+	CodeEmailUnchanged Code = "email_unchanged"
 )
 
 // FieldError is one invalid input field: which field, what is wrong (a

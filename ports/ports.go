@@ -67,6 +67,8 @@ type TokenPurpose int
 const (
 	TokenPasswordReset TokenPurpose = iota + 1
 	TokenUnlock
+	TokenEmailChange // the link of a pending email change (to the new address)
+	TokenInvitation  // the link of an invitation
 )
 
 // UserQuery selects, orders and pages users for UserStore.ListUsers. The

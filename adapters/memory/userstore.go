@@ -113,6 +113,12 @@ func (s *UserStore) checkUnique(st domain.UserState) error {
 		if st.UnlockTokenHash != "" && o.UnlockTokenHash == st.UnlockTokenHash {
 			return fmt.Errorf("memory: unlock token hash already in use: %w", domain.ErrConflict)
 		}
+		if st.EmailChangeTokenHash != "" && o.EmailChangeTokenHash == st.EmailChangeTokenHash {
+			return fmt.Errorf("memory: email change token hash already in use: %w", domain.ErrConflict)
+		}
+		if st.InvitationTokenHash != "" && o.InvitationTokenHash == st.InvitationTokenHash {
+			return fmt.Errorf("memory: invitation token hash already in use: %w", domain.ErrConflict)
+		}
 	}
 	return nil
 }
@@ -311,6 +317,10 @@ func tokenHash(st domain.UserState, purpose ports.TokenPurpose) string {
 		return st.ResetTokenHash
 	case ports.TokenUnlock:
 		return st.UnlockTokenHash
+	case ports.TokenEmailChange:
+		return st.EmailChangeTokenHash
+	case ports.TokenInvitation:
+		return st.InvitationTokenHash
 	}
 	return ""
 }

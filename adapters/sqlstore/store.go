@@ -119,6 +119,8 @@ var userColumns = []string{
 	"is_locked", "locked_at", "last_login_at",
 	"created_at", "updated_at", "token_version",
 	"password_version", "lock_reason", "unlock_token_hash", "unlock_expires_at",
+	"pending_email", "email_change_token_hash", "email_change_expires_at", "email_change_session_id",
+	"invitation_pending", "invitation_token_hash", "invitation_expires_at",
 }
 
 // The store's SQL, with ? placeholders rebound per dialect.
@@ -140,15 +142,19 @@ const (
 var tokenColumns = map[ports.TokenPurpose]string{
 	ports.TokenPasswordReset: "reset_token_hash",
 	ports.TokenUnlock:        "unlock_token_hash",
+	ports.TokenEmailChange:   "email_change_token_hash",
+	ports.TokenInvitation:    "invitation_token_hash",
 }
 
 // Names from the migrations that tell one duplicate from another.
 const (
-	pkeyName    = "users_pkey"
-	emailKey    = "users_email_key"
-	nicknameKey = "users_nickname_lower_key"
-	resetKey    = "users_reset_token_hash_key"
-	unlockKey   = "users_unlock_token_hash_key"
+	pkeyName       = "users_pkey"
+	emailKey       = "users_email_key"
+	nicknameKey    = "users_nickname_lower_key"
+	resetKey       = "users_reset_token_hash_key"
+	unlockKey      = "users_unlock_token_hash_key"
+	emailChangeKey = "users_email_change_token_hash_key"
+	invitationKey  = "users_invitation_token_hash_key"
 )
 
 // userRow is one row of users.
@@ -185,6 +191,13 @@ type userRow struct {
 	LockReason                  sql.NullString `db:"lock_reason"`
 	UnlockTokenHash             sql.NullString `db:"unlock_token_hash"`
 	UnlockExpiresAt             dbTime         `db:"unlock_expires_at"`
+	PendingEmail                sql.NullString `db:"pending_email"`
+	EmailChangeTokenHash        sql.NullString `db:"email_change_token_hash"`
+	EmailChangeExpiresAt        dbTime         `db:"email_change_expires_at"`
+	EmailChangeSessionID        sql.NullString `db:"email_change_session_id"`
+	InvitationPending           bool           `db:"invitation_pending"`
+	InvitationTokenHash         sql.NullString `db:"invitation_token_hash"`
+	InvitationExpiresAt         dbTime         `db:"invitation_expires_at"`
 }
 
 func (r *userRow) user() (*domain.User, error) {
@@ -227,6 +240,13 @@ func (r *userRow) user() (*domain.User, error) {
 		LockReason:                  domain.LockReason(r.LockReason.String),
 		UnlockTokenHash:             r.UnlockTokenHash.String,
 		UnlockExpiresAt:             r.UnlockExpiresAt.Time,
+		PendingEmail:                r.PendingEmail.String,
+		EmailChangeTokenHash:        r.EmailChangeTokenHash.String,
+		EmailChangeExpiresAt:        r.EmailChangeExpiresAt.Time,
+		EmailChangeSessionID:        r.EmailChangeSessionID.String,
+		InvitationPending:           r.InvitationPending,
+		InvitationTokenHash:         r.InvitationTokenHash.String,
+		InvitationExpiresAt:         r.InvitationExpiresAt.Time,
 	}), nil
 }
 
@@ -257,6 +277,8 @@ func (s *Store) values(id string, st domain.UserState) []any {
 		st.IsLocked, opt(st.LockedAt), opt(st.LastLoginAt),
 		s.d.timeValue(st.CreatedAt), s.d.timeValue(st.UpdatedAt), st.TokenVersion,
 		st.PasswordVersion, str(string(st.LockReason)), str(st.UnlockTokenHash), opt(st.UnlockExpiresAt),
+		str(st.PendingEmail), str(st.EmailChangeTokenHash), opt(st.EmailChangeExpiresAt), str(st.EmailChangeSessionID),
+		st.InvitationPending, str(st.InvitationTokenHash), opt(st.InvitationExpiresAt),
 	}
 }
 
@@ -497,7 +519,7 @@ func (s *Store) writeError(ctx context.Context, tx *sqlx.Tx, op string, err erro
 		return domain.ErrEmailTaken
 	case nicknameKey:
 		return domain.ErrNicknameTaken
-	case resetKey, unlockKey:
+	case resetKey, unlockKey, emailChangeKey, invitationKey:
 		return fmt.Errorf("sqlstore: %s: link token hash already in use: %w", op, domain.ErrConflict)
 	case pkeyName:
 		return fmt.Errorf("sqlstore: %s: id %s already exists: %w", op, id, domain.ErrConflict)

@@ -55,3 +55,10 @@ func (u *User) AcceptInvitation(tokenHash, passwordHash string, now time.Time) e
 	u.MarkEmailVerified(now)
 	return nil
 }
+
+// MarkSignedIn records a sign-in that proved who the user is without a
+// password check (accepting an invitation signs the person in).
+func (u *User) MarkSignedIn(now time.Time) {
+	u.s.FailedLoginAttempts = 0
+	u.s.LastLoginAt = now.UTC()
+}

@@ -34,6 +34,8 @@ const (
 	detailInvalidInput       = "Invalid input"
 	detailRejected           = "Request rejected"
 	detailConflict           = "Conflict"
+	detailInvalidInvitation  = "Invalid or expired invitation"
+	detailInvitationAccepted = "Invitation already accepted"
 )
 
 // kindAnswer is how every error of one kind is answered.
@@ -73,6 +75,9 @@ var details = []struct {
 	{domain.ErrInvalidVerification, detailInvalidVerify},
 	{domain.ErrInvalidResetToken, detailInvalidReset},
 	{domain.ErrInvalidUnlockToken, detailInvalidToken},
+	{domain.ErrInvalidEmailChangeToken, detailInvalidToken},
+	{domain.ErrInvalidInvitation, detailInvalidInvitation},
+	{domain.ErrInvitationAlreadyAccepted, detailInvitationAccepted},
 	{domain.ErrWrongPassword, detailWrongPassword},
 	{domain.ErrEmailTaken, detailEmailExists},
 	{domain.ErrNicknameTaken, detailNicknameExists},

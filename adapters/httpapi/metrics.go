@@ -56,6 +56,9 @@ var routeLimits = map[string]string{
 	"/password-reset":         limitResetConfirm,
 	"/token/refresh":          limitRefresh,
 	"/unlock":                 limitUnlock,
+	"/users/me/email":         limitEmailChange,
+	"/email-change/confirm":   limitEmailConfirm,
+	"/invitations/accept":     limitInvitationAccept,
 }
 
 // durationBuckets are Prometheus's defaults, plus the request deadline.

@@ -225,6 +225,20 @@ var samples = map[string]opSample{
 	// The discovery routes (discovery.go).
 	"jwks":                        {http.MethodGet, "/.well-known/jwks.json", nil, false},
 	"authorizationServerMetadata": {http.MethodGet, "/.well-known/oauth-authorization-server", nil, false},
+
+	// The account lifecycle (lifecycle_api_test.go).
+	"listMySessions":     {http.MethodGet, "/users/me/sessions", nil, true},
+	"endMyOtherSessions": {http.MethodDelete, "/users/me/sessions", nil, true},
+	"endMySession":       {http.MethodDelete, "/users/me/sessions/" + unknownID, nil, true},
+	"requestEmailChange": {http.MethodPost, "/users/me/email", obj{"new_email": "sample@example.com", "password": testPassword}, true},
+	"emailChangePage":    {http.MethodGet, "/email-change?token=sometoken", nil, false},
+	"confirmEmailChange": {http.MethodPost, "/email-change/confirm", obj{"token": "sometoken"}, false},
+	"invitationPage":     {http.MethodGet, "/invitation?token=sometoken", nil, false},
+	"acceptInvitation":   {http.MethodPost, "/invitations/accept", obj{"token": "sometoken", "password": newPassword}, false},
+	"inviteUser":         {http.MethodPost, "/users/invite", obj{"email": "sample@example.com"}, true},
+	"resendInvitation":   {http.MethodPost, "/users/" + unknownID + "/invitation", nil, true},
+	"listUserSessions":   {http.MethodGet, "/users/" + unknownID + "/sessions", nil, true},
+	"endUserSessions":    {http.MethodDelete, "/users/" + unknownID + "/sessions", nil, true},
 }
 
 func (s opSample) request(tb testing.TB, token string) *http.Request {
@@ -638,6 +652,8 @@ func TestOpenAPIMatchesTheHandlers(t *testing.T) {
 		do(t, 204, reqConforms, http.MethodDelete, "/users/"+created.ID, admin.Token, nil)
 		do(t, 404, reqConforms, http.MethodDelete, "/users/"+created.ID, admin.Token, nil)
 	})
+
+	t.Run("account lifecycle", func(t *testing.T) { lifecycleOpenAPIRows(t, h, do) })
 
 	t.Run("the last admin", func(t *testing.T) {
 		solo := newHarness(t) // its bootstrap ADMIN is the only one

@@ -35,6 +35,9 @@ const (
 	limitResetConfirm       = "reset_confirm" // POST /password-reset/confirm
 	limitRefresh            = "refresh"       // POST /token/refresh
 	limitUnlock             = "unlock"        // POST /unlock
+	limitEmailChange        = "email_change"  // POST /users/me/email (per account: the caller's id)
+	limitEmailConfirm       = "email_confirm" // POST /email-change/confirm
+	limitInvitationAccept   = "invitation"    // POST /invitations/accept
 )
 
 // limitRate is n requests per period, n of them at once (the burst).
@@ -66,6 +69,9 @@ var limitTable = map[string]struct{ perIP, perAccount limitRate }{
 	limitResetConfirm:       {perMinute(20), noLimit},
 	limitRefresh:            {perMinute(60), noLimit},
 	limitUnlock:             {perMinute(20), noLimit},
+	limitEmailChange:        {perMinute(10), perHour(10)},
+	limitEmailConfirm:       {perMinute(20), noLimit},
+	limitInvitationAccept:   {perMinute(20), noLimit},
 }
 
 // Bounds on the limiters' memory.

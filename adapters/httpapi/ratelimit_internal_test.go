@@ -90,6 +90,9 @@ func TestLimitTableDefaults(t *testing.T) {
 		limitResetConfirm:       {"20/1m0s", "none"},
 		limitRefresh:            {"60/1m0s", "none"},
 		limitUnlock:             {"20/1m0s", "none"},
+		limitEmailChange:        {"10/1m0s", "10/1h0m0s"},
+		limitEmailConfirm:       {"20/1m0s", "none"},
+		limitInvitationAccept:   {"20/1m0s", "none"},
 	}
 	show := func(r limitRate) string {
 		if r == noLimit {

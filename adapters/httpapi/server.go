@@ -34,6 +34,9 @@ type UseCases interface {
 	recoverer
 	passwordChanger
 	auditReader
+	sessionManager
+	emailChanger
+	inviter
 }
 
 // ReadyFunc reports whether the service can serve (its database answers).

@@ -37,7 +37,8 @@ type Renderer struct {
 }
 
 // kinds are the messages with templates.
-var kinds = []domain.MessageKind{domain.MessageVerifyEmail, domain.MessageProfessional, domain.MessageLocked, domain.MessagePasswordReset}
+var kinds = []domain.MessageKind{domain.MessageVerifyEmail, domain.MessageProfessional, domain.MessageLocked, domain.MessagePasswordReset,
+	domain.MessageEmailChange, domain.MessageEmailChangeRequested, domain.MessageEmailChanged, domain.MessageInvitation}
 
 // NewRenderer parses the templates; baseURL appears in the footer.
 func NewRenderer(baseURL string) (*Renderer, error) {

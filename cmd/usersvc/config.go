@@ -33,6 +33,7 @@ type config struct {
 	SessionMaxAge    time.Duration
 	VerificationTTL  time.Duration
 	ResetTokenTTL    time.Duration
+	InvitationTTL    time.Duration
 	HashMemoryKiB    uint32
 	HashIterations   uint32
 	HashParallelism  uint8
@@ -104,6 +105,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		SessionMaxAge:    dur("SESSION_MAX_AGE", "2160h", false),
 		VerificationTTL:  dur("VERIFICATION_TOKEN_TTL", "24h", false),
 		ResetTokenTTL:    dur("RESET_TOKEN_TTL", "1h", false),
+		InvitationTTL:    dur("INVITATION_TOKEN_TTL", "72h", false),
 		// The conversions are safe: integer() bounds each value to its type.
 		HashMemoryKiB:   uint32(integer("HASH_MEMORY_KIB", 19456, 1024, 4<<20)), //nolint:gosec
 		HashIterations:  uint32(integer("HASH_ITERATIONS", 2, 1, 100)),          //nolint:gosec

@@ -111,6 +111,7 @@ func newServiceWith(ctx context.Context, c config, store *sqlstore.Store, hasher
 		},
 		VerificationTTL: c.VerificationTTL,
 		ResetTTL:        c.ResetTokenTTL,
+		InvitationTTL:   c.InvitationTTL,
 		RefreshTTL:      c.RefreshTokenTTL,
 		SessionMaxAge:   c.SessionMaxAge,
 		PublicBaseURL:   c.PublicBaseURL,

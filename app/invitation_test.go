@@ -294,3 +294,35 @@ func TestStaffEmailChangeOfAnInvitation(t *testing.T) {
 	}
 	e.session(t, "grace.h@example.com", goodPass)
 }
+
+// TestAnInvitedAdminIsNotAnAdminYet: an ADMIN invitation nobody accepted
+// may never be, so it does not stand in for the last ADMIN; and removing
+// it is not removing the last ADMIN.
+func TestAnInvitedAdminIsNotAnAdminYet(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	e := newEnv(t)
+	root := e.admin(t, "root@example.com")
+	invited, err := e.svc.InviteUser(ctx, root, app.InviteInput{Email: "next@example.com", Role: ptr(domain.RoleAdmin)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = e.svc.ChangeRole(ctx, root, root.ID, domain.RoleManager)
+	wantErr(t, err, domain.ErrLastAdmin)
+	wantErr(t, e.svc.DeleteUser(ctx, root, root.ID), domain.ErrLastAdmin)
+	wantErr(t, e.svc.DeleteMe(ctx, root, goodPass), domain.ErrLastAdmin)
+
+	second, err := e.svc.InviteUser(ctx, root, app.InviteInput{Email: "other@example.com", Role: ptr(domain.RoleAdmin)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.ChangeRole(ctx, root, second.ID(), domain.RoleAuthenticated); err != nil {
+		t.Errorf("demoting an invited ADMIN: %v", err)
+	}
+	wantErr(t, e.svc.DeleteUser(ctx, root, second.ID()), nil)
+
+	if _, err := e.svc.AcceptInvitation(ctx, app.AcceptInvitationInput{Token: e.invitationSecret(t, "next@example.com"), Password: goodPass}); err != nil {
+		t.Fatal(err)
+	}
+	wantErr(t, e.svc.DeleteUser(ctx, domain.Actor{ID: invited.ID(), Role: domain.RoleAdmin}, root.ID), nil)
+}

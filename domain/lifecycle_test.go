@@ -203,3 +203,18 @@ func TestPasswordChangesCancelAnEmailChange(t *testing.T) {
 		t.Error("a password reset left an email change pending")
 	}
 }
+
+func TestAnInvitationIsNotTheLastAdmin(t *testing.T) {
+	t.Parallel()
+	invited := newUser(t, domain.RoleAdmin)
+	invited.Invite("h", t0.Add(time.Hour))
+	if err := domain.CheckAdminRemains(invited, domain.Role{}, 1); err != nil {
+		t.Errorf("removing an invited ADMIN beside one ADMIN: %v", err)
+	}
+	if err := domain.CheckAdminRemains(invited, domain.Role{}, 0); err != nil {
+		t.Errorf("removing an invited ADMIN: %v", err)
+	}
+	if err := domain.CheckAdminRemains(newUser(t, domain.RoleAdmin), domain.RoleManager, 1); !errors.Is(err, domain.ErrLastAdmin) {
+		t.Errorf("demoting the last ADMIN: %v", err)
+	}
+}

@@ -49,8 +49,9 @@ type UserStore interface {
 	// UpdateUserByEmail is UpdateUser for the user with a normalised email.
 	UpdateUserByEmail(ctx context.Context, email string, fn func(u *domain.User) error) error
 	// UpdateUserCountingAdmins is UpdateUser for changes that may take a user
-	// out of the ADMIN role: fn also gets the number of ADMINs, and no other
-	// such change commits between the count and the save.
+	// out of the ADMIN role: fn also gets the number of ADMINs (invitations
+	// not accepted yet are not counted), and no other such change commits
+	// between the count and the save.
 	UpdateUserCountingAdmins(ctx context.Context, id string, fn func(u *domain.User, admins int) error) error
 	// DeleteUser runs check on the user and the number of ADMINs, as
 	// UpdateUserCountingAdmins does, and deletes the user if check passes,

@@ -328,7 +328,7 @@ func tokenHash(st domain.UserState, purpose ports.TokenPurpose) string {
 func (s *UserStore) countAdmins() int {
 	n := 0
 	for _, st := range s.users {
-		if st.Role == domain.RoleAdmin {
+		if st.Role == domain.RoleAdmin && !st.InvitationPending {
 			n++
 		}
 	}

@@ -132,7 +132,9 @@ var (
 )
 
 const (
-	selectAdminIDs = "SELECT id FROM users WHERE role = 'ADMIN' ORDER BY id"
+	// selectAdminIDs: the ADMINs who can log in (an invitation not accepted
+	// does not count toward the last ADMIN).
+	selectAdminIDs = "SELECT id FROM users WHERE role = 'ADMIN' AND NOT invitation_pending ORDER BY id"
 	deleteUser     = "DELETE FROM users WHERE id = ?"
 	emailOwner     = "SELECT id FROM users WHERE email = ? AND id <> ?"
 	nicknameOwner  = "SELECT id FROM users WHERE lower(nickname) = lower(?) AND id <> ?"

@@ -741,6 +741,10 @@ func testAdminCount(t *testing.T, s ports.UserStore) {
 	}
 	m := newUser(t, "manager@example.com", "manager", domain.RoleManager, epoch)
 	mustCreate(t, s, m)
+	// An invited ADMIN who has not accepted yet does not count.
+	invited := newUser(t, "invited.admin@example.com", "invited_admin", domain.RoleAdmin, epoch)
+	invited.Invite("invited-admin-hash", epoch.Add(time.Hour))
+	mustCreate(t, s, invited)
 
 	seen := func(run func(fn func(*domain.User, int) error) error) int {
 		t.Helper()

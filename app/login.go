@@ -62,7 +62,10 @@ func (s *Service) login(ctx context.Context, rawEmail, password, code string) (L
 	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), decideTimeout)
 	defer cancel()
 	p, err := s.checkPassword(ctx, dctx, email, "", password)
-	if errors.Is(err, domain.ErrUserNotFound) {
+	if errors.Is(err, domain.ErrUserNotFound) || errors.Is(err, domain.ErrNoPassword) {
+		// An invited account without a password is answered as an unknown
+		// email: the same check of the dummy hash, the same audit event,
+		// and no lockout slot taken (admission wrote nothing).
 		return LoginResult{}, s.failUnknown(ctx, password)
 	}
 	if err != nil {
@@ -190,6 +193,9 @@ func (s *Service) admit(ctx context.Context, email, userID string) (passwordChec
 			wasLocked := u.IsLocked()
 			p = passwordCheck{userID: u.ID(), secret: secret}
 			p.attempt, admitErr = u.BeginLoginAttempt(s.clock.Now(), s.cfg.Lockout)
+			if errors.Is(admitErr, domain.ErrNoPassword) {
+				return admitErr // nothing changed: nothing is written
+			}
 			if !wasLocked && u.IsLocked() {
 				s.lockedByFailures(ctx, u, secret, "failed password checks counted after their lease")
 			}

@@ -64,13 +64,19 @@ func (s *Service) ResendVerification(ctx context.Context, rawEmail string) error
 // updateByEmail applies fn to the account with email, if there is one, and
 // wakes the dispatcher. An unknown email is not an error: it writes an audit
 // event of type ev instead, so that both answers cost a write and timing
-// does not tell them apart (and the probing shows in the audit log).
+// does not tell them apart (and the probing shows in the audit log). An
+// invited account without a password is answered the same way, with the
+// same write: its invitation is the one way in, and neither a reset link
+// nor a verification link is sent to it.
 func (s *Service) updateByEmail(ctx context.Context, email string, ev domain.AuditEventType, fn func(*domain.User)) error {
 	err := s.users.UpdateUserByEmail(ctx, email, func(u *domain.User) error {
+		if !u.HasPassword() {
+			return domain.ErrNoPassword
+		}
 		fn(u)
 		return nil
 	})
-	if errors.Is(err, domain.ErrUserNotFound) {
+	if errors.Is(err, domain.ErrUserNotFound) || errors.Is(err, domain.ErrNoPassword) {
 		return s.audit.RecordEvent(ctx, s.event(ctx, ev, "", "", "unknown email"))
 	}
 	if err != nil {

@@ -20,6 +20,7 @@ type Config struct {
 	Lockout         domain.LockoutPolicy
 	VerificationTTL time.Duration
 	ResetTTL        time.Duration // password-reset links
+	InvitationTTL   time.Duration // invitation links; 0: 72 hours
 	RefreshTTL      time.Duration // a session lives this long after its last refresh
 	SessionMaxAge   time.Duration // and never longer than this after its login; 0: no limit
 	// PublicBaseURL is the base of links in emails, without a trailing slash.
@@ -87,6 +88,9 @@ func New(d Deps, cfg Config) (*Service, error) {
 	}
 	if cfg.RefreshTTL <= 0 {
 		cfg.RefreshTTL = 30 * 24 * time.Hour
+	}
+	if cfg.InvitationTTL <= 0 {
+		cfg.InvitationTTL = 72 * time.Hour
 	}
 	cfg.PublicBaseURL = strings.TrimRight(cfg.PublicBaseURL, "/")
 	return &Service{

@@ -94,8 +94,17 @@ func (s *Service) updateUser(ctx context.Context, actor domain.Actor, userID str
 	if !ok {
 		return nil, domain.ErrUserNotFound
 	}
+	secret := ""
+	if in.Email != nil {
+		var err error
+		if secret, err = s.secrets.NewSecret(); err != nil {
+			return nil, err
+		}
+	}
 	var out *domain.User
+	emailChanged := false
 	apply := func(u *domain.User, admins int) error {
+		emailChanged = false // the closure may run again
 		if err := actor.CheckActsOn(u); err != nil {
 			return err
 		}
@@ -110,8 +119,12 @@ func (s *Service) updateUser(ctx context.Context, actor domain.Actor, userID str
 			u.SetRole(*in.Role, now)
 		}
 		if in.Email != nil {
+			old := u.Email()
 			if err := u.ChangeEmail(*in.Email, now); err != nil {
 				return err
+			}
+			if emailChanged = u.Email() != old; emailChanged {
+				s.emailChangedByStaff(ctx, actor, u, old, secret)
 			}
 		}
 		if err := u.EditProfile(in.Nickname, in.Profile, now); err != nil {
@@ -129,7 +142,29 @@ func (s *Service) updateUser(ctx context.Context, actor domain.Actor, userID str
 	} else {
 		err = s.users.UpdateUser(ctx, id, func(u *domain.User) error { return apply(u, 0) })
 	}
+	if err == nil && emailChanged {
+		s.wake()
+	}
 	return out, err
+}
+
+// emailChangedByStaff is what a change of u's email by staff owes, after
+// domain.User.ChangeEmail unverified the account and ended the links sent
+// to old: the new address gets a verification link (a new invitation, if
+// the account was invited and has no password yet), and the old one a
+// notice, so that a change its owner did not expect does not go unseen.
+func (s *Service) emailChangedByStaff(ctx context.Context, actor domain.Actor, u *domain.User, old, secret string) {
+	now := s.clock.Now()
+	if u.InvitationPending() {
+		// Pending, so reissuing cannot fail.
+		_ = u.ReissueInvitation(hashSecret(secret), now.Add(s.cfg.InvitationTTL))
+		u.Queue(s.invitationMessage(u, secret))
+	} else {
+		u.SetVerificationToken(hashSecret(secret), now.Add(s.cfg.VerificationTTL))
+		u.Queue(s.verificationMessage(u, secret))
+	}
+	u.Queue(domain.Message{Kind: domain.MessageEmailChanged, To: old, Name: u.DisplayName()})
+	u.Record(s.event(ctx, domain.EventEmailChanged, actor.ID, u.ID(), old+" -> "+u.Email()+" (by staff)"))
 }
 
 // validatePatch reports every invalid field of a partial update at once.

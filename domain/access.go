@@ -42,9 +42,11 @@ func (a Actor) CheckChangesRoles() error {
 
 // CheckAdminRemains fails when taking target out of the ADMIN role (by
 // demotion to newRole, or deletion when newRole is the zero Role) would leave
-// no ADMIN. admins is the current number of ADMINs, target included.
+// no ADMIN. admins is the current number of ADMINs who can log in, target
+// included if it is one: an invited ADMIN who has not accepted yet does not
+// count (nobody may be able to accept), and removing one leaves the others.
 func CheckAdminRemains(target *User, newRole Role, admins int) error {
-	if target.Role() == RoleAdmin && newRole != RoleAdmin && admins <= 1 {
+	if target.Role() == RoleAdmin && !target.InvitationPending() && newRole != RoleAdmin && admins <= 1 {
 		return ErrLastAdmin
 	}
 	return nil

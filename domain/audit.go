@@ -32,6 +32,12 @@ const (
 	EventMFACodeFailed            AuditEventType = "mfa_code_failed"
 	EventRecoveryCodeUsed         AuditEventType = "recovery_code_used"
 	EventRecoveryCodesRegenerated AuditEventType = "recovery_codes_regenerated"
+	EventSessionEnded             AuditEventType = "session_ended"
+	EventEmailChangeAsked         AuditEventType = "email_change_requested"
+	EventEmailChanged             AuditEventType = "email_changed"
+	EventUserInvited              AuditEventType = "user_invited"
+	EventInvitationResent         AuditEventType = "invitation_resent"
+	EventInvitationAccepted       AuditEventType = "invitation_accepted"
 )
 
 // AuditEvents lists every event type, for validating filters.
@@ -43,6 +49,8 @@ func AuditEvents() []AuditEventType {
 		EventResetRequested, EventVerificationResent, EventUserDeleted, EventLogout, EventRefreshTokenReuse,
 		EventMFAEnabled, EventMFADisabled, EventMFAReset, EventMFACodeFailed, EventRecoveryCodeUsed,
 		EventRecoveryCodesRegenerated,
+		EventSessionEnded, EventEmailChangeAsked, EventEmailChanged, EventUserInvited, EventInvitationResent,
+		EventInvitationAccepted,
 	}
 }
 

@@ -73,6 +73,13 @@ var (
 	ErrInvalidMFAToken    = fmt.Errorf("invalid or expired MFA token: %w", ErrUnauthenticated)
 	// ErrSecondFactorRequired: the password was right, and a code must follow.
 	ErrSecondFactorRequired = fmt.Errorf("second factor required: %w", ErrForbidden)
+	// ErrNoPassword: the account has no password yet (an invitation not
+	// accepted). It wraps ErrInvalidCredentials: a login is answered
+	// exactly as for an unknown email.
+	ErrNoPassword                = fmt.Errorf("no password set: %w", ErrInvalidCredentials)
+	ErrInvalidEmailChangeToken   = fmt.Errorf("invalid or expired email change token: %w", ErrRejected)
+	ErrInvalidInvitation         = fmt.Errorf("invalid or expired invitation: %w", ErrRejected)
+	ErrInvitationAlreadyAccepted = fmt.Errorf("invitation already accepted: %w", ErrConflict)
 )
 
 // Code says what is wrong with one input field. Codes are stable machine
@@ -115,6 +122,9 @@ const (
 	CodePasswordCommon     Code = "password_common"
 	CodePasswordIsEmail    Code = "password_is_email"
 	CodePasswordIsNickname Code = "password_is_nickname"
+
+	// CodeEmailUnchanged: an email change to the address the account has.
+	CodeEmailUnchanged Code = "email_unchanged"
 )
 
 // FieldError is one invalid input field: which field, what is wrong (a

@@ -46,7 +46,8 @@ type LoginAttempt struct {
 	passwordVersion int
 }
 
-// BeginLoginAttempt admits one password check. It fails with ErrAccountLocked
+// BeginLoginAttempt admits one password check. It fails with ErrNoPassword,
+// changing nothing, on an account without a password; with ErrAccountLocked
 // while the account is locked, and with ErrLoginBusy while every remaining
 // slot is held by an undecided attempt (the caller waits and retries).
 // Admission may itself lock the account (attempts whose lease ran out count
@@ -67,6 +68,11 @@ func (u *User) BeginLoginAttempt(now time.Time, p LockoutPolicy) (LoginAttempt, 
 // refuses (ErrAccountLocked), and so do slots all taken (ErrLoginBusy).
 func (u *User) admit(now time.Time, p LockoutPolicy) error {
 	s := &u.s
+	if s.PasswordHash == "" {
+		// An invited account no one has accepted: nothing to check, and
+		// nothing changes, so the caller can answer as for an unknown email.
+		return ErrNoPassword
+	}
 	if s.LoginsInFlight > 0 && now.After(s.LoginLeaseUntil) {
 		s.FailedLoginAttempts += s.LoginsInFlight
 		s.LoginsInFlight = 0

@@ -13,6 +13,18 @@ const (
 	MessageMFAEnabled  MessageKind = "mfa_enabled"
 	MessageMFADisabled MessageKind = "mfa_disabled"
 	MessageMFAReset    MessageKind = "mfa_reset"
+	// MessageEmailChange carries the link that confirms an email change,
+	// to the new address.
+	MessageEmailChange MessageKind = "email_change"
+	// MessageEmailChangeRequested tells the old address that a change
+	// away from it was asked for (no link).
+	MessageEmailChangeRequested MessageKind = "email_change_requested"
+	// MessageEmailChanged tells the old address that the account's email
+	// changed: confirmed by its owner, or set by staff (no link).
+	MessageEmailChanged MessageKind = "email_changed"
+	// MessageInvitation carries the link with which an invited person sets
+	// a password.
+	MessageInvitation MessageKind = "invitation"
 )
 
 // Message is an email owed to a user; adapters render it.

@@ -116,6 +116,20 @@ type UserState struct {
 	RecoveryCodeHashes RecoveryCodes // hashes of the recovery codes; a used one is empty
 	MFATokenHash       string        // the second step of a login pending; empty: none
 	MFATokenExpiresAt  time.Time
+	// PendingEmail is the address a self-service email change moves to
+	// once the link sent there (EmailChangeTokenHash) is followed; empty:
+	// no change pending (emailchange.go).
+	PendingEmail         string
+	EmailChangeTokenHash string
+	EmailChangeExpiresAt time.Time
+	// EmailChangeSessionID is the session that asked for the change: it
+	// stays when the confirmed change ends the others.
+	EmailChangeSessionID string
+	// InvitationPending: staff invited the account and its owner has not
+	// accepted yet, so it has no password (invitation.go).
+	InvitationPending   bool
+	InvitationTokenHash string // empty: no invitation link pending
+	InvitationExpiresAt time.Time
 }
 
 // User is the aggregate that holds every user rule.
@@ -204,7 +218,13 @@ func (u *User) DisplayName() string {
 
 func (u *User) touch(now time.Time) { u.s.UpdatedAt = now.UTC() }
 
-// ChangeEmail sets a new (raw) email.
+// ChangeEmail sets a new (raw) email on behalf of staff. A new address
+// is not verified, and every link sent to the old one dies: the reset,
+// unlock, verification and invitation links and a pending email change.
+// Otherwise a link mailed before the change (to an address the owner may
+// have lost) would still open the account afterwards. Whoever changes the
+// email sends what the new address needs (a verification link, or a new
+// invitation) and a notice to the old one.
 func (u *User) ChangeEmail(raw string, now time.Time) error {
 	email, err := NormalizeEmail(raw)
 	if err != nil {
@@ -212,9 +232,20 @@ func (u *User) ChangeEmail(raw string, now time.Time) error {
 	}
 	if email != u.s.Email {
 		u.s.Email = email
+		u.s.EmailVerified = false
+		u.clearLinks()
 		u.touch(now)
 	}
 	return nil
+}
+
+// clearLinks ends every link token mailed to the account's address.
+func (u *User) clearLinks() {
+	u.s.ResetTokenHash, u.s.ResetExpiresAt = "", time.Time{}
+	u.s.VerificationTokenHash, u.s.VerificationExpiresAt = "", time.Time{}
+	u.s.InvitationTokenHash, u.s.InvitationExpiresAt = "", time.Time{}
+	u.clearUnlockToken()
+	u.CancelEmailChange()
 }
 
 // ChangeNickname sets a new nickname.
@@ -260,6 +291,9 @@ func (u *User) ChangePassword(hash, keep string, now time.Time) {
 	u.s.ResetTokenHash = ""
 	u.s.ResetExpiresAt = time.Time{}
 	u.clearMFAToken() // a pending second step proved the old password
+	// The notice of an email change tells an owner who did not ask for it
+	// to change the password: that cancels the change.
+	u.CancelEmailChange()
 	u.EndOtherSessions(keep, now)
 	u.touch(now)
 }
@@ -285,6 +319,7 @@ func (u *User) ResetPassword(tokenHash, newHash string, now time.Time) error {
 	u.s.PasswordHash = newHash
 	u.s.PasswordVersion++
 	u.clearMFAToken()
+	u.CancelEmailChange()
 	u.unlock(now)
 	// Attempts in flight keep their slots: each releases its own when it
 	// ends, so the count stays exact across the reset.

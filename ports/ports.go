@@ -49,8 +49,9 @@ type UserStore interface {
 	// UpdateUserByEmail is UpdateUser for the user with a normalised email.
 	UpdateUserByEmail(ctx context.Context, email string, fn func(u *domain.User) error) error
 	// UpdateUserCountingAdmins is UpdateUser for changes that may take a user
-	// out of the ADMIN role: fn also gets the number of ADMINs, and no other
-	// such change commits between the count and the save.
+	// out of the ADMIN role: fn also gets the number of ADMINs (invitations
+	// not accepted yet are not counted), and no other such change commits
+	// between the count and the save.
 	UpdateUserCountingAdmins(ctx context.Context, id string, fn func(u *domain.User, admins int) error) error
 	// DeleteUser runs check on the user and the number of ADMINs, as
 	// UpdateUserCountingAdmins does, and deletes the user if check passes,
@@ -69,6 +70,8 @@ const (
 	TokenUnlock
 	// TokenMFA is the mfa_token of a login waiting for its second factor.
 	TokenMFA
+	TokenEmailChange // the link of a pending email change (to the new address)
+	TokenInvitation  // the link of an invitation
 )
 
 // UserQuery selects, orders and pages users for UserStore.ListUsers. The

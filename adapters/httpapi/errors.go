@@ -39,6 +39,8 @@ const (
 	detailMFAEnabled         = "Second factor already enabled"
 	detailMFANotEnabled      = "Second factor not enabled"
 	detailNoPendingMFA       = "No second factor pending confirmation"
+	detailInvalidInvitation  = "Invalid or expired invitation"
+	detailInvitationAccepted = "Invitation already accepted"
 )
 
 // kindAnswer is how every error of one kind is answered.
@@ -78,6 +80,9 @@ var details = []struct {
 	{domain.ErrInvalidVerification, detailInvalidVerify},
 	{domain.ErrInvalidResetToken, detailInvalidReset},
 	{domain.ErrInvalidUnlockToken, detailInvalidToken},
+	{domain.ErrInvalidEmailChangeToken, detailInvalidToken},
+	{domain.ErrInvalidInvitation, detailInvalidInvitation},
+	{domain.ErrInvitationAlreadyAccepted, detailInvitationAccepted},
 	{domain.ErrWrongPassword, detailWrongPassword},
 	{domain.ErrEmailTaken, detailEmailExists},
 	{domain.ErrNicknameTaken, detailNicknameExists},

@@ -56,8 +56,21 @@ var fuzzPathTemplates = func() []string {
 		add("/users/" + id + "/role")
 		add("/verify-email/" + id + "/some-token")
 	}
+	// The account lifecycle (PRODUCT.md 8.2 to 8.4).
+	for _, p := range []string{"/users/me/sessions", "/users/me/email", "/users/invite", "/email-change", "/email-change/confirm", "/invitation", "/invitations/accept"} {
+		add(p)
+	}
+	for _, id := range []string{"{target}", "{unknown}", "not-a-uuid", "me"} {
+		add("/users/" + id + "/sessions")
+		add("/users/" + id + "/invitation")
+		add("/users/me/sessions/" + id)
+	}
 	return append(out, "/")
 }()
+
+// fuzzPages are the paths that may answer HTML: the pages behind the
+// links of emails and their forms.
+var fuzzPages = []string{"/password-reset", "/email-change", "/email-change/confirm", "/invitation", "/invitations/accept"}
 
 func fuzzPathIndex(tb testing.TB, template string) uint8 {
 	i := slices.Index(fuzzPathTemplates, template)
@@ -197,6 +210,20 @@ func FuzzAPIRequests(f *testing.F) {
 		{"POST", "/users/{TARGET}/unlock", ctNone, fuzzAdmin, "", ""},
 		{"PATCH", "/users/{target}/role", ctJSON, fuzzAdmin, "", js(obj{"role": "MANAGER"})},
 		{"PATCH", "/users/not-a-uuid/role", ctJSON, fuzzBadToken, "", js(obj{"role": "ADMIN"})},
+		{"GET", "/users/me/sessions", ctNone, fuzzAdmin, "", ""},
+		{"DELETE", "/users/me/sessions/{unknown}", ctNone, fuzzAdmin, "", ""},
+		{"DELETE", "/users/me/sessions", ctNone, fuzzAdmin, "", ""},
+		{"POST", "/users/me/email", ctJSON, fuzzAdmin, "", js(obj{"new_email": "moved@example.com", "password": wrongPassword})},
+		{"GET", "/email-change", ctNone, fuzzNoAuth, "token=ABCDEF", ""},
+		{"POST", "/email-change/confirm", ctJSON, fuzzNoAuth, "", js(obj{"token": "ABCDEF"})},
+		{"POST", "/email-change/confirm", ctForm, fuzzNoAuth, "", "token=ABCDEF"},
+		{"POST", "/users/invite", ctJSON, fuzzAdmin, "", js(obj{"email": "invited@example.com", "role": "MANAGER", "bio": "hi"})},
+		{"POST", "/users/{target}/invitation", ctNone, fuzzAdmin, "", ""},
+		{"GET", "/invitation", ctNone, fuzzNoAuth, "token=ABCDEF", ""},
+		{"POST", "/invitations/accept", ctJSON, fuzzNoAuth, "", js(obj{"token": "ABCDEF", "password": newPassword})},
+		{"POST", "/invitations/accept", ctForm, fuzzNoAuth, "", "token=ABCDEF&password=" + newPassword + "&repeat_password=" + newPassword},
+		{"GET", "/users/{target}/sessions", ctNone, fuzzAdmin, "", ""},
+		{"DELETE", "/users/{target}/sessions", ctNone, fuzzAdmin, "", ""},
 		{"OPTIONS", "/users/me", ctNone, fuzzNoAuth, "", ""},
 		{"PUT", "/login", ctText, fuzzNoAuth, "", "x"},
 		{"GET", "/nowhere", ctNone, fuzzNoAuth, "", ""},
@@ -255,7 +282,7 @@ func FuzzAPIRequests(f *testing.F) {
 				t.Fatalf("%s %s: 204 with a body %q", m, req.URL.Path, rec.Body)
 			}
 		case strings.HasPrefix(ctype, "text/html"):
-			if strings.TrimSuffix(req.URL.Path, "/") != "/password-reset" {
+			if !slices.Contains(fuzzPages, strings.TrimSuffix(req.URL.Path, "/")) {
 				t.Fatalf("%s %s: an HTML answer outside the pages", m, req.URL.Path)
 			}
 			if !strings.HasPrefix(rec.Body.String(), "<!DOCTYPE html>") || !strings.Contains(rec.Body.String(), "</html>") {

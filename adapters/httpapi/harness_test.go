@@ -235,6 +235,13 @@ func newHarness(tb testing.TB) *harness {
 // wrap(store), when wrap is not nil: a test can hook a session call.
 func newHarnessOn(tb testing.TB, wrap func(*memory.UserStore) userAndSessionStore) *harness {
 	tb.Helper()
+	return newHarnessConfigured(tb, wrap, nil)
+}
+
+// newHarnessConfigured is newHarnessOn whose use cases run with the
+// harness's settings changed by configure, when it is not nil.
+func newHarnessConfigured(tb testing.TB, wrap func(*memory.UserStore) userAndSessionStore, configure func(*app.Config)) *harness {
+	tb.Helper()
 	logger, logs := newTestLogger()
 	tokens, err := jwttoken.New(jwtKey, jwtIssuer, accessTTL)
 	if err != nil {
@@ -257,14 +264,18 @@ func newHarnessOn(tb testing.TB, wrap func(*memory.UserStore) userAndSessionStor
 		tb.Fatal(err)
 	}
 	mail := &outbox{tb: tb, dispatcher: dispatcher, mailer: mailer}
-	svc, err := app.New(app.Deps{
-		Users: users, Sessions: users, Audit: store, Hasher: hasher, Issuer: tokens, Verifier: tokens,
-		Clock: clock, IDs: system.IDs{}, Secrets: system.Secrets{}, SecretBox: testBox(tb), Log: logger, DummyHash: dummy,
-	}, app.Config{
+	cfg := app.Config{
 		Lockout:         domain.LockoutPolicy{MaxAttempts: maxAttempts, Duration: lockoutFor},
 		VerificationTTL: verificationIn,
 		PublicBaseURL:   publicBaseURL,
-	})
+	}
+	if configure != nil {
+		configure(&cfg)
+	}
+	svc, err := app.New(app.Deps{
+		Users: users, Sessions: users, Audit: store, Hasher: hasher, Issuer: tokens, Verifier: tokens,
+		Clock: clock, IDs: system.IDs{}, Secrets: system.Secrets{}, SecretBox: testBox(tb), Log: logger, DummyHash: dummy,
+	}, cfg)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -553,6 +564,7 @@ type userBody struct {
 	EmailVerified               bool       `json:"email_verified"`
 	IsLocked                    bool       `json:"is_locked"`
 	LastLoginAt                 *time.Time `json:"last_login_at"`
+	InvitationPending           bool       `json:"invitation_pending"`
 	Links                       []linkBody `json:"links"`
 }
 

@@ -64,6 +64,9 @@ var routeLimits = map[string]string{
 	"/token/refresh":          limitRefresh,
 	"/unlock":                 limitUnlock,
 	"/login/mfa":              limitLoginMFA,
+	"/users/me/email":         limitEmailChange,
+	"/email-change/confirm":   limitEmailConfirm,
+	"/invitations/accept":     limitInvitationAccept,
 }
 
 // durationBuckets are Prometheus's defaults, plus the request deadline.

@@ -21,6 +21,9 @@ var _ httpapi.UseCases = &UseCasesMock{}
 //
 //		// make and configure a mocked httpapi.UseCases
 //		mockedUseCases := &UseCasesMock{
+//			AcceptInvitationFunc: func(ctx context.Context, in app.AcceptInvitationInput) (app.LoginResult, error) {
+//				panic("mock out the AcceptInvitation method")
+//			},
 //			AuthenticateFunc: func(ctx context.Context, token string) (domain.Actor, error) {
 //				panic("mock out the Authenticate method")
 //			},
@@ -29,6 +32,9 @@ var _ httpapi.UseCases = &UseCasesMock{}
 //			},
 //			ChangeRoleFunc: func(ctx context.Context, actor domain.Actor, userID string, role domain.Role) (*domain.User, error) {
 //				panic("mock out the ChangeRole method")
+//			},
+//			ConfirmEmailChangeFunc: func(ctx context.Context, token string) (*domain.User, error) {
+//				panic("mock out the ConfirmEmailChange method")
 //			},
 //			ConfirmPasswordResetFunc: func(ctx context.Context, token string, newPassword string) error {
 //				panic("mock out the ConfirmPasswordReset method")
@@ -48,14 +54,32 @@ var _ httpapi.UseCases = &UseCasesMock{}
 //			DisableTOTPFunc: func(ctx context.Context, actor domain.Actor, password string, code string) error {
 //				panic("mock out the DisableTOTP method")
 //			},
+//			EndMyOtherSessionsFunc: func(ctx context.Context, actor domain.Actor) error {
+//				panic("mock out the EndMyOtherSessions method")
+//			},
+//			EndMySessionFunc: func(ctx context.Context, actor domain.Actor, sessionID string) error {
+//				panic("mock out the EndMySession method")
+//			},
+//			EndUserSessionsFunc: func(ctx context.Context, actor domain.Actor, userID string) error {
+//				panic("mock out the EndUserSessions method")
+//			},
 //			EnrolTOTPFunc: func(ctx context.Context, actor domain.Actor, password string) (app.TOTPEnrolment, error) {
 //				panic("mock out the EnrolTOTP method")
 //			},
 //			GetUserFunc: func(ctx context.Context, actor domain.Actor, userID string) (*domain.User, error) {
 //				panic("mock out the GetUser method")
 //			},
+//			InviteUserFunc: func(ctx context.Context, actor domain.Actor, in app.InviteInput) (*domain.User, error) {
+//				panic("mock out the InviteUser method")
+//			},
 //			ListAuditEventsFunc: func(ctx context.Context, actor domain.Actor, q app.AuditQuery) (app.AuditPage, error) {
 //				panic("mock out the ListAuditEvents method")
+//			},
+//			ListMySessionsFunc: func(ctx context.Context, actor domain.Actor) ([]app.SessionInfo, error) {
+//				panic("mock out the ListMySessions method")
+//			},
+//			ListUserSessionsFunc: func(ctx context.Context, actor domain.Actor, userID string) ([]app.SessionInfo, error) {
+//				panic("mock out the ListUserSessions method")
 //			},
 //			ListUsersFunc: func(ctx context.Context, actor domain.Actor, skip int, limit int) (app.UserPage, error) {
 //				panic("mock out the ListUsers method")
@@ -87,8 +111,14 @@ var _ httpapi.UseCases = &UseCasesMock{}
 //			RegisterFunc: func(ctx context.Context, in app.NewUserInput) (*domain.User, error) {
 //				panic("mock out the Register method")
 //			},
+//			RequestEmailChangeFunc: func(ctx context.Context, actor domain.Actor, newEmail string, password string) error {
+//				panic("mock out the RequestEmailChange method")
+//			},
 //			RequestPasswordResetFunc: func(ctx context.Context, email string) error {
 //				panic("mock out the RequestPasswordReset method")
+//			},
+//			ResendInvitationFunc: func(ctx context.Context, actor domain.Actor, userID string) error {
+//				panic("mock out the ResendInvitation method")
 //			},
 //			ResendVerificationFunc: func(ctx context.Context, email string) error {
 //				panic("mock out the ResendVerification method")
@@ -124,6 +154,9 @@ var _ httpapi.UseCases = &UseCasesMock{}
 //
 //	}
 type UseCasesMock struct {
+	// AcceptInvitationFunc mocks the AcceptInvitation method.
+	AcceptInvitationFunc func(ctx context.Context, in app.AcceptInvitationInput) (app.LoginResult, error)
+
 	// AuthenticateFunc mocks the Authenticate method.
 	AuthenticateFunc func(ctx context.Context, token string) (domain.Actor, error)
 
@@ -132,6 +165,9 @@ type UseCasesMock struct {
 
 	// ChangeRoleFunc mocks the ChangeRole method.
 	ChangeRoleFunc func(ctx context.Context, actor domain.Actor, userID string, role domain.Role) (*domain.User, error)
+
+	// ConfirmEmailChangeFunc mocks the ConfirmEmailChange method.
+	ConfirmEmailChangeFunc func(ctx context.Context, token string) (*domain.User, error)
 
 	// ConfirmPasswordResetFunc mocks the ConfirmPasswordReset method.
 	ConfirmPasswordResetFunc func(ctx context.Context, token string, newPassword string) error
@@ -151,14 +187,32 @@ type UseCasesMock struct {
 	// DisableTOTPFunc mocks the DisableTOTP method.
 	DisableTOTPFunc func(ctx context.Context, actor domain.Actor, password string, code string) error
 
+	// EndMyOtherSessionsFunc mocks the EndMyOtherSessions method.
+	EndMyOtherSessionsFunc func(ctx context.Context, actor domain.Actor) error
+
+	// EndMySessionFunc mocks the EndMySession method.
+	EndMySessionFunc func(ctx context.Context, actor domain.Actor, sessionID string) error
+
+	// EndUserSessionsFunc mocks the EndUserSessions method.
+	EndUserSessionsFunc func(ctx context.Context, actor domain.Actor, userID string) error
+
 	// EnrolTOTPFunc mocks the EnrolTOTP method.
 	EnrolTOTPFunc func(ctx context.Context, actor domain.Actor, password string) (app.TOTPEnrolment, error)
 
 	// GetUserFunc mocks the GetUser method.
 	GetUserFunc func(ctx context.Context, actor domain.Actor, userID string) (*domain.User, error)
 
+	// InviteUserFunc mocks the InviteUser method.
+	InviteUserFunc func(ctx context.Context, actor domain.Actor, in app.InviteInput) (*domain.User, error)
+
 	// ListAuditEventsFunc mocks the ListAuditEvents method.
 	ListAuditEventsFunc func(ctx context.Context, actor domain.Actor, q app.AuditQuery) (app.AuditPage, error)
+
+	// ListMySessionsFunc mocks the ListMySessions method.
+	ListMySessionsFunc func(ctx context.Context, actor domain.Actor) ([]app.SessionInfo, error)
+
+	// ListUserSessionsFunc mocks the ListUserSessions method.
+	ListUserSessionsFunc func(ctx context.Context, actor domain.Actor, userID string) ([]app.SessionInfo, error)
 
 	// ListUsersFunc mocks the ListUsers method.
 	ListUsersFunc func(ctx context.Context, actor domain.Actor, skip int, limit int) (app.UserPage, error)
@@ -190,8 +244,14 @@ type UseCasesMock struct {
 	// RegisterFunc mocks the Register method.
 	RegisterFunc func(ctx context.Context, in app.NewUserInput) (*domain.User, error)
 
+	// RequestEmailChangeFunc mocks the RequestEmailChange method.
+	RequestEmailChangeFunc func(ctx context.Context, actor domain.Actor, newEmail string, password string) error
+
 	// RequestPasswordResetFunc mocks the RequestPasswordReset method.
 	RequestPasswordResetFunc func(ctx context.Context, email string) error
+
+	// ResendInvitationFunc mocks the ResendInvitation method.
+	ResendInvitationFunc func(ctx context.Context, actor domain.Actor, userID string) error
 
 	// ResendVerificationFunc mocks the ResendVerification method.
 	ResendVerificationFunc func(ctx context.Context, email string) error
@@ -222,6 +282,13 @@ type UseCasesMock struct {
 
 	// calls tracks calls to the methods.
 	calls struct {
+		// AcceptInvitation holds details about calls to the AcceptInvitation method.
+		AcceptInvitation []struct {
+			// Ctx is the ctx argument value.
+			Ctx context.Context
+			// In is the in argument value.
+			In app.AcceptInvitationInput
+		}
 		// Authenticate holds details about calls to the Authenticate method.
 		Authenticate []struct {
 			// Ctx is the ctx argument value.
@@ -250,6 +317,13 @@ type UseCasesMock struct {
 			UserID string
 			// Role is the role argument value.
 			Role domain.Role
+		}
+		// ConfirmEmailChange holds details about calls to the ConfirmEmailChange method.
+		ConfirmEmailChange []struct {
+			// Ctx is the ctx argument value.
+			Ctx context.Context
+			// Token is the token argument value.
+			Token string
 		}
 		// ConfirmPasswordReset holds details about calls to the ConfirmPasswordReset method.
 		ConfirmPasswordReset []struct {
@@ -307,6 +381,31 @@ type UseCasesMock struct {
 			// Code is the code argument value.
 			Code string
 		}
+		// EndMyOtherSessions holds details about calls to the EndMyOtherSessions method.
+		EndMyOtherSessions []struct {
+			// Ctx is the ctx argument value.
+			Ctx context.Context
+			// Actor is the actor argument value.
+			Actor domain.Actor
+		}
+		// EndMySession holds details about calls to the EndMySession method.
+		EndMySession []struct {
+			// Ctx is the ctx argument value.
+			Ctx context.Context
+			// Actor is the actor argument value.
+			Actor domain.Actor
+			// SessionID is the sessionID argument value.
+			SessionID string
+		}
+		// EndUserSessions holds details about calls to the EndUserSessions method.
+		EndUserSessions []struct {
+			// Ctx is the ctx argument value.
+			Ctx context.Context
+			// Actor is the actor argument value.
+			Actor domain.Actor
+			// UserID is the userID argument value.
+			UserID string
+		}
 		// EnrolTOTP holds details about calls to the EnrolTOTP method.
 		EnrolTOTP []struct {
 			// Ctx is the ctx argument value.
@@ -325,6 +424,15 @@ type UseCasesMock struct {
 			// UserID is the userID argument value.
 			UserID string
 		}
+		// InviteUser holds details about calls to the InviteUser method.
+		InviteUser []struct {
+			// Ctx is the ctx argument value.
+			Ctx context.Context
+			// Actor is the actor argument value.
+			Actor domain.Actor
+			// In is the in argument value.
+			In app.InviteInput
+		}
 		// ListAuditEvents holds details about calls to the ListAuditEvents method.
 		ListAuditEvents []struct {
 			// Ctx is the ctx argument value.
@@ -333,6 +441,22 @@ type UseCasesMock struct {
 			Actor domain.Actor
 			// Q is the q argument value.
 			Q app.AuditQuery
+		}
+		// ListMySessions holds details about calls to the ListMySessions method.
+		ListMySessions []struct {
+			// Ctx is the ctx argument value.
+			Ctx context.Context
+			// Actor is the actor argument value.
+			Actor domain.Actor
+		}
+		// ListUserSessions holds details about calls to the ListUserSessions method.
+		ListUserSessions []struct {
+			// Ctx is the ctx argument value.
+			Ctx context.Context
+			// Actor is the actor argument value.
+			Actor domain.Actor
+			// UserID is the userID argument value.
+			UserID string
 		}
 		// ListUsers holds details about calls to the ListUsers method.
 		ListUsers []struct {
@@ -422,12 +546,32 @@ type UseCasesMock struct {
 			// In is the in argument value.
 			In app.NewUserInput
 		}
+		// RequestEmailChange holds details about calls to the RequestEmailChange method.
+		RequestEmailChange []struct {
+			// Ctx is the ctx argument value.
+			Ctx context.Context
+			// Actor is the actor argument value.
+			Actor domain.Actor
+			// NewEmail is the newEmail argument value.
+			NewEmail string
+			// Password is the password argument value.
+			Password string
+		}
 		// RequestPasswordReset holds details about calls to the RequestPasswordReset method.
 		RequestPasswordReset []struct {
 			// Ctx is the ctx argument value.
 			Ctx context.Context
 			// Email is the email argument value.
 			Email string
+		}
+		// ResendInvitation holds details about calls to the ResendInvitation method.
+		ResendInvitation []struct {
+			// Ctx is the ctx argument value.
+			Ctx context.Context
+			// Actor is the actor argument value.
+			Actor domain.Actor
+			// UserID is the userID argument value.
+			UserID string
 		}
 		// ResendVerification holds details about calls to the ResendVerification method.
 		ResendVerification []struct {
@@ -509,18 +653,26 @@ type UseCasesMock struct {
 			Token string
 		}
 	}
+	lockAcceptInvitation        sync.RWMutex
 	lockAuthenticate            sync.RWMutex
 	lockChangePassword          sync.RWMutex
 	lockChangeRole              sync.RWMutex
+	lockConfirmEmailChange      sync.RWMutex
 	lockConfirmPasswordReset    sync.RWMutex
 	lockConfirmTOTP             sync.RWMutex
 	lockCreateUser              sync.RWMutex
 	lockDeleteMe                sync.RWMutex
 	lockDeleteUser              sync.RWMutex
 	lockDisableTOTP             sync.RWMutex
+	lockEndMyOtherSessions      sync.RWMutex
+	lockEndMySession            sync.RWMutex
+	lockEndUserSessions         sync.RWMutex
 	lockEnrolTOTP               sync.RWMutex
 	lockGetUser                 sync.RWMutex
+	lockInviteUser              sync.RWMutex
 	lockListAuditEvents         sync.RWMutex
+	lockListMySessions          sync.RWMutex
+	lockListUserSessions        sync.RWMutex
 	lockListUsers               sync.RWMutex
 	lockLock                    sync.RWMutex
 	lockLogin                   sync.RWMutex
@@ -531,7 +683,9 @@ type UseCasesMock struct {
 	lockRefresh                 sync.RWMutex
 	lockRegenerateRecoveryCodes sync.RWMutex
 	lockRegister                sync.RWMutex
+	lockRequestEmailChange      sync.RWMutex
 	lockRequestPasswordReset    sync.RWMutex
+	lockResendInvitation        sync.RWMutex
 	lockResendVerification      sync.RWMutex
 	lockResetSecondFactor       sync.RWMutex
 	lockSearchUsers             sync.RWMutex
@@ -541,6 +695,42 @@ type UseCasesMock struct {
 	lockUpdateUser              sync.RWMutex
 	lockUpgradeToProfessional   sync.RWMutex
 	lockVerifyEmail             sync.RWMutex
+}
+
+// AcceptInvitation calls AcceptInvitationFunc.
+func (mock *UseCasesMock) AcceptInvitation(ctx context.Context, in app.AcceptInvitationInput) (app.LoginResult, error) {
+	if mock.AcceptInvitationFunc == nil {
+		panic("UseCasesMock.AcceptInvitationFunc: method is nil but UseCases.AcceptInvitation was just called")
+	}
+	callInfo := struct {
+		Ctx context.Context
+		In  app.AcceptInvitationInput
+	}{
+		Ctx: ctx,
+		In:  in,
+	}
+	mock.lockAcceptInvitation.Lock()
+	mock.calls.AcceptInvitation = append(mock.calls.AcceptInvitation, callInfo)
+	mock.lockAcceptInvitation.Unlock()
+	return mock.AcceptInvitationFunc(ctx, in)
+}
+
+// AcceptInvitationCalls gets all the calls that were made to AcceptInvitation.
+// Check the length with:
+//
+//	len(mockedUseCases.AcceptInvitationCalls())
+func (mock *UseCasesMock) AcceptInvitationCalls() []struct {
+	Ctx context.Context
+	In  app.AcceptInvitationInput
+} {
+	var calls []struct {
+		Ctx context.Context
+		In  app.AcceptInvitationInput
+	}
+	mock.lockAcceptInvitation.RLock()
+	calls = mock.calls.AcceptInvitation
+	mock.lockAcceptInvitation.RUnlock()
+	return calls
 }
 
 // Authenticate calls AuthenticateFunc.
@@ -664,6 +854,42 @@ func (mock *UseCasesMock) ChangeRoleCalls() []struct {
 	mock.lockChangeRole.RLock()
 	calls = mock.calls.ChangeRole
 	mock.lockChangeRole.RUnlock()
+	return calls
+}
+
+// ConfirmEmailChange calls ConfirmEmailChangeFunc.
+func (mock *UseCasesMock) ConfirmEmailChange(ctx context.Context, token string) (*domain.User, error) {
+	if mock.ConfirmEmailChangeFunc == nil {
+		panic("UseCasesMock.ConfirmEmailChangeFunc: method is nil but UseCases.ConfirmEmailChange was just called")
+	}
+	callInfo := struct {
+		Ctx   context.Context
+		Token string
+	}{
+		Ctx:   ctx,
+		Token: token,
+	}
+	mock.lockConfirmEmailChange.Lock()
+	mock.calls.ConfirmEmailChange = append(mock.calls.ConfirmEmailChange, callInfo)
+	mock.lockConfirmEmailChange.Unlock()
+	return mock.ConfirmEmailChangeFunc(ctx, token)
+}
+
+// ConfirmEmailChangeCalls gets all the calls that were made to ConfirmEmailChange.
+// Check the length with:
+//
+//	len(mockedUseCases.ConfirmEmailChangeCalls())
+func (mock *UseCasesMock) ConfirmEmailChangeCalls() []struct {
+	Ctx   context.Context
+	Token string
+} {
+	var calls []struct {
+		Ctx   context.Context
+		Token string
+	}
+	mock.lockConfirmEmailChange.RLock()
+	calls = mock.calls.ConfirmEmailChange
+	mock.lockConfirmEmailChange.RUnlock()
 	return calls
 }
 
@@ -911,6 +1137,122 @@ func (mock *UseCasesMock) DisableTOTPCalls() []struct {
 	return calls
 }
 
+// EndMyOtherSessions calls EndMyOtherSessionsFunc.
+func (mock *UseCasesMock) EndMyOtherSessions(ctx context.Context, actor domain.Actor) error {
+	if mock.EndMyOtherSessionsFunc == nil {
+		panic("UseCasesMock.EndMyOtherSessionsFunc: method is nil but UseCases.EndMyOtherSessions was just called")
+	}
+	callInfo := struct {
+		Ctx   context.Context
+		Actor domain.Actor
+	}{
+		Ctx:   ctx,
+		Actor: actor,
+	}
+	mock.lockEndMyOtherSessions.Lock()
+	mock.calls.EndMyOtherSessions = append(mock.calls.EndMyOtherSessions, callInfo)
+	mock.lockEndMyOtherSessions.Unlock()
+	return mock.EndMyOtherSessionsFunc(ctx, actor)
+}
+
+// EndMyOtherSessionsCalls gets all the calls that were made to EndMyOtherSessions.
+// Check the length with:
+//
+//	len(mockedUseCases.EndMyOtherSessionsCalls())
+func (mock *UseCasesMock) EndMyOtherSessionsCalls() []struct {
+	Ctx   context.Context
+	Actor domain.Actor
+} {
+	var calls []struct {
+		Ctx   context.Context
+		Actor domain.Actor
+	}
+	mock.lockEndMyOtherSessions.RLock()
+	calls = mock.calls.EndMyOtherSessions
+	mock.lockEndMyOtherSessions.RUnlock()
+	return calls
+}
+
+// EndMySession calls EndMySessionFunc.
+func (mock *UseCasesMock) EndMySession(ctx context.Context, actor domain.Actor, sessionID string) error {
+	if mock.EndMySessionFunc == nil {
+		panic("UseCasesMock.EndMySessionFunc: method is nil but UseCases.EndMySession was just called")
+	}
+	callInfo := struct {
+		Ctx       context.Context
+		Actor     domain.Actor
+		SessionID string
+	}{
+		Ctx:       ctx,
+		Actor:     actor,
+		SessionID: sessionID,
+	}
+	mock.lockEndMySession.Lock()
+	mock.calls.EndMySession = append(mock.calls.EndMySession, callInfo)
+	mock.lockEndMySession.Unlock()
+	return mock.EndMySessionFunc(ctx, actor, sessionID)
+}
+
+// EndMySessionCalls gets all the calls that were made to EndMySession.
+// Check the length with:
+//
+//	len(mockedUseCases.EndMySessionCalls())
+func (mock *UseCasesMock) EndMySessionCalls() []struct {
+	Ctx       context.Context
+	Actor     domain.Actor
+	SessionID string
+} {
+	var calls []struct {
+		Ctx       context.Context
+		Actor     domain.Actor
+		SessionID string
+	}
+	mock.lockEndMySession.RLock()
+	calls = mock.calls.EndMySession
+	mock.lockEndMySession.RUnlock()
+	return calls
+}
+
+// EndUserSessions calls EndUserSessionsFunc.
+func (mock *UseCasesMock) EndUserSessions(ctx context.Context, actor domain.Actor, userID string) error {
+	if mock.EndUserSessionsFunc == nil {
+		panic("UseCasesMock.EndUserSessionsFunc: method is nil but UseCases.EndUserSessions was just called")
+	}
+	callInfo := struct {
+		Ctx    context.Context
+		Actor  domain.Actor
+		UserID string
+	}{
+		Ctx:    ctx,
+		Actor:  actor,
+		UserID: userID,
+	}
+	mock.lockEndUserSessions.Lock()
+	mock.calls.EndUserSessions = append(mock.calls.EndUserSessions, callInfo)
+	mock.lockEndUserSessions.Unlock()
+	return mock.EndUserSessionsFunc(ctx, actor, userID)
+}
+
+// EndUserSessionsCalls gets all the calls that were made to EndUserSessions.
+// Check the length with:
+//
+//	len(mockedUseCases.EndUserSessionsCalls())
+func (mock *UseCasesMock) EndUserSessionsCalls() []struct {
+	Ctx    context.Context
+	Actor  domain.Actor
+	UserID string
+} {
+	var calls []struct {
+		Ctx    context.Context
+		Actor  domain.Actor
+		UserID string
+	}
+	mock.lockEndUserSessions.RLock()
+	calls = mock.calls.EndUserSessions
+	mock.lockEndUserSessions.RUnlock()
+	return calls
+}
+
 // EnrolTOTP calls EnrolTOTPFunc.
 func (mock *UseCasesMock) EnrolTOTP(ctx context.Context, actor domain.Actor, password string) (app.TOTPEnrolment, error) {
 	if mock.EnrolTOTPFunc == nil {
@@ -991,6 +1333,46 @@ func (mock *UseCasesMock) GetUserCalls() []struct {
 	return calls
 }
 
+// InviteUser calls InviteUserFunc.
+func (mock *UseCasesMock) InviteUser(ctx context.Context, actor domain.Actor, in app.InviteInput) (*domain.User, error) {
+	if mock.InviteUserFunc == nil {
+		panic("UseCasesMock.InviteUserFunc: method is nil but UseCases.InviteUser was just called")
+	}
+	callInfo := struct {
+		Ctx   context.Context
+		Actor domain.Actor
+		In    app.InviteInput
+	}{
+		Ctx:   ctx,
+		Actor: actor,
+		In:    in,
+	}
+	mock.lockInviteUser.Lock()
+	mock.calls.InviteUser = append(mock.calls.InviteUser, callInfo)
+	mock.lockInviteUser.Unlock()
+	return mock.InviteUserFunc(ctx, actor, in)
+}
+
+// InviteUserCalls gets all the calls that were made to InviteUser.
+// Check the length with:
+//
+//	len(mockedUseCases.InviteUserCalls())
+func (mock *UseCasesMock) InviteUserCalls() []struct {
+	Ctx   context.Context
+	Actor domain.Actor
+	In    app.InviteInput
+} {
+	var calls []struct {
+		Ctx   context.Context
+		Actor domain.Actor
+		In    app.InviteInput
+	}
+	mock.lockInviteUser.RLock()
+	calls = mock.calls.InviteUser
+	mock.lockInviteUser.RUnlock()
+	return calls
+}
+
 // ListAuditEvents calls ListAuditEventsFunc.
 func (mock *UseCasesMock) ListAuditEvents(ctx context.Context, actor domain.Actor, q app.AuditQuery) (app.AuditPage, error) {
 	if mock.ListAuditEventsFunc == nil {
@@ -1028,6 +1410,82 @@ func (mock *UseCasesMock) ListAuditEventsCalls() []struct {
 	mock.lockListAuditEvents.RLock()
 	calls = mock.calls.ListAuditEvents
 	mock.lockListAuditEvents.RUnlock()
+	return calls
+}
+
+// ListMySessions calls ListMySessionsFunc.
+func (mock *UseCasesMock) ListMySessions(ctx context.Context, actor domain.Actor) ([]app.SessionInfo, error) {
+	if mock.ListMySessionsFunc == nil {
+		panic("UseCasesMock.ListMySessionsFunc: method is nil but UseCases.ListMySessions was just called")
+	}
+	callInfo := struct {
+		Ctx   context.Context
+		Actor domain.Actor
+	}{
+		Ctx:   ctx,
+		Actor: actor,
+	}
+	mock.lockListMySessions.Lock()
+	mock.calls.ListMySessions = append(mock.calls.ListMySessions, callInfo)
+	mock.lockListMySessions.Unlock()
+	return mock.ListMySessionsFunc(ctx, actor)
+}
+
+// ListMySessionsCalls gets all the calls that were made to ListMySessions.
+// Check the length with:
+//
+//	len(mockedUseCases.ListMySessionsCalls())
+func (mock *UseCasesMock) ListMySessionsCalls() []struct {
+	Ctx   context.Context
+	Actor domain.Actor
+} {
+	var calls []struct {
+		Ctx   context.Context
+		Actor domain.Actor
+	}
+	mock.lockListMySessions.RLock()
+	calls = mock.calls.ListMySessions
+	mock.lockListMySessions.RUnlock()
+	return calls
+}
+
+// ListUserSessions calls ListUserSessionsFunc.
+func (mock *UseCasesMock) ListUserSessions(ctx context.Context, actor domain.Actor, userID string) ([]app.SessionInfo, error) {
+	if mock.ListUserSessionsFunc == nil {
+		panic("UseCasesMock.ListUserSessionsFunc: method is nil but UseCases.ListUserSessions was just called")
+	}
+	callInfo := struct {
+		Ctx    context.Context
+		Actor  domain.Actor
+		UserID string
+	}{
+		Ctx:    ctx,
+		Actor:  actor,
+		UserID: userID,
+	}
+	mock.lockListUserSessions.Lock()
+	mock.calls.ListUserSessions = append(mock.calls.ListUserSessions, callInfo)
+	mock.lockListUserSessions.Unlock()
+	return mock.ListUserSessionsFunc(ctx, actor, userID)
+}
+
+// ListUserSessionsCalls gets all the calls that were made to ListUserSessions.
+// Check the length with:
+//
+//	len(mockedUseCases.ListUserSessionsCalls())
+func (mock *UseCasesMock) ListUserSessionsCalls() []struct {
+	Ctx    context.Context
+	Actor  domain.Actor
+	UserID string
+} {
+	var calls []struct {
+		Ctx    context.Context
+		Actor  domain.Actor
+		UserID string
+	}
+	mock.lockListUserSessions.RLock()
+	calls = mock.calls.ListUserSessions
+	mock.lockListUserSessions.RUnlock()
 	return calls
 }
 
@@ -1427,6 +1885,50 @@ func (mock *UseCasesMock) RegisterCalls() []struct {
 	return calls
 }
 
+// RequestEmailChange calls RequestEmailChangeFunc.
+func (mock *UseCasesMock) RequestEmailChange(ctx context.Context, actor domain.Actor, newEmail string, password string) error {
+	if mock.RequestEmailChangeFunc == nil {
+		panic("UseCasesMock.RequestEmailChangeFunc: method is nil but UseCases.RequestEmailChange was just called")
+	}
+	callInfo := struct {
+		Ctx      context.Context
+		Actor    domain.Actor
+		NewEmail string
+		Password string
+	}{
+		Ctx:      ctx,
+		Actor:    actor,
+		NewEmail: newEmail,
+		Password: password,
+	}
+	mock.lockRequestEmailChange.Lock()
+	mock.calls.RequestEmailChange = append(mock.calls.RequestEmailChange, callInfo)
+	mock.lockRequestEmailChange.Unlock()
+	return mock.RequestEmailChangeFunc(ctx, actor, newEmail, password)
+}
+
+// RequestEmailChangeCalls gets all the calls that were made to RequestEmailChange.
+// Check the length with:
+//
+//	len(mockedUseCases.RequestEmailChangeCalls())
+func (mock *UseCasesMock) RequestEmailChangeCalls() []struct {
+	Ctx      context.Context
+	Actor    domain.Actor
+	NewEmail string
+	Password string
+} {
+	var calls []struct {
+		Ctx      context.Context
+		Actor    domain.Actor
+		NewEmail string
+		Password string
+	}
+	mock.lockRequestEmailChange.RLock()
+	calls = mock.calls.RequestEmailChange
+	mock.lockRequestEmailChange.RUnlock()
+	return calls
+}
+
 // RequestPasswordReset calls RequestPasswordResetFunc.
 func (mock *UseCasesMock) RequestPasswordReset(ctx context.Context, email string) error {
 	if mock.RequestPasswordResetFunc == nil {
@@ -1460,6 +1962,46 @@ func (mock *UseCasesMock) RequestPasswordResetCalls() []struct {
 	mock.lockRequestPasswordReset.RLock()
 	calls = mock.calls.RequestPasswordReset
 	mock.lockRequestPasswordReset.RUnlock()
+	return calls
+}
+
+// ResendInvitation calls ResendInvitationFunc.
+func (mock *UseCasesMock) ResendInvitation(ctx context.Context, actor domain.Actor, userID string) error {
+	if mock.ResendInvitationFunc == nil {
+		panic("UseCasesMock.ResendInvitationFunc: method is nil but UseCases.ResendInvitation was just called")
+	}
+	callInfo := struct {
+		Ctx    context.Context
+		Actor  domain.Actor
+		UserID string
+	}{
+		Ctx:    ctx,
+		Actor:  actor,
+		UserID: userID,
+	}
+	mock.lockResendInvitation.Lock()
+	mock.calls.ResendInvitation = append(mock.calls.ResendInvitation, callInfo)
+	mock.lockResendInvitation.Unlock()
+	return mock.ResendInvitationFunc(ctx, actor, userID)
+}
+
+// ResendInvitationCalls gets all the calls that were made to ResendInvitation.
+// Check the length with:
+//
+//	len(mockedUseCases.ResendInvitationCalls())
+func (mock *UseCasesMock) ResendInvitationCalls() []struct {
+	Ctx    context.Context
+	Actor  domain.Actor
+	UserID string
+} {
+	var calls []struct {
+		Ctx    context.Context
+		Actor  domain.Actor
+		UserID string
+	}
+	mock.lockResendInvitation.RLock()
+	calls = mock.calls.ResendInvitation
+	mock.lockResendInvitation.RUnlock()
 	return calls
 }
 

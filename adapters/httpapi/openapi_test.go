@@ -235,6 +235,19 @@ var samples = map[string]opSample{
 	"confirmTOTP":             {http.MethodPost, "/users/me/mfa/totp/confirm", obj{"code": "123456"}, true},
 	"regenerateRecoveryCodes": {http.MethodPost, "/users/me/mfa/recovery-codes", obj{"code": "123456"}, true},
 	"resetSecondFactor":       {http.MethodPost, "/users/" + unknownID + "/mfa/reset", nil, true},
+	// The account lifecycle (lifecycle_api_test.go).
+	"listMySessions":     {http.MethodGet, "/users/me/sessions", nil, true},
+	"endMyOtherSessions": {http.MethodDelete, "/users/me/sessions", nil, true},
+	"endMySession":       {http.MethodDelete, "/users/me/sessions/" + unknownID, nil, true},
+	"requestEmailChange": {http.MethodPost, "/users/me/email", obj{"new_email": "sample@example.com", "password": testPassword}, true},
+	"emailChangePage":    {http.MethodGet, "/email-change?token=sometoken", nil, false},
+	"confirmEmailChange": {http.MethodPost, "/email-change/confirm", obj{"token": "sometoken"}, false},
+	"invitationPage":     {http.MethodGet, "/invitation?token=sometoken", nil, false},
+	"acceptInvitation":   {http.MethodPost, "/invitations/accept", obj{"token": "sometoken", "password": newPassword}, false},
+	"inviteUser":         {http.MethodPost, "/users/invite", obj{"email": "sample@example.com"}, true},
+	"resendInvitation":   {http.MethodPost, "/users/" + unknownID + "/invitation", nil, true},
+	"listUserSessions":   {http.MethodGet, "/users/" + unknownID + "/sessions", nil, true},
+	"endUserSessions":    {http.MethodDelete, "/users/" + unknownID + "/sessions", nil, true},
 }
 
 func (s opSample) request(tb testing.TB, token string) *http.Request {
@@ -678,6 +691,7 @@ func TestOpenAPIMatchesTheHandlers(t *testing.T) {
 	})
 
 	t.Run("second factor", func(t *testing.T) { checkSecondFactorOperations(t, h, do) })
+	t.Run("account lifecycle", func(t *testing.T) { lifecycleOpenAPIRows(t, h, do) })
 
 	t.Run("the last admin", func(t *testing.T) {
 		solo := newHarness(t) // its bootstrap ADMIN is the only one

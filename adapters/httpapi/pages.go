@@ -28,9 +28,9 @@ button{margin-top:20px;background:#1f6feb;color:#fff;border:0;border-radius:6px;
 {{if .Button}}<form method="post" action="{{.Action}}">
 <input type="hidden" name="token" value="{{.Token}}">
 <button type="submit">{{.Button}}</button></form>
-{{else if .Token}}<form method="post" action="/password-reset">
+{{else if .Token}}<form method="post" action="{{with .Action}}{{.}}{{else}}/password-reset{{end}}">
 <input type="hidden" name="token" value="{{.Token}}">
-<label for="p1">New password</label><input id="p1" name="new_password" type="password" minlength="8" maxlength="128" autocomplete="new-password" required>
+<label for="p1">New password</label><input id="p1" name="{{with .PasswordField}}{{.}}{{else}}new_password{{end}}" type="password" minlength="8" maxlength="128" autocomplete="new-password" required>
 <label for="p2">Repeat it</label><input id="p2" name="repeat_password" type="password" minlength="8" maxlength="128" autocomplete="new-password" required>
 <button type="submit">Set password</button></form>{{end}}
 </main></body></html>`))
@@ -42,9 +42,12 @@ type pageData struct {
 	Token   string
 	// Action and Button make the page one button that posts Token to
 	// Action (links that change something are confirmed, not followed:
-	// mail scanners follow links); without them a Token shows the reset form.
-	Action string
-	Button string
+	// mail scanners follow links); without a Button a Token shows a form
+	// that sets a password, posted to Action (default /password-reset) in
+	// the field PasswordField (default new_password) with repeat_password.
+	Action        string
+	Button        string
+	PasswordField string
 }
 
 func writePage(w http.ResponseWriter, status int, d pageData) {

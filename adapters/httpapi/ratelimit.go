@@ -39,6 +39,9 @@ const (
 	limitRefresh            = "refresh"       // POST /token/refresh
 	limitUnlock             = "unlock"        // POST /unlock
 	limitLoginMFA           = "login_mfa"     // POST /login/mfa
+	limitEmailChange        = "email_change"  // POST /users/me/email (per account: the caller's id)
+	limitEmailConfirm       = "email_confirm" // POST /email-change/confirm
+	limitInvitationAccept   = "invitation"    // POST /invitations/accept
 )
 
 // limitRate is n requests per period, n of them at once (the burst).
@@ -72,7 +75,10 @@ var limitTable = map[string]struct{ perIP, perAccount limitRate }{
 	limitUnlock:             {perMinute(20), noLimit},
 	// The second step of a login names no account but by its mfa_token;
 	// the lockout counts every wrong code against the account.
-	limitLoginMFA: {perMinute(60), noLimit},
+	limitLoginMFA:         {perMinute(60), noLimit},
+	limitEmailChange:      {perMinute(10), perHour(10)},
+	limitEmailConfirm:     {perMinute(20), noLimit},
+	limitInvitationAccept: {perMinute(20), noLimit},
 }
 
 // Bounds on the limiters' memory.

@@ -95,6 +95,9 @@ func TestLimitTableDefaults(t *testing.T) {
 		limitRefresh:            {"60/1m0s", "none"},
 		limitUnlock:             {"20/1m0s", "none"},
 		limitLoginMFA:           {"60/1m0s", "none"},
+		limitEmailChange:        {"10/1m0s", "10/1h0m0s"},
+		limitEmailConfirm:       {"20/1m0s", "none"},
+		limitInvitationAccept:   {"20/1m0s", "none"},
 	}
 	show := func(r limitRate) string {
 		if r == noLimit {

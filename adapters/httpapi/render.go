@@ -37,6 +37,7 @@ type userJSON struct {
 	LastLoginAt                 *time.Time `json:"last_login_at"`
 	CreatedAt                   time.Time  `json:"created_at"`
 	UpdatedAt                   time.Time  `json:"updated_at"`
+	InvitationPending           bool       `json:"invitation_pending"`
 	Links                       []link     `json:"links"`
 }
 
@@ -79,6 +80,7 @@ func renderUser(base string, u *domain.User) userJSON {
 		LastLoginAt:                 optionalTime(s.LastLoginAt),
 		CreatedAt:                   s.CreatedAt.UTC(),
 		UpdatedAt:                   s.UpdatedAt.UTC(),
+		InvitationPending:           s.InvitationPending,
 		Links: []link{
 			{Rel: "self", Href: self, Method: http.MethodGet},
 			{Rel: "update", Href: self, Method: http.MethodPut},

@@ -52,10 +52,21 @@ func addRoutes(r *mux.Router, d deps) {
 	route("/users/me/mfa/totp", actor(handleDisableTOTP(d.log, d.uc)), http.MethodDelete)
 	route("/users/me/mfa/totp/confirm", actor(handleConfirmTOTP(d.log, d.uc)), http.MethodPost)
 	route("/users/me/mfa/recovery-codes", actor(handleRegenerateRecoveryCodes(d.log, d.uc)), http.MethodPost)
+	// The /users/me/… routes come before /users/{user_id}/…, which would
+	// take "me" for an id.
+	route("/users/me/sessions", actor(handleListMySessions(d.log, d.uc)), http.MethodGet)
+	route("/users/me/sessions", actor(handleEndMyOtherSessions(d.log, d.uc)), http.MethodDelete)
+	route("/users/me/sessions/{session_id}", actor(handleEndMySession(d.log, d.uc)), http.MethodDelete)
+	route("/users/me/email", d.lim.IP(limitEmailChange)(actor(handleRequestEmailChange(d.log, d.lim, d.uc))), http.MethodPost)
+	route("/email-change", handleEmailChangePage(), http.MethodGet)
+	route("/email-change/confirm", d.lim.IP(limitEmailConfirm)(handleConfirmEmailChange(d.log, d.uc)), http.MethodPost)
+	route("/invitation", handleInvitationPage(), http.MethodGet)
+	route("/invitations/accept", d.lim.IP(limitInvitationAccept)(handleAcceptInvitation(d.log, d.uc)), http.MethodPost)
 	route("/audit-log", actor(handleAuditLog(d.log, d.uc)), http.MethodGet)
 
 	route("/users", staff(handleListUsers(d.log, d.uc)), http.MethodGet)
 	route("/users", staff(handleCreateUser(d.log, d.uc)), http.MethodPost)
+	route("/users/invite", staff(handleInviteUser(d.log, d.uc)), http.MethodPost)
 	route("/users/{user_id}", staff(handleGetUser(d.log, d.uc)), http.MethodGet)
 	route("/users/{user_id}", staff(handleUpdateUser(d.log, d.uc)), http.MethodPut)
 	route("/users/{user_id}", staff(handleDeleteUser(d.log, d.uc)), http.MethodDelete)
@@ -64,4 +75,7 @@ func addRoutes(r *mux.Router, d deps) {
 	route("/users/{user_id}/lock", staff(handleLock(d.log, d.uc)), http.MethodPost)
 	route("/users/{user_id}/role", actor(handleChangeRole(d.log, d.uc)), http.MethodPatch)
 	route("/users/{user_id}/mfa/reset", actor(handleResetSecondFactor(d.log, d.uc)), http.MethodPost)
+	route("/users/{user_id}/invitation", staff(handleResendInvitation(d.log, d.uc)), http.MethodPost)
+	route("/users/{user_id}/sessions", staff(handleListUserSessions(d.log, d.uc)), http.MethodGet)
+	route("/users/{user_id}/sessions", staff(handleEndUserSessions(d.log, d.uc)), http.MethodDelete)
 }

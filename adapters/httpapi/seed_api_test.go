@@ -47,6 +47,7 @@ var userKeys = []string{
 	"github_profile_url", "role", "is_professional", "professional_status_updated_at",
 	"email_verified", "is_locked", "last_login_at", "created_at", "updated_at", "links",
 	"mfa_enabled",
+	"invitation_pending", // PRODUCT.md 8.4
 }
 
 // checkUserLinks checks the HATEOAS links of a user served from example.com

@@ -37,6 +37,9 @@ type UseCases interface {
 	secondFactorManager
 	secondFactorResetter
 	secondFactorLoginer
+	sessionManager
+	emailChanger
+	inviter
 }
 
 // ReadyFunc reports whether the service can serve (its database answers).

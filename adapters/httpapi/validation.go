@@ -76,6 +76,7 @@ var codeWording = map[domain.Code]wording{
 	domain.CodePasswordCommon:     {"value_error", say("Value error, this password is too common")},
 	domain.CodePasswordIsEmail:    {"value_error", say("Value error, the password must differ from the email")},
 	domain.CodePasswordIsNickname: {"value_error", say("Value error, the password must differ from the nickname")},
+	domain.CodeEmailUnchanged:     {"value_error", say("Value error, the new email must differ from the current one")},
 
 	app.CodeEmptyUpdate: {"value_error", say("Value error, at least one field must be provided for update")},
 

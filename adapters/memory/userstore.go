@@ -116,6 +116,12 @@ func (s *UserStore) checkUnique(st domain.UserState) error {
 		if st.MFATokenHash != "" && o.MFATokenHash == st.MFATokenHash {
 			return fmt.Errorf("memory: mfa token hash already in use: %w", domain.ErrConflict)
 		}
+		if st.EmailChangeTokenHash != "" && o.EmailChangeTokenHash == st.EmailChangeTokenHash {
+			return fmt.Errorf("memory: email change token hash already in use: %w", domain.ErrConflict)
+		}
+		if st.InvitationTokenHash != "" && o.InvitationTokenHash == st.InvitationTokenHash {
+			return fmt.Errorf("memory: invitation token hash already in use: %w", domain.ErrConflict)
+		}
 	}
 	return nil
 }
@@ -316,6 +322,10 @@ func tokenHash(st domain.UserState, purpose ports.TokenPurpose) string {
 		return st.UnlockTokenHash
 	case ports.TokenMFA:
 		return st.MFATokenHash
+	case ports.TokenEmailChange:
+		return st.EmailChangeTokenHash
+	case ports.TokenInvitation:
+		return st.InvitationTokenHash
 	}
 	return ""
 }
@@ -323,7 +333,7 @@ func tokenHash(st domain.UserState, purpose ports.TokenPurpose) string {
 func (s *UserStore) countAdmins() int {
 	n := 0
 	for _, st := range s.users {
-		if st.Role == domain.RoleAdmin {
+		if st.Role == domain.RoleAdmin && !st.InvitationPending {
 			n++
 		}
 	}

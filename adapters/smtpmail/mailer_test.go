@@ -14,7 +14,8 @@ func TestEveryMessageKindRenders(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, kind := range []domain.MessageKind{domain.MessageVerifyEmail, domain.MessageProfessional, domain.MessageLocked, domain.MessagePasswordReset,
-		domain.MessageMFAEnabled, domain.MessageMFADisabled, domain.MessageMFAReset} {
+		domain.MessageMFAEnabled, domain.MessageMFADisabled, domain.MessageMFAReset,
+		domain.MessageEmailChange, domain.MessageEmailChangeRequested, domain.MessageEmailChanged, domain.MessageInvitation} {
 		t.Run(string(kind), func(t *testing.T) {
 			out, err := r.Render(domain.Message{Kind: kind, To: "a@example.com", Name: "Ada", Link: "https://users.example.com/x?token=abc"})
 			if err != nil {

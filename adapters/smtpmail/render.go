@@ -38,7 +38,8 @@ type Renderer struct {
 
 // kinds are the messages with templates.
 var kinds = []domain.MessageKind{domain.MessageVerifyEmail, domain.MessageProfessional, domain.MessageLocked, domain.MessagePasswordReset,
-	domain.MessageMFAEnabled, domain.MessageMFADisabled, domain.MessageMFAReset}
+	domain.MessageMFAEnabled, domain.MessageMFADisabled, domain.MessageMFAReset,
+	domain.MessageEmailChange, domain.MessageEmailChangeRequested, domain.MessageEmailChanged, domain.MessageInvitation}
 
 // NewRenderer parses the templates; baseURL appears in the footer.
 func NewRenderer(baseURL string) (*Renderer, error) {

@@ -126,6 +126,8 @@ var userColumns = []string{
 	"password_version", "lock_reason", "unlock_token_hash", "unlock_expires_at",
 	"totp_secret", "totp_pending_secret", "totp_last_step", "recovery_code_hashes",
 	"mfa_token_hash", "mfa_token_expires_at",
+	"pending_email", "email_change_token_hash", "email_change_expires_at", "email_change_session_id",
+	"invitation_pending", "invitation_token_hash", "invitation_expires_at",
 }
 
 // The store's SQL, with ? placeholders rebound per dialect.
@@ -137,7 +139,9 @@ var (
 )
 
 const (
-	selectAdminIDs = "SELECT id FROM users WHERE role = 'ADMIN' ORDER BY id"
+	// selectAdminIDs: the ADMINs who can log in (an invitation not accepted
+	// does not count toward the last ADMIN).
+	selectAdminIDs = "SELECT id FROM users WHERE role = 'ADMIN' AND NOT invitation_pending ORDER BY id"
 	deleteUser     = "DELETE FROM users WHERE id = ?"
 	emailOwner     = "SELECT id FROM users WHERE email = ? AND id <> ?"
 	nicknameOwner  = "SELECT id FROM users WHERE lower(nickname) = lower(?) AND id <> ?"
@@ -148,16 +152,20 @@ var tokenColumns = map[ports.TokenPurpose]string{
 	ports.TokenPasswordReset: "reset_token_hash",
 	ports.TokenUnlock:        "unlock_token_hash",
 	ports.TokenMFA:           "mfa_token_hash",
+	ports.TokenEmailChange:   "email_change_token_hash",
+	ports.TokenInvitation:    "invitation_token_hash",
 }
 
 // Names from the migrations that tell one duplicate from another.
 const (
-	pkeyName    = "users_pkey"
-	emailKey    = "users_email_key"
-	nicknameKey = "users_nickname_lower_key"
-	resetKey    = "users_reset_token_hash_key"
-	unlockKey   = "users_unlock_token_hash_key"
-	mfaKey      = "users_mfa_token_hash_key"
+	pkeyName       = "users_pkey"
+	emailKey       = "users_email_key"
+	nicknameKey    = "users_nickname_lower_key"
+	resetKey       = "users_reset_token_hash_key"
+	unlockKey      = "users_unlock_token_hash_key"
+	mfaKey         = "users_mfa_token_hash_key"
+	emailChangeKey = "users_email_change_token_hash_key"
+	invitationKey  = "users_invitation_token_hash_key"
 )
 
 // userRow is one row of users.
@@ -200,6 +208,13 @@ type userRow struct {
 	RecoveryCodeHashes          sql.NullString `db:"recovery_code_hashes"`
 	MFATokenHash                sql.NullString `db:"mfa_token_hash"`
 	MFATokenExpiresAt           dbTime         `db:"mfa_token_expires_at"`
+	PendingEmail                sql.NullString `db:"pending_email"`
+	EmailChangeTokenHash        sql.NullString `db:"email_change_token_hash"`
+	EmailChangeExpiresAt        dbTime         `db:"email_change_expires_at"`
+	EmailChangeSessionID        sql.NullString `db:"email_change_session_id"`
+	InvitationPending           bool           `db:"invitation_pending"`
+	InvitationTokenHash         sql.NullString `db:"invitation_token_hash"`
+	InvitationExpiresAt         dbTime         `db:"invitation_expires_at"`
 }
 
 func (r *userRow) user() (*domain.User, error) {
@@ -252,6 +267,13 @@ func (r *userRow) user() (*domain.User, error) {
 		RecoveryCodeHashes:          recovery,
 		MFATokenHash:                r.MFATokenHash.String,
 		MFATokenExpiresAt:           r.MFATokenExpiresAt.Time,
+		PendingEmail:                r.PendingEmail.String,
+		EmailChangeTokenHash:        r.EmailChangeTokenHash.String,
+		EmailChangeExpiresAt:        r.EmailChangeExpiresAt.Time,
+		EmailChangeSessionID:        r.EmailChangeSessionID.String,
+		InvitationPending:           r.InvitationPending,
+		InvitationTokenHash:         r.InvitationTokenHash.String,
+		InvitationExpiresAt:         r.InvitationExpiresAt.Time,
 	}), nil
 }
 
@@ -310,6 +332,8 @@ func (s *Store) values(id string, st domain.UserState) []any {
 		st.PasswordVersion, str(string(st.LockReason)), str(st.UnlockTokenHash), opt(st.UnlockExpiresAt),
 		str(st.TOTPSecret), str(st.TOTPPendingSecret), st.TOTPLastStep, str(formatRecoveryCodes(st.RecoveryCodeHashes)),
 		str(st.MFATokenHash), opt(st.MFATokenExpiresAt),
+		str(st.PendingEmail), str(st.EmailChangeTokenHash), opt(st.EmailChangeExpiresAt), str(st.EmailChangeSessionID),
+		st.InvitationPending, str(st.InvitationTokenHash), opt(st.InvitationExpiresAt),
 	}
 }
 
@@ -569,7 +593,7 @@ func (s *Store) writeError(ctx context.Context, tx *sqlx.Tx, op string, err erro
 		return domain.ErrEmailTaken
 	case nicknameKey:
 		return domain.ErrNicknameTaken
-	case resetKey, unlockKey, mfaKey:
+	case resetKey, unlockKey, mfaKey, emailChangeKey, invitationKey:
 		return fmt.Errorf("sqlstore: %s: link token hash already in use: %w", op, domain.ErrConflict)
 	case pkeyName:
 		return fmt.Errorf("sqlstore: %s: id %s already exists: %w", op, id, domain.ErrConflict)

@@ -35,6 +35,7 @@ type config struct {
 	ShutdownTimeout  time.Duration
 	VerificationTTL  time.Duration
 	ResetTokenTTL    time.Duration
+	InvitationTTL    time.Duration
 	HashMemoryKiB    uint32
 	HashIterations   uint32
 	HashParallelism  uint8
@@ -111,6 +112,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		ShutdownTimeout:  dur("SHUTDOWN_TIMEOUT", "20s", false),
 		VerificationTTL:  dur("VERIFICATION_TOKEN_TTL", "24h", false),
 		ResetTokenTTL:    dur("RESET_TOKEN_TTL", "1h", false),
+		InvitationTTL:    dur("INVITATION_TOKEN_TTL", "72h", false),
 		// The conversions are safe: integer() bounds each value to its type.
 		HashMemoryKiB:   uint32(integer("HASH_MEMORY_KIB", 19456, 1024, 4<<20)), //nolint:gosec
 		HashIterations:  uint32(integer("HASH_ITERATIONS", 2, 1, 100)),          //nolint:gosec

@@ -184,6 +184,7 @@ func newServiceWith(ctx context.Context, c config, store *sqlstore.Store, accoun
 		},
 		VerificationTTL: c.VerificationTTL,
 		ResetTTL:        c.ResetTokenTTL,
+		InvitationTTL:   c.InvitationTTL,
 		RefreshTTL:      c.RefreshTokenTTL,
 		SessionMaxAge:   c.SessionMaxAge,
 		PublicBaseURL:   c.PublicBaseURL,

@@ -41,6 +41,8 @@ func UserStore(t *testing.T, newStore func(t *testing.T) ports.UserStore) {
 		{"UpdateRollsBack", testUpdateRollsBack},
 		{"RoundTripEveryField", testRoundTrip},
 		{"UserByToken", testTokenLookup},
+		{"EmailChangeToTakenAddress", testEmailChangeToTaken},
+		{"InvitedAccountWithoutPassword", testInvitedRoundTrip},
 		{"UpdateUserByEmail", testUpdateByEmail},
 		{"ListOrderAndPaging", testList},
 		{"DeleteUser", testDelete},
@@ -311,8 +313,15 @@ func testRoundTrip(t *testing.T, s ports.UserStore) {
 		RecoveryCodeHashes: domain.RecoveryCodes{
 			"a1", "", "c3", "d4", "", "f6", "g7", "h8", "i9", "",
 		},
-		MFATokenHash:      "99aabbccddeeff00112233445566778899",
-		MFATokenExpiresAt: at(5*time.Hour + 5*time.Minute),
+		MFATokenHash:         "99aabbccddeeff00112233445566778899",
+		MFATokenExpiresAt:    at(5*time.Hour + 5*time.Minute),
+		PendingEmail:         "next.full.state@example.com",
+		EmailChangeTokenHash: "aabbccddeeff00112233445566778899",
+		EmailChangeExpiresAt: at(24 * time.Hour),
+		EmailChangeSessionID: "0195a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+		InvitationPending:    true,
+		InvitationTokenHash:  "99887766554433221100ffeeddccbbaa",
+		InvitationExpiresAt:  at(72 * time.Hour),
 	}
 	if err := s.CreateUser(ctx, domain.RehydrateUser(full)); err != nil {
 		t.Fatalf("CreateUser: %v", err)
@@ -340,6 +349,8 @@ func testRoundTrip(t *testing.T, s ports.UserStore) {
 		"UnlockExpiresAt":             got.UnlockExpiresAt,
 		"LastLoginAt":                 got.LastLoginAt,
 		"MFATokenExpiresAt":           got.MFATokenExpiresAt,
+		"EmailChangeExpiresAt":        got.EmailChangeExpiresAt,
+		"InvitationExpiresAt":         got.InvitationExpiresAt,
 	} {
 		if !tm.IsZero() {
 			t.Errorf("%s = %v, want the zero time", name, tm)
@@ -390,6 +401,25 @@ func testTokenLookup(t *testing.T, s ports.UserStore) {
 			func(u *domain.User, h string, exp time.Time) { enableMFA(u, epoch); u.SetMFAToken(h, exp) },
 			func(u *domain.User, h string, now time.Time) error { return u.ConsumeMFAToken(h, now) },
 			func(st domain.UserState) (string, time.Time) { return st.MFATokenHash, st.MFATokenExpiresAt },
+		},
+		{
+			"email change", ports.TokenEmailChange,
+			func(u *domain.User, h string, exp time.Time) {
+				if err := u.RequestEmailChange("moved."+u.Email(), h, exp, ""); err != nil {
+					panic(err)
+				}
+			},
+			func(u *domain.User, h string, now time.Time) error {
+				_, err := u.ConfirmEmailChange(h, now)
+				return err
+			},
+			func(st domain.UserState) (string, time.Time) { return st.EmailChangeTokenHash, st.EmailChangeExpiresAt },
+		},
+		{
+			"invitation", ports.TokenInvitation,
+			func(u *domain.User, h string, exp time.Time) { u.Invite(h, exp) },
+			func(u *domain.User, h string, now time.Time) error { return u.AcceptInvitation(h, "new-hash", now) },
+			func(st domain.UserState) (string, time.Time) { return st.InvitationTokenHash, st.InvitationExpiresAt },
 		},
 	}
 	for _, p := range purposes {
@@ -461,6 +491,88 @@ func testTokenLookup(t *testing.T, s ports.UserStore) {
 				t.Errorf("UserByToken with a cancelled context: error = %v, want a context error", err)
 			}
 		})
+	}
+}
+
+// testEmailChangeToTaken: two users wait to move to one free address;
+// when both confirm at once, the store's unique index lets exactly one
+// through, and the other's change fails with ErrEmailTaken and saves
+// nothing, what it recorded included.
+func testEmailChangeToTaken(t *testing.T, s ports.UserStore) {
+	ctx := t.Context()
+	const target = "wanted@example.com"
+	exp, now := epoch.Add(24*time.Hour), epoch.Add(time.Minute)
+	users := make([]*domain.User, 2)
+	for i := range users {
+		users[i] = newUser(t, uniqueNickname("mover")+"@example.com", uniqueNickname("mover"), domain.RoleAuthenticated, epoch)
+		mustCreate(t, s, users[i])
+		hash := "change-hash-" + users[i].ID()
+		if err := s.UpdateUser(ctx, users[i].ID(), func(u *domain.User) error {
+			return u.RequestEmailChange(target, hash, exp, "")
+		}); err != nil {
+			t.Fatalf("UpdateUser(request email change): %v", err)
+		}
+	}
+	before := []domain.UserState{mustGet(t, s, users[0].ID()).State(), mustGet(t, s, users[1].ID()).State()}
+	errs := runConcurrently(2, func(i int) error {
+		return s.UpdateUser(ctx, users[i].ID(), func(u *domain.User) error {
+			old, err := u.ConfirmEmailChange("change-hash-"+u.ID(), now)
+			if err != nil {
+				return err
+			}
+			u.Queue(domain.Message{Kind: domain.MessageEmailChanged, To: old, Name: u.Nickname()})
+			u.Record(domain.AuditEvent{Type: domain.EventEmailChanged, TargetID: u.ID(), At: now})
+			return nil
+		})
+	})
+	assertOneWinner(t, errs, domain.ErrEmailTaken)
+	for i, err := range errs {
+		got := mustGet(t, s, users[i].ID()).State()
+		if err == nil {
+			if got.Email != target || !got.EmailVerified || got.PendingEmail != "" || got.EmailChangeTokenHash != "" {
+				t.Errorf("the winner: email %q verified %v pending %q token %q; want %s, verified, none pending",
+					got.Email, got.EmailVerified, got.PendingEmail, got.EmailChangeTokenHash, target)
+			}
+			continue
+		}
+		assertSameState(t, got, before[i])
+	}
+	if found, err := s.UserByEmail(ctx, target); err != nil {
+		t.Errorf("UserByEmail(%s): %v", target, err)
+	} else if errs[0] == nil && found.ID() != users[0].ID() || errs[1] == nil && found.ID() != users[1].ID() {
+		t.Errorf("UserByEmail(%s) = %s, not the winner", target, found.ID())
+	}
+}
+
+// testInvitedRoundTrip: an invited account is stored without a password
+// (an empty hash), found by its invitation token, and gets a password when
+// it accepts.
+func testInvitedRoundTrip(t *testing.T, s ports.UserStore) {
+	ctx := t.Context()
+	u := newUser(t, "invited@example.com", "invited", domain.RoleAuthenticated, epoch)
+	u.Invite("invitation-hash", epoch.Add(72*time.Hour))
+	mustCreate(t, s, u)
+	got := assertUser(t, s, u.State())
+	if got.PasswordHash != "" || !got.InvitationPending {
+		t.Fatalf("stored invitation: password hash %q, pending %v; want none, true", got.PasswordHash, got.InvitationPending)
+	}
+	found, err := s.UserByToken(ctx, ports.TokenInvitation, "invitation-hash")
+	if err != nil || found.ID() != u.ID() {
+		t.Fatalf("UserByToken(invitation) = %v, %v; want %s", found, err, u.ID())
+	}
+	var want domain.UserState
+	if err := s.UpdateUser(ctx, u.ID(), func(cur *domain.User) error {
+		if err := cur.AcceptInvitation("invitation-hash", "$argon2id$set", epoch.Add(time.Hour)); err != nil {
+			return err
+		}
+		want = cur.State()
+		return nil
+	}); err != nil {
+		t.Fatalf("UpdateUser(accept): %v", err)
+	}
+	got = assertUser(t, s, want)
+	if got.InvitationPending || got.PasswordHash != "$argon2id$set" || !got.EmailVerified {
+		t.Errorf("after accepting: pending %v, hash %q, verified %v", got.InvitationPending, got.PasswordHash, got.EmailVerified)
 	}
 }
 
@@ -723,6 +835,10 @@ func testAdminCount(t *testing.T, s ports.UserStore) {
 	}
 	m := newUser(t, "manager@example.com", "manager", domain.RoleManager, epoch)
 	mustCreate(t, s, m)
+	// An invited ADMIN who has not accepted yet does not count.
+	invited := newUser(t, "invited.admin@example.com", "invited_admin", domain.RoleAdmin, epoch)
+	invited.Invite("invited-admin-hash", epoch.Add(time.Hour))
+	mustCreate(t, s, invited)
 
 	seen := func(run func(fn func(*domain.User, int) error) error) int {
 		t.Helper()
@@ -930,7 +1046,8 @@ func assertSameState(tb testing.TB, got, want domain.UserState) {
 func timesOf(st *domain.UserState) []*time.Time {
 	return []*time.Time{
 		&st.ProfessionalStatusUpdatedAt, &st.VerificationExpiresAt, &st.ResetExpiresAt, &st.LoginLeaseUntil,
-		&st.LockedAt, &st.LastLoginAt, &st.CreatedAt, &st.UpdatedAt,
+		&st.LockedAt, &st.LastLoginAt, &st.CreatedAt, &st.UpdatedAt, &st.UnlockExpiresAt,
+		&st.EmailChangeExpiresAt, &st.InvitationExpiresAt,
 	}
 }
 

@@ -56,6 +56,9 @@ type ImportReport struct {
 type ImportOptions struct {
 	// DryRun checks everything and writes nothing.
 	DryRun bool
+	// Invite lets lines without a password_hash through: their accounts
+	// are invited (unverified, no password) and mailed an invitation link.
+	Invite bool
 	// BatchSize is the number of users stored per transaction (default 500).
 	BatchSize int
 	// Progress, if set, is called as users are stored: done of total.
@@ -79,11 +82,15 @@ type ImportDeps struct {
 	Clock  ports.Clock
 	IDs    ports.IDs
 	Log    *slog.Logger
+	// Invite records an invitation on a new account (Service.InviteNew):
+	// the hashed link token and the email that carries it.
+	Invite func(ctx context.Context, actor domain.Actor, u *domain.User) error
 }
 
 // Importer moves users in from other systems, with their password hashes:
 // the command line's `users import`.
 type Importer struct {
+	invite func(ctx context.Context, actor domain.Actor, u *domain.User) error
 	users  ports.UserImporter
 	hashes ports.HashValidator
 	clock  ports.Clock
@@ -94,10 +101,10 @@ type Importer struct {
 
 // NewImporter builds the import use case.
 func NewImporter(d ImportDeps) (*Importer, error) {
-	if d.Users == nil || d.Hashes == nil || d.Clock == nil || d.IDs == nil || d.Log == nil {
+	if d.Users == nil || d.Hashes == nil || d.Clock == nil || d.IDs == nil || d.Log == nil || d.Invite == nil {
 		return nil, errors.New("app.NewImporter: every dependency is required")
 	}
-	return &Importer{users: d.Users, hashes: d.Hashes, clock: d.Clock, ids: d.IDs, log: d.Log, intn: rand.IntN}, nil
+	return &Importer{invite: d.Invite, users: d.Users, hashes: d.Hashes, clock: d.Clock, ids: d.IDs, log: d.Log, intn: rand.IntN}, nil
 }
 
 // candidate is a line that passed the checks.
@@ -136,7 +143,7 @@ func (im *Importer) importRows(ctx context.Context, actor domain.Actor, rows []I
 	if opts.BatchSize <= 0 {
 		opts.BatchSize = DefaultImportBatch
 	}
-	cands := im.check(rows, &rep)
+	cands := im.check(rows, opts.Invite, &rep)
 	cands, err := im.checkStored(ctx, cands, &rep)
 	if err != nil {
 		return rep, err
@@ -175,7 +182,7 @@ func countLines(ps []ImportProblem) int {
 }
 
 // check validates each line on its own and against the lines before it.
-func (im *Importer) check(rows []ImportRow, rep *ImportReport) []candidate {
+func (im *Importer) check(rows []ImportRow, invite bool, rep *ImportReport) []candidate {
 	emailLine := map[string]int{}
 	nickLine := map[string]int{}
 	var out []candidate
@@ -234,7 +241,9 @@ func (im *Importer) check(rows []ImportRow, rep *ImportReport) []candidate {
 			}
 		}
 		if r.PasswordHash == "" {
-			problem("password_hash", "required: an account without a password would need an invitation, which import does not send yet")
+			if !invite {
+				problem("password_hash", "required, unless the import invites (--invite) the accounts without one")
+			}
 		} else {
 			if err := im.hashes.ValidateHash(r.PasswordHash); err != nil {
 				problem("password_hash", strings.TrimSuffix(err.Error(), ": "+domain.ErrInvalid.Error()))
@@ -350,9 +359,17 @@ func (im *Importer) store(ctx context.Context, actor domain.Actor, batch []candi
 			if err != nil { // checked already: a bug
 				return 0, fmt.Errorf("line %d: %w", c.row.Line, err)
 			}
-			u.MarkEmailVerified(now)
-			u.Record(domain.AuditEvent{Type: domain.EventUserCreated, ActorID: actor.ID, TargetID: u.ID(), At: now,
-				Detail: "imported, role " + c.role.String()})
+			if c.row.PasswordHash == "" {
+				// Its owner sets a password with the link, which also
+				// verifies the address.
+				if err := im.invite(ctx, actor, u); err != nil {
+					return 0, err
+				}
+			} else {
+				u.MarkEmailVerified(now)
+				u.Record(domain.AuditEvent{Type: domain.EventUserCreated, ActorID: actor.ID, TargetID: u.ID(), At: now,
+					Detail: "imported, role " + c.role.String()})
+			}
 			users = append(users, u)
 		}
 		err := im.users.CreateUsers(ctx, users)

@@ -29,7 +29,7 @@ func (prefixHashes) ValidateHash(hash string) error {
 
 func newImporter(tb testing.TB, e *env) *app.Importer {
 	tb.Helper()
-	im, err := app.NewImporter(app.ImportDeps{Users: e.mem, Hashes: prefixHashes{}, Clock: e.clock, IDs: e.ids, Log: slog.New(slog.DiscardHandler)})
+	im, err := app.NewImporter(app.ImportDeps{Users: e.mem, Hashes: prefixHashes{}, Clock: e.clock, IDs: e.ids, Log: slog.New(slog.DiscardHandler), Invite: e.svc.InviteNew})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -249,7 +249,7 @@ func (r *racingStore) CreateUsers(ctx context.Context, users []*domain.User) err
 func TestImportSkipsAnEmailTakenMeanwhile(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	im, err := app.NewImporter(app.ImportDeps{Users: &racingStore{UserStore: e.mem, e: e}, Hashes: prefixHashes{},
+	im, err := app.NewImporter(app.ImportDeps{Invite: e.svc.InviteNew, Users: &racingStore{UserStore: e.mem, e: e}, Hashes: prefixHashes{},
 		Clock: e.clock, IDs: e.ids, Log: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)

@@ -74,6 +74,20 @@ func (s *Service) inviteUser(ctx context.Context, actor domain.Actor, in InviteI
 	return u, nil
 }
 
+// InviteNew records an invitation on a new account that has no password
+// (a line of an import): the hashed link token, the email that carries
+// the link, and the audit event; the store saves them with the account.
+func (s *Service) InviteNew(ctx context.Context, actor domain.Actor, u *domain.User) error {
+	secret, err := s.secrets.NewSecret()
+	if err != nil {
+		return fmt.Errorf("invite: %w", err)
+	}
+	u.Invite(hashSecret(secret), s.clock.Now().Add(s.cfg.InvitationTTL))
+	u.Queue(s.invitationMessage(u, secret))
+	u.Record(s.event(ctx, domain.EventUserInvited, actor.ID, u.ID(), "imported, role "+u.Role().String()))
+	return nil
+}
+
 // invitationMessage is the email with an invitation link.
 func (s *Service) invitationMessage(u *domain.User, secret string) domain.Message {
 	return domain.Message{

@@ -22,7 +22,7 @@ import (
 
 // usersImport runs `usersvc users import --file F [--dry-run]`.
 func usersImport(ctx context.Context, e *cliEnv, _ []string) error {
-	path, dryRun := e.str("file"), e.boolean("dry-run")
+	path, dryRun, invite := e.str("file"), e.boolean("dry-run"), e.boolean("invite")
 	if path == "" {
 		return usagef("users import: --file is required (usersvc users import --help)")
 	}
@@ -46,13 +46,18 @@ func usersImport(ctx context.Context, e *cliEnv, _ []string) error {
 	if err != nil {
 		return err
 	}
+	log := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelError}))
+	svc, err := newService(ctx, c, store, nil, log)
+	if err != nil {
+		return err
+	}
 	im, err := app.NewImporter(app.ImportDeps{Users: store, Hashes: hasher, Clock: system.Clock{}, IDs: system.IDs{},
-		Log: slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelError}))})
+		Log: log, Invite: svc.InviteNew})
 	if err != nil {
 		return err
 	}
 	// A file the CSV reader could not read whole is checked, never written.
-	opts := app.ImportOptions{DryRun: dryRun || len(problems) > 0}
+	opts := app.ImportOptions{DryRun: dryRun || len(problems) > 0, Invite: invite}
 	bar := newProgress(e.stderr, "importing")
 	if bar != nil {
 		opts.Progress = func(done, total int) {

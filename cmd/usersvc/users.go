@@ -34,7 +34,8 @@ commands:
   unlock EMAIL                                         lift a user's lockout
   delete EMAIL                                         delete a user
   export [--file F]                                    write every user as CSV
-  import --file F [--dry-run]                          create users from a CSV file
+  invite EMAIL [--role R]                              invite a user (no password: a link sets it)
+  import --file F [--dry-run] [--invite]               create users from a CSV file
 
 Run usersvc users COMMAND --help for a command's details. Every command uses
 the configuration of serve (environment variables, see README.md) and acts
@@ -105,7 +106,16 @@ var userCommands = []command{
 		run:   usersExport,
 	},
 	{
-		name: "import", args: "--file F [--dry-run]",
+		name: "invite", args: "EMAIL [--role R]", positional: 1,
+		help: "Creates an account for EMAIL without a password and mails it an invitation link\n" +
+			"(valid INVITATION_TOKEN_TTL) with which its owner sets one; the address is then\n" +
+			"verified. The role is AUTHENTICATED unless --role says otherwise. The email is\n" +
+			"queued in the outbox and sent by a running usersvc serve.",
+		flags: func(fs *flag.FlagSet) { fs.String("role", "", "the account's `role` (default AUTHENTICATED)") },
+		run:   usersInvite,
+	},
+	{
+		name: "import", args: "--file F [--dry-run] [--invite]",
 		help: "Creates users from the CSV file F. Its header names any of\n" +
 			"  " + strings.Join(importColumns, ",") + "\n" +
 			"and must name email. Every line is checked first; if any is bad, each problem is\n" +
@@ -114,11 +124,14 @@ var userCommands = []command{
 			"changes nothing. Imported accounts are verified, AUTHENTICATED unless role\n" +
 			"says MANAGER or ADMIN, and need a password_hash: an argon2id PHC string\n" +
 			"($argon2id$v=19$m=…,t=…,p=…$salt$key) or a bcrypt hash ($2a$, $2b$, $2y$),\n" +
-			"which works at once and becomes argon2id at the user's next login. Users are\n" +
-			"written in transactions of 500; a progress bar shows on a terminal.",
+			"which works at once and becomes argon2id at the user's next login. With\n" +
+			"--invite, lines without a password_hash are invited instead (unverified, no\n" +
+			"password, an invitation link mailed). Users are written in transactions of\n" +
+			"500; a progress bar shows on a terminal.",
 		flags: func(fs *flag.FlagSet) {
 			fs.String("file", "", "the CSV `file` to import (required)")
 			fs.Bool("dry-run", false, "check the file and report, write nothing")
+			fs.Bool("invite", false, "invite the lines without a password_hash")
 		},
 		run: usersImport,
 	},
@@ -127,7 +140,7 @@ var userCommands = []command{
 // users runs `usersvc users COMMAND`.
 func users(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return usagef("users: a command is required: list, set-role, unlock, delete, export or import (usersvc users --help)")
+		return usagef("users: a command is required: list, set-role, unlock, invite, delete, export or import (usersvc users --help)")
 	}
 	switch args[0] {
 	case "help", "-h", "-help", "--help":
@@ -139,7 +152,7 @@ func users(ctx context.Context, args []string, getenv func(string) string, stdou
 			return c.invoke(ctx, args[1:], getenv, stdout, stderr)
 		}
 	}
-	return usagef("users: unknown command %q: want list, set-role, unlock, delete, export or import", args[0])
+	return usagef("users: unknown command %q: want list, set-role, unlock, invite, delete, export or import", args[0])
 }
 
 func (c command) usage() string {
@@ -269,6 +282,31 @@ func usersUnlock(ctx context.Context, e *cliEnv, args []string) error {
 	} else {
 		fmt.Fprintf(e.stdout, "%s was not locked; failed logins reset\n", u.Email())
 	}
+	return nil
+}
+
+func usersInvite(ctx context.Context, e *cliEnv, args []string) error {
+	in := app.InviteInput{Email: args[0]}
+	if r := e.str("role"); r != "" {
+		role, err := domain.ParseRole(strings.ToUpper(r))
+		if err != nil {
+			return usagef("users invite: unknown role %q: want ANONYMOUS, AUTHENTICATED, MANAGER or ADMIN", r)
+		}
+		in.Role = &role
+	}
+	svc, store, _, err := openService(ctx, e)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	u, err := svc.InviteUser(ctx, app.Operator(), in)
+	if errors.Is(err, domain.ErrEmailTaken) {
+		return fmt.Errorf("%s already has an account", args[0])
+	}
+	if err != nil {
+		return explain(err, args[0])
+	}
+	fmt.Fprintf(e.stdout, "invited %s (%s) as %s; the invitation email is queued\n", u.Email(), u.ID(), u.Role())
 	return nil
 }
 

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/crypto/bcrypt"
 
@@ -121,7 +122,7 @@ func TestHelpEverywhere(t *testing.T) {
 		{"--help"}, {"help"}, {"serve", "--help"}, {"migrate", "--help"}, {"admin", "--help"}, {"admin", "create", "--help"},
 		{"healthcheck", "--help"}, {"users", "--help"}, {"users", "-h"},
 		{"users", "list", "--help"}, {"users", "set-role", "--help"}, {"users", "unlock", "--help"},
-		{"users", "delete", "-h"}, {"users", "export", "--help"}, {"users", "import", "--help"},
+		{"users", "delete", "-h"}, {"users", "export", "--help"}, {"users", "import", "--help"}, {"users", "invite", "--help"},
 		{"users", "delete", "someone@example.com", "--help"},
 	} {
 		code, out, errs := cli(t, env, args...)
@@ -156,6 +157,8 @@ func TestBadUsageExits2(t *testing.T) {
 		{[]string{"users", "delete", "a@example.com", "b@example.com"}, "EMAIL"},
 		{[]string{"users", "export", "--file"}, "argument"},
 		{[]string{"users", "import"}, "--file is required"},
+		{[]string{"users", "invite"}, "EMAIL"},
+		{[]string{"users", "invite", "a@example.com", "--role", "KING"}, "unknown role"},
 		{[]string{"users", "import", "--file", "x.csv", "--dry-run=maybe"}, "invalid boolean"},
 	} {
 		wantExit(t, env, 2, tc.want, tc.args...)
@@ -435,4 +438,70 @@ func login(t *testing.T, addr, email, password string) int {
 	}
 	resp.Body.Close()
 	return resp.StatusCode
+}
+
+// users invite creates an account without a password and queues its
+// invitation link; the account answers a login as an unknown email until
+// the link is followed.
+func TestUsersInvite(t *testing.T) {
+	t.Parallel()
+	env := cliEnvFor(t)
+	seed(t, env)
+	if out := mustCLI(t, env, "users", "invite", "Carol@Example.com", "--role", "manager"); !strings.Contains(out, "invited carol@example.com") ||
+		!strings.Contains(out, "MANAGER") {
+		t.Errorf("invite said %q", out)
+	}
+	st := userByEmail(t, env, "carol@example.com").State()
+	if !st.InvitationPending || st.EmailVerified || st.PasswordHash != "" || st.Role.String() != "MANAGER" || st.InvitationTokenHash == "" {
+		t.Errorf("invited account: pending %v, verified %v, has a password %v, role %v, token %v",
+			st.InvitationPending, st.EmailVerified, st.PasswordHash != "", st.Role, st.InvitationTokenHash != "")
+	}
+	msgs, err := openTestStore(t, env).ClaimMessages(context.Background(), time.Now().Add(time.Minute), 100, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	invitations := 0
+	for _, m := range msgs {
+		if m.Message.Kind == domain.MessageInvitation && m.Message.To == "carol@example.com" && strings.Contains(m.Message.Link, "/invitation?token=") {
+			invitations++
+		}
+	}
+	if invitations != 1 {
+		t.Errorf("%d invitation emails queued for carol, want 1", invitations)
+	}
+	wantExit(t, env, 1, "already has an account", "users", "invite", "ada@example.com")
+	wantExit(t, env, 1, "email", "users", "invite", "not-an-email")
+}
+
+// import --invite invites the lines without a password_hash; without it
+// they are refused.
+func TestImportInvites(t *testing.T) {
+	t.Parallel()
+	env := cliEnvFor(t)
+	seed(t, env)
+	f := writeFile(t, "invite.csv", "email,first_name,password_hash\n"+
+		"dan@example.com,Dan,\n"+
+		"eve@example.com,Eve,"+bcryptOf(t, "eve's passphrase")+"\n")
+	if code, _, errs := cli(t, env, "users", "import", "--file", f); code != 1 || !strings.Contains(errs, "line 2: password_hash: required, unless the import invites (--invite)") {
+		t.Errorf("an import of a line without a hash: exit %d, stderr %q; want 1 and the line reported", code, errs)
+	}
+	if n := countAll(t, env); n != 3 {
+		t.Fatalf("a refused import wrote users: %d, want the 3 seeded", n)
+	}
+	mustCLI(t, env, "users", "import", "--file", f, "--invite")
+	dan, eve := userByEmail(t, env, "dan@example.com").State(), userByEmail(t, env, "eve@example.com").State()
+	if !dan.InvitationPending || dan.EmailVerified || dan.PasswordHash != "" {
+		t.Errorf("dan (no hash) was not invited: pending %v, verified %v", dan.InvitationPending, dan.EmailVerified)
+	}
+	if eve.InvitationPending || !eve.EmailVerified {
+		t.Errorf("eve (a hash) was invited, or not verified: pending %v, verified %v", eve.InvitationPending, eve.EmailVerified)
+	}
+	// Again: nothing changes.
+	mustCLI(t, env, "users", "import", "--file", f, "--invite")
+	if again := userByEmail(t, env, "dan@example.com").State(); again.InvitationTokenHash != dan.InvitationTokenHash {
+		t.Error("a second import sent dan a new invitation")
+	}
+	if n := countAll(t, env); n != 5 {
+		t.Errorf("%d users after the second run, want 5", n)
+	}
 }

@@ -174,7 +174,7 @@ func (s *Store) ListUsers(ctx context.Context, q ports.UserQuery) ([]*domain.Use
 	}
 	total := 0
 	if q.WithTotal {
-		if err := s.db.GetContext(ctx, &total, s.q(b.count), b.countArgs...); err != nil {
+		if err := s.getPrepared(ctx, &total, s.q(b.count), b.countArgs...); err != nil {
 			return nil, 0, s.wrap("list users", err)
 		}
 		if q.After == nil && q.Offset >= total {
@@ -188,7 +188,11 @@ func (s *Store) ListUsers(ctx context.Context, q ports.UserQuery) ([]*domain.Use
 		return []*domain.User{}, total, nil
 	}
 	var rows []userRow
-	if err := s.db.SelectContext(ctx, &rows, s.q(b.list), b.listArgs...); err != nil {
+	st, err := s.prepared(ctx, s.q(b.list))
+	if err == nil {
+		err = st.SelectContext(ctx, &rows, b.listArgs...)
+	}
+	if err != nil {
 		return nil, 0, s.wrap("list users", err)
 	}
 	users := make([]*domain.User, 0, len(rows))

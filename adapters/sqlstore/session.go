@@ -195,7 +195,7 @@ func (s *Store) SessionWithUser(ctx context.Context, id string) (domain.Session,
 		return domain.Session{}, nil, domain.ErrSessionNotFound
 	}
 	var r sessionUserRow
-	if err := s.db.GetContext(ctx, &r, s.q(sessionWithUser+" WHERE s.id = ?"), id); err != nil {
+	if err := s.getPrepared(ctx, &r, s.q(sessionWithUser+" WHERE s.id = ?"), id); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return domain.Session{}, nil, domain.ErrSessionNotFound
 		}

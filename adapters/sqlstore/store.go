@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -28,6 +29,35 @@ type Store struct {
 	// instance names this Store in its change notifications, so that it
 	// can skip its own (see WatchUserChanges).
 	instance string
+	// stmts are the prepared statements of the frequent reads, by query.
+	stmts sync.Map // string -> *sqlx.Stmt
+}
+
+// prepared returns query (already rebound) prepared once for the pool:
+// the database parses and plans it once per connection instead of once
+// per request, which is most of the cost of a one-row read.
+func (s *Store) prepared(ctx context.Context, query string) (*sqlx.Stmt, error) {
+	if st, ok := s.stmts.Load(query); ok {
+		return st.(*sqlx.Stmt), nil
+	}
+	st, err := s.db.PreparexContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	if prev, loaded := s.stmts.LoadOrStore(query, st); loaded {
+		_ = st.Close()
+		return prev.(*sqlx.Stmt), nil
+	}
+	return st, nil
+}
+
+// getPrepared runs a one-row read with a prepared statement.
+func (s *Store) getPrepared(ctx context.Context, dest any, query string, args ...any) error {
+	st, err := s.prepared(ctx, query)
+	if err != nil {
+		return err
+	}
+	return st.GetContext(ctx, dest, args...)
 }
 
 var _ ports.UserStore = (*Store)(nil)
@@ -101,8 +131,14 @@ func OpenWith(ctx context.Context, databaseURL string, opts Options) (*Store, er
 	return s, nil
 }
 
-// Close closes the connection pool.
-func (s *Store) Close() error { return s.db.Close() }
+// Close closes the prepared statements and the connection pool.
+func (s *Store) Close() error {
+	s.stmts.Range(func(_, st any) bool {
+		_ = st.(*sqlx.Stmt).Close()
+		return true
+	})
+	return s.db.Close()
+}
 
 // Ping checks that the database answers.
 func (s *Store) Ping(ctx context.Context) error {
@@ -427,7 +463,13 @@ func (s *Store) UserByEmail(ctx context.Context, email string) (*domain.User, er
 
 func (s *Store) getUser(ctx context.Context, q sqlx.QueryerContext, op, query string, args ...any) (*domain.User, error) {
 	var r userRow
-	if err := sqlx.GetContext(ctx, q, &r, s.q(query), args...); err != nil {
+	var err error
+	if q == s.db {
+		err = s.getPrepared(ctx, &r, s.q(query), args...)
+	} else {
+		err = sqlx.GetContext(ctx, q, &r, s.q(query), args...)
+	}
+	if err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil, domain.ErrUserNotFound
 		}

@@ -65,9 +65,13 @@ type AuditEvent struct {
 	Detail   string // short, human-readable, no secrets (e.g. "role ANONYMOUS -> ADMIN")
 }
 
-// Record attaches a security event to the change in progress; the store saves
-// it in the same transaction as the user.
-func (u *User) Record(e AuditEvent) { u.events = append(u.events, e) }
+// Record attaches a security event to the change in progress, and the
+// webhook event it owes subscribers, if any (WebhookEventFor); the store
+// saves both in the same transaction as the user.
+func (u *User) Record(e AuditEvent) {
+	u.events = append(u.events, e)
+	u.recordWebhook(e)
+}
 
 // TakeEvents returns the recorded events and forgets them; stores call it
 // when they save (or delete) the user.

@@ -138,6 +138,7 @@ type User struct {
 	outbox   []Message       // queued by the change in progress; see Queue
 	events   []AuditEvent    // recorded by the change in progress; see Record
 	sessions []SessionChange // made by the change in progress; see OpenSession
+	hooks    []pendingHook   // owed by the events recorded; see TakeWebhookEvents
 }
 
 // NewUserParams are the inputs of NewUser.

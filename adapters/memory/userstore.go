@@ -15,8 +15,8 @@ import (
 	"github.com/usersvc/usersvc/ports"
 )
 
-// UserStore keeps users in a map, their outbox and audit log in slices and
-// their sessions in maps. One lock serialises writers, which is what makes
+// UserStore keeps users in a map, their outbox, audit log and webhook
+// deliveries in slices and their sessions in maps. One lock serialises writers, which is what makes
 // UpdateUser and RotateRefreshToken atomic, the ADMIN count exact, and a user
 // change, its messages and its audit events saved together or not at all.
 type UserStore struct {
@@ -27,6 +27,7 @@ type UserStore struct {
 	sessions map[string]*domain.Session
 	tokens   map[string]*refreshToken // by hash
 	events   []domain.AuditEvent      // in insertion order, which is id order
+	hooks    webhookState             // webhook endpoints and deliveries (webhook.go)
 }
 
 var (
@@ -70,10 +71,15 @@ func (s *UserStore) save(id string, u *domain.User) error {
 		return err
 	}
 	msgs, events, changes := u.TakeMessages(), u.TakeEvents(), u.TakeSessionChanges()
+	hooks := u.TakeWebhookEvents()
 	entries, err := newEntries(msgs, next.UpdatedAt)
 	var saved []domain.AuditEvent
 	if err == nil {
 		saved, err = newEvents(events, next.UpdatedAt)
+	}
+	var deliveries []*delivery
+	if err == nil {
+		deliveries, err = s.fanOut(hooks)
 	}
 	if err == nil {
 		err = s.checkSessionChanges(changes)
@@ -83,7 +89,7 @@ func (s *UserStore) save(id string, u *domain.User) error {
 			u.Queue(m)
 		}
 		for _, e := range events {
-			u.Record(e)
+			u.Record(e) // records the webhook events it owes again, too
 		}
 		u.RecordSessionChanges(changes)
 		return err
@@ -91,6 +97,7 @@ func (s *UserStore) save(id string, u *domain.User) error {
 	s.users[id] = next
 	s.appendEntries(entries)
 	s.events = append(s.events, saved...)
+	s.appendDeliveries(deliveries)
 	s.applySessionChanges(id, changes)
 	return nil
 }
@@ -288,9 +295,14 @@ func (s *UserStore) DeleteUser(ctx context.Context, id string, check func(u *dom
 	if err != nil {
 		return err
 	}
+	deliveries, err := s.fanOut(u.TakeWebhookEvents())
+	if err != nil {
+		return err
+	}
 	delete(s.users, id)
 	s.deleteSessionsOf(id)
 	s.events = append(s.events, events...)
+	s.appendDeliveries(deliveries)
 	return nil
 }
 

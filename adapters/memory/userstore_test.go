@@ -27,3 +27,7 @@ func TestAuditLog(t *testing.T) {
 func TestUserImporter(t *testing.T) {
 	porttest.UserImporter(t, func(*testing.T) porttest.ImporterUnderTest { return memory.NewUserStore() })
 }
+
+func TestWebhooks(t *testing.T) {
+	porttest.Webhooks(t, func(*testing.T) porttest.WebhookStoreUnderTest { return memory.NewUserStore() })
+}

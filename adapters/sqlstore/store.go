@@ -21,8 +21,9 @@ import (
 	"github.com/usersvc/usersvc/ports"
 )
 
-// Store is a ports.UserStore, ports.Outbox, ports.SessionStore and
-// ports.AuditLog backed by a SQL database.
+// Store is a ports.UserStore, ports.Outbox, ports.SessionStore,
+// ports.AuditLog, ports.WebhookStore and ports.WebhookOutbox backed by a
+// SQL database.
 type Store struct {
 	db *sqlx.DB
 	d  dialect
@@ -418,13 +419,16 @@ type recorded struct {
 	msgs     []domain.Message
 	events   []domain.AuditEvent
 	sessions []domain.SessionChange
+	hooks    []domain.WebhookEvent
 }
 
 func takeRecorded(u *domain.User) recorded {
-	return recorded{msgs: u.TakeMessages(), events: u.TakeEvents(), sessions: u.TakeSessionChanges()}
+	return recorded{msgs: u.TakeMessages(), events: u.TakeEvents(), sessions: u.TakeSessionChanges(),
+		hooks: u.TakeWebhookEvents()}
 }
 
-// restore records rec on u again, after saving it failed.
+// restore records rec on u again, after saving it failed. Recording the
+// audit events again records the webhook events they owe.
 func (rec recorded) restore(u *domain.User) {
 	for _, m := range rec.msgs {
 		u.Queue(m)
@@ -442,6 +446,9 @@ func (s *Store) saveRecorded(ctx context.Context, tx *sqlx.Tx, op, id string, re
 		return err
 	}
 	if err := s.saveEvents(ctx, tx, op, rec.events, at); err != nil {
+		return err
+	}
+	if err := s.saveWebhookEvents(ctx, tx, op, rec.hooks); err != nil {
 		return err
 	}
 	return s.saveSessionChanges(ctx, tx, op, id, rec.sessions)
@@ -548,7 +555,7 @@ func (s *Store) update(ctx context.Context, key, value string, countAdmins bool,
 
 // DeleteUser implements ports.UserStore. The user's sessions and their
 // refresh tokens go with it (ON DELETE CASCADE). Audit events check records
-// on the user are saved in the same transaction (one without a time gets the
+// on the user, and the webhook events they owe, are saved in the same transaction (one without a time gets the
 // user's UpdatedAt, its last change: checks should set At); messages it
 // queues are not saved.
 func (s *Store) DeleteUser(ctx context.Context, id string, check func(u *domain.User, admins int) error) error {
@@ -577,6 +584,9 @@ func (s *Store) DeleteUser(ctx context.Context, id string, check func(u *domain.
 			return s.wrap("delete user", err)
 		}
 		if err := s.saveEvents(ctx, tx, "delete user", u.TakeEvents(), u.State().UpdatedAt); err != nil {
+			return err
+		}
+		if err := s.saveWebhookEvents(ctx, tx, "delete user", u.TakeWebhookEvents()); err != nil {
 			return err
 		}
 		if err := s.d.notifyUserChanged(ctx, tx, id+" "+s.instance); err != nil {

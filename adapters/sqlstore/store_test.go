@@ -69,11 +69,25 @@ func emptyPostgres(t *testing.T) func(t *testing.T) *sqlstore.Store {
 	raw := rawPostgres(t, dbURL)
 	return func(t *testing.T) *sqlstore.Store {
 		t.Helper()
-		if _, err := raw.ExecContext(t.Context(), "TRUNCATE users, outbox, sessions, refresh_tokens, audit_log"); err != nil {
+		if _, err := raw.ExecContext(t.Context(), "TRUNCATE users, outbox, sessions, refresh_tokens, audit_log,"+
+			" webhooks, webhook_events, webhook_deliveries"); err != nil {
 			t.Fatalf("empty tables: %v", err)
 		}
 		return openMigrated(t, dbURL)
 	}
+}
+
+func TestSQLiteWebhooks(t *testing.T) {
+	t.Parallel()
+	porttest.Webhooks(t, func(t *testing.T) porttest.WebhookStoreUnderTest {
+		return openMigrated(t, sqliteURL(t))
+	})
+}
+
+func TestPostgresWebhooks(t *testing.T) {
+	t.Parallel()
+	newStore := emptyPostgres(t)
+	porttest.Webhooks(t, func(t *testing.T) porttest.WebhookStoreUnderTest { return newStore(t) })
 }
 
 func TestSQLiteOutbox(t *testing.T) {

@@ -14,9 +14,10 @@ import (
 //
 // A user change is one read-modify-write of the user, and whatever it owes
 // is recorded on the user and saved in its transaction: messages
-// (User.Queue, the outbox), audit events (User.Record) and session changes
-// (User.OpenSession, EndSession, EndOtherSessions). A store that fails to
-// save any of them saves none.
+// (User.Queue, the outbox), audit events (User.Record) with the webhook
+// events they owe (User.TakeWebhookEvents; see ports/webhook.go) and
+// session changes (User.OpenSession, EndSession, EndOtherSessions). A store
+// that fails to save any of them saves none.
 type UserStore interface {
 	// CreateUser stores a new user with what it recorded, in one
 	// transaction. Fails with domain.ErrEmailTaken or
@@ -279,7 +280,8 @@ type UserImporter interface {
 	// compared case-insensitively; the keys are lower-cased.
 	TakenNicknames(ctx context.Context, nicknames []string) (map[string]bool, error)
 	// CreateUsers stores new users, with the messages queued and the audit
-	// events recorded on each, in one transaction: all of them or none.
+	// events recorded on each (and the webhook events those owe), in one
+	// transaction: all of them or none.
 	// Fails with domain.ErrEmailTaken or domain.ErrNicknameTaken when an
 	// email or nickname is taken, by a stored user or by another of users;
 	// then nothing is stored and the messages and events stay on the users.

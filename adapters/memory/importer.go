@@ -85,8 +85,10 @@ func (s *UserStore) CreateUsers(ctx context.Context, users []*domain.User) error
 		saved   []domain.AuditEvent
 	}
 	all := make([]pending, len(users))
+	var hooks []domain.WebhookEvent
 	for i, u := range users {
 		all[i] = pending{st: u.State(), msgs: u.TakeMessages(), events: u.TakeEvents()}
+		hooks = append(hooks, u.TakeWebhookEvents()...)
 	}
 	var err error
 	for i := range all {
@@ -98,13 +100,17 @@ func (s *UserStore) CreateUsers(ctx context.Context, users []*domain.User) error
 			break
 		}
 	}
+	var deliveries []*delivery
+	if err == nil {
+		deliveries, err = s.fanOut(hooks)
+	}
 	if err != nil { // nothing stored: the messages and events stay on the users
 		for i, u := range users {
 			for _, m := range all[i].msgs {
 				u.Queue(m)
 			}
 			for _, e := range all[i].events {
-				u.Record(e)
+				u.Record(e) // and the webhook events it owes
 			}
 		}
 		return err
@@ -114,5 +120,6 @@ func (s *UserStore) CreateUsers(ctx context.Context, users []*domain.User) error
 		s.appendEntries(p.entries)
 		s.events = append(s.events, p.saved...)
 	}
+	s.appendDeliveries(deliveries)
 	return nil
 }

@@ -68,7 +68,8 @@ func placeholders(n int) string {
 }
 
 // CreateUsers implements ports.UserImporter: multi-row INSERTs of the
-// users and of their audit events, and their messages, in one transaction.
+// users and of their audit events, and their messages and the webhook
+// events they owe, in one transaction.
 func (s *Store) CreateUsers(ctx context.Context, users []*domain.User) (err error) {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -99,8 +100,10 @@ func (s *Store) CreateUsers(ctx context.Context, users []*domain.User) (err erro
 	}
 	msgs := make([][]domain.Message, len(users))
 	events := make([][]domain.AuditEvent, len(users))
+	var hooks []domain.WebhookEvent
 	for i, u := range users {
 		msgs[i], events[i] = u.TakeMessages(), u.TakeEvents()
+		hooks = append(hooks, u.TakeWebhookEvents()...)
 	}
 	defer func() {
 		if err != nil { // nothing stored: they stay on the users
@@ -109,7 +112,7 @@ func (s *Store) CreateUsers(ctx context.Context, users []*domain.User) (err erro
 					u.Queue(m)
 				}
 				for _, e := range events[i] {
-					u.Record(e)
+					u.Record(e) // and the webhook events it owes
 				}
 			}
 		}
@@ -159,6 +162,9 @@ func (s *Store) CreateUsers(ctx context.Context, users []*domain.User) (err erro
 			}
 			return s.wrap("create users: save audit events", err)
 		}
+	}
+	if err := s.saveWebhookEvents(ctx, tx, "create users", hooks); err != nil {
+		return err
 	}
 	return s.wrap("create users", tx.Commit())
 }

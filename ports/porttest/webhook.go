@@ -47,6 +47,7 @@ func Webhooks(t *testing.T, newStore func(t *testing.T) WebhookStoreUnderTest) {
 		{"RolledBackChangesSaveNoEvent", testWebhookRolledBack},
 		{"SnapshotIsTheChangesResult", testWebhookSnapshot},
 		{"DeleteUserSavesItsEvent", testWebhookDeleteUser},
+		{"ImportedUsersOweTheirEvents", testWebhookImport},
 		{"ClaimRespectsNowLimitAndLease", testWebhookClaim},
 		{"MarkDeliveredIsFinal", testWebhookMarkDelivered},
 		{"MarkRetryReschedules", testWebhookMarkRetry},
@@ -386,6 +387,44 @@ func testWebhookDeleteUser(t *testing.T, s WebhookStoreUnderTest) {
 	want := domain.WebhookEvent{ID: got[0].Event.ID, Type: domain.WebhookUserDeleted, At: later, User: u.Snapshot()}
 	if diff := gocmp.Diff(want, got[0].Event, hookOpts); diff != "" {
 		t.Errorf("event (-want +got):\n%s", diff)
+	}
+}
+
+// testWebhookImport: a store that also imports users (ports.UserImporter)
+// saves the webhook events of the users it creates at once, all or none.
+func testWebhookImport(t *testing.T, s WebhookStoreUnderTest) {
+	imp, ok := s.(ports.UserImporter)
+	if !ok {
+		return // nothing to import with
+	}
+	ctx := t.Context()
+	addHook(t, s, domain.WebhookAllEvents)
+	mustCreate(t, s, newUser(t, "taken@example.com", "taken", domain.RoleAnonymous, epoch))
+	assertNoDelivery(t, s, epoch.Add(time.Hour), "after a change that owes nothing")
+	imported := func(email, nick string) *domain.User {
+		u := newUser(t, email, nick, domain.RoleAuthenticated, epoch)
+		u.Record(domain.AuditEvent{Type: domain.EventUserCreated, TargetID: u.ID()})
+		return u
+	}
+	ok1, dup := imported("one@example.com", "one"), imported("taken@example.com", "other")
+	if err := imp.CreateUsers(ctx, []*domain.User{ok1, dup}); !errors.Is(err, domain.ErrEmailTaken) {
+		t.Fatalf("CreateUsers with a taken email: %v, want ErrEmailTaken", err)
+	}
+	assertNoDelivery(t, s, epoch.Add(time.Hour), "after a refused import")
+	// What the refused import recorded stays on its users, once: ok1 is
+	// imported again as it is, and owes one event, not two.
+	two := imported("two@example.com", "two")
+	if err := imp.CreateUsers(ctx, []*domain.User{ok1, two}); err != nil {
+		t.Fatalf("CreateUsers: %v", err)
+	}
+	got := mustClaimDeliveries(t, s, epoch.Add(time.Hour), 10, lease)
+	users := map[string][]domain.WebhookEventType{}
+	for _, d := range got {
+		users[d.Event.User.ID] = append(users[d.Event.User.ID], d.Event.Type)
+	}
+	want := map[string][]domain.WebhookEventType{ok1.ID(): {domain.WebhookUserCreated}, two.ID(): {domain.WebhookUserCreated}}
+	if diff := gocmp.Diff(want, users); diff != "" {
+		t.Errorf("imported users' deliveries (-want +got):\n%s", diff)
 	}
 }
 

@@ -67,6 +67,9 @@ const WebhookSecretPrefix = "whsec_"
 // webhookKeyLen is the size of a signing key, in bytes.
 const webhookKeyLen = 32
 
+// CodeNoWebhookEvents: a new endpoint subscribes to no event type (an empty list).
+const CodeNoWebhookEvents domain.Code = "no_webhook_events"
+
 // Limits of ListDeliveries.
 const (
 	DefaultDeliveries = 100
@@ -137,7 +140,7 @@ func parseWebhookEvents(in []string) ([]domain.WebhookEventType, error) {
 		return nil, domain.FieldInvalid(domain.FieldError{Field: field, Code: domain.CodeRequired})
 	}
 	if len(in) == 0 {
-		return nil, domain.FieldInvalid(domain.FieldError{Field: field, Code: domain.CodeTooShort, Min: 1})
+		return nil, domain.FieldInvalid(domain.FieldError{Field: field, Code: CodeNoWebhookEvents})
 	}
 	known := domain.WebhookEventTypes()
 	names := make([]string, 0, len(known)+1)

@@ -134,7 +134,7 @@ func TestCreateWebhookRefuses(t *testing.T) {
 			{Field: "url", Code: domain.CodeURLNotAbsolute},
 		}},
 		{"no events", dev, app.NewWebhookInput{URL: "https://hooks.example.com", Events: []string{}}, []domain.FieldError{
-			{Field: "events", Code: domain.CodeTooShort, Min: 1},
+			{Field: "events", Code: app.CodeNoWebhookEvents},
 		}},
 		{"an unknown event", dev, app.NewWebhookInput{URL: "https://hooks.example.com", Events: []string{"user.created", "user.exploded"}}, []domain.FieldError{
 			{Field: "events", Code: domain.CodeNotOneOf, Got: "user.exploded", Values: append(eventNames(), "*")},

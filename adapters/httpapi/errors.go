@@ -88,6 +88,7 @@ var details = []struct {
 	{domain.ErrNicknameTaken, detailNicknameExists},
 	{domain.ErrLastAdmin, detailLastAdmin},
 	{domain.ErrSessionNotFound, detailSessionNotFound},
+	{domain.ErrWebhookNotFound, detailWebhookNotFound},
 	{domain.ErrUserNotFound, detailUserNotFound},
 	{domain.ErrInvalidCode, detailInvalidCode},
 	{domain.ErrSecondFactorFailed, detailInvalidCode},

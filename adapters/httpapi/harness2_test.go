@@ -27,6 +27,9 @@ func newHarnessWith(tb testing.TB, opts httpapi.Options) *harness {
 	tb.Helper()
 	h := newHarness(tb)
 	logger := slog.New(slog.NewJSONHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	if opts.Webhooks == nil {
+		opts.Webhooks = h.hooks
+	}
 	h.srv = httpapi.NewServer(logger, h.svc, opts)
 	return h
 }

@@ -221,6 +221,10 @@ type harness struct {
 	mail   *outbox
 	logs   *logBuffer
 	hasher *fakeHasher
+	// store is the memory store behind svc and hooks (its webhook outbox
+	// included); hooks are the webhook use cases the server serves.
+	store *memory.UserStore
+	hooks *webhookAdmin
 	// admin is the bootstrap ADMIN, logged in.
 	admin account
 	seq   atomic.Int64
@@ -279,9 +283,10 @@ func newHarnessConfigured(tb testing.TB, wrap func(*memory.UserStore) userAndSes
 	if err != nil {
 		tb.Fatal(err)
 	}
+	hooks := newWebhookAdmin(tb, store, clock, true)
 	h := &harness{
-		tb: tb, svc: svc, srv: httpapi.NewServer(logger, svc, httpapi.Options{}),
-		clock: clock, mail: mail, logs: logs, hasher: hasher,
+		tb: tb, svc: svc, srv: httpapi.NewServer(logger, svc, httpapi.Options{Webhooks: hooks}),
+		clock: clock, mail: mail, logs: logs, hasher: hasher, store: store, hooks: hooks,
 	}
 	u, err := svc.CreateAdmin(context.Background(), "root@example.com", testPassword)
 	if err != nil {

@@ -99,7 +99,8 @@ type nopUseCases struct{ UseCases }
 func TestOpenAPIDescribesEveryRoute(t *testing.T) {
 	t.Parallel()
 	r := mux.NewRouter()
-	addRoutes(r, deps{log: slog.New(slog.NewTextHandler(io.Discard, nil)), uc: nopUseCases{}, lim: newLimits(Options{}, nil)})
+	addRoutes(r, deps{log: slog.New(slog.NewTextHandler(io.Discard, nil)), uc: nopUseCases{}, lim: newLimits(Options{}, nil),
+		hooks: nopWebhooks{}})
 
 	routes := map[string]bool{}
 	err := r.Walk(func(route *mux.Route, _ *mux.Router, _ []*mux.Route) error {

@@ -248,6 +248,12 @@ var samples = map[string]opSample{
 	"resendInvitation":   {http.MethodPost, "/users/" + unknownID + "/invitation", nil, true},
 	"listUserSessions":   {http.MethodGet, "/users/" + unknownID + "/sessions", nil, true},
 	"endUserSessions":    {http.MethodDelete, "/users/" + unknownID + "/sessions", nil, true},
+
+	// The webhook routes (webhooks.go).
+	"createWebhook":         {http.MethodPost, "/webhooks", obj{"url": "https://hooks.example.com/usersvc", "events": []string{"*"}}, true},
+	"listWebhooks":          {http.MethodGet, "/webhooks", nil, true},
+	"deleteWebhook":         {http.MethodDelete, "/webhooks/" + unknownID, nil, true},
+	"listWebhookDeliveries": {http.MethodGet, "/webhooks/" + unknownID + "/deliveries", nil, true},
 }
 
 func (s opSample) request(tb testing.TB, token string) *http.Request {
@@ -293,7 +299,8 @@ func allFailing(err error) *UseCasesMock {
 // faultServer serves allFailing(err), and is never ready.
 func faultServer(err error) http.Handler {
 	logger, _ := newTestLogger()
-	return httpapi.NewServer(logger, allFailing(err), httpapi.Options{Ready: func(context.Context) error { return err }})
+	return httpapi.NewServer(logger, allFailing(err), httpapi.Options{Ready: func(context.Context) error { return err },
+		Webhooks: failingWebhooks{err}})
 }
 
 func multipartBody(tb testing.TB, fields map[string]string) rawBody {
@@ -410,6 +417,10 @@ func TestOpenAPIMatchesTheHandlers(t *testing.T) {
 			c.check(t, h.srv, samples[id].request(t, user.Token), 403, reqConforms)
 		}
 		for _, id := range []string{"listAuditEvents", "changeUserRole"} {
+			c.check(t, h.srv, samples[id].request(t, mgr.Token), 403, reqConforms)
+		}
+		for _, id := range []string{"createWebhook", "listWebhooks", "deleteWebhook", "listWebhookDeliveries"} {
+			c.check(t, h.srv, samples[id].request(t, user.Token), 403, reqConforms)
 			c.check(t, h.srv, samples[id].request(t, mgr.Token), 403, reqConforms)
 		}
 	})
@@ -692,6 +703,34 @@ func TestOpenAPIMatchesTheHandlers(t *testing.T) {
 
 	t.Run("second factor", func(t *testing.T) { checkSecondFactorOperations(t, h, do) })
 	t.Run("account lifecycle", func(t *testing.T) { lifecycleOpenAPIRows(t, h, do) })
+
+	t.Run("webhooks", func(t *testing.T) {
+		admin := h.admin.Token
+		rec := do(t, 201, reqConforms, http.MethodPost, "/webhooks", admin, obj{"url": "http://127.0.0.1:9/hook", "events": []string{"user.created", "user.deleted"}})
+		var hook struct {
+			ID string `json:"id"`
+		}
+		decodeBody(t, rec, &hook)
+		do(t, 201, reqConforms, http.MethodPost, "/webhooks/", admin, obj{"url": "https://hooks.example.com/all", "events": []string{"*"}})
+		do(t, 422, reqBreaks, http.MethodPost, "/webhooks", admin, obj{"url": "https://hooks.example.com/", "events": []string{"user.exploded"}})
+		do(t, 422, reqBreaks, http.MethodPost, "/webhooks", admin, obj{"url": "https://hooks.example.com/", "events": []string{}})
+		do(t, 422, reqBreaks, http.MethodPost, "/webhooks", admin, obj{"url": "https://hooks.example.com/"})
+		do(t, 422, reqBreaks, http.MethodPost, "/webhooks", admin, obj{"url": "https://hooks.example.com/", "events": []string{"*"}, "secret": "mine"})
+		do(t, 422, reqEither, http.MethodPost, "/webhooks", admin, obj{"url": "ftp://hooks.example.com/", "events": []string{"*"}}) // the document's uri format takes any scheme
+		do(t, 200, reqConforms, http.MethodGet, "/webhooks", admin, nil)
+		h.register("hooked") // a user.created for the first endpoint
+		rec = do(t, 200, reqConforms, http.MethodGet, "/webhooks/"+hook.ID+"/deliveries", admin, nil)
+		if !strings.Contains(rec.Body.String(), `"user.created"`) {
+			t.Errorf("no delivery of user.created: %s", rec.Body)
+		}
+		do(t, 200, reqConforms, http.MethodGet, "/webhooks/"+hook.ID+"/deliveries/?limit=1", admin, nil)
+		do(t, 422, reqBreaks, http.MethodGet, "/webhooks/"+hook.ID+"/deliveries?limit=0", admin, nil)
+		do(t, 422, reqBreaks, http.MethodGet, "/webhooks/"+hook.ID+"/deliveries?limit=1001", admin, nil)
+		do(t, 404, reqConforms, http.MethodGet, "/webhooks/"+unknownID+"/deliveries", admin, nil)
+		do(t, 204, reqConforms, http.MethodDelete, "/webhooks/"+hook.ID, admin, nil)
+		do(t, 404, reqConforms, http.MethodDelete, "/webhooks/"+hook.ID+"/", admin, nil)
+		do(t, 404, reqBreaks, http.MethodDelete, "/webhooks/not-a-uuid", admin, nil)
+	})
 
 	t.Run("the last admin", func(t *testing.T) {
 		solo := newHarness(t) // its bootstrap ADMIN is the only one

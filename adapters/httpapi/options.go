@@ -37,6 +37,9 @@ type Options struct {
 	// /metrics (metrics.go); nil: no metrics, and /metrics is 404. Each
 	// server takes its own registry, never the global default one.
 	Metrics *prometheus.Registry
+	// Webhooks, if set, are the use cases of the ADMIN's /webhooks routes
+	// (webhooks.go); nil: those routes do not exist.
+	Webhooks WebhookAdmin
 	// TokenKeys, if set, are published at GET /.well-known/jwks.json with
 	// the OAuth 2.0 authorization server metadata at GET
 	// /.well-known/oauth-authorization-server (discovery.go); nil: both 404.

@@ -78,4 +78,6 @@ func addRoutes(r *mux.Router, d deps) {
 	route("/users/{user_id}/invitation", staff(handleResendInvitation(d.log, d.uc)), http.MethodPost)
 	route("/users/{user_id}/sessions", staff(handleListUserSessions(d.log, d.uc)), http.MethodGet)
 	route("/users/{user_id}/sessions", staff(handleEndUserSessions(d.log, d.uc)), http.MethodDelete)
+
+	addWebhookRoutes(route, actor, d)
 }

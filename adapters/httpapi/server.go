@@ -54,6 +54,8 @@ type deps struct {
 	met *httpMetrics
 	// keys are published by the discovery routes; nil without Options.TokenKeys.
 	keys TokenKeys
+	// hooks serve the /webhooks routes; nil without Options.Webhooks.
+	hooks WebhookAdmin
 	// protectMetrics and metricsToken guard /metrics (Options.ProtectMetrics).
 	protectMetrics bool
 	metricsToken   string
@@ -72,7 +74,7 @@ func NewServer(log *slog.Logger, uc UseCases, opts Options) http.Handler {
 	r.Use(nameRoute)
 	met := newHTTPMetrics(opts.Metrics)
 	addRoutes(r, deps{log: log, uc: uc, ready: opts.Ready, lim: newLimits(opts, log), met: met, keys: opts.TokenKeys,
-		protectMetrics: opts.ProtectMetrics, metricsToken: opts.MetricsToken})
+		protectMetrics: opts.ProtectMetrics, metricsToken: opts.MetricsToken, hooks: opts.Webhooks})
 	var h http.Handler = r
 	h = withDeadline(requestDeadline, h)
 	h = withBaseURL(strings.TrimRight(opts.PublicBaseURL, "/"), h)

@@ -73,6 +73,9 @@ var codeWording = map[domain.Code]wording{
 		return "Value error, the URL must be on " + strings.Join(f.Values, " or ")
 	}},
 
+	domain.CodeURLNotHTTPS:  {"url_scheme", say("URL scheme should be 'https'")},
+	domain.CodeURLNotPublic: {"value_error", say("Value error, the URL must lead to a public address, not a private, loopback or link-local one")},
+
 	domain.CodePasswordCommon:     {"value_error", say("Value error, this password is too common")},
 	domain.CodePasswordIsEmail:    {"value_error", say("Value error, the password must differ from the email")},
 	domain.CodePasswordIsNickname: {"value_error", say("Value error, the password must differ from the nickname")},
@@ -86,6 +89,8 @@ var codeWording = map[domain.Code]wording{
 	app.CodeSkipInCursorPaging:      {"value_error", say("Value error, skip cannot be combined with cursor paging")},
 	app.CodeInvalidCursor:           {"value_error", say("Value error, invalid cursor")},
 	app.CodeCursorOtherSearch:       {"value_error", say("Value error, the cursor belongs to a search with other filters or another sort")},
+
+	app.CodeNoWebhookEvents: {"too_short", say("List should have at least 1 item after validation, not 0")},
 
 	app.CodeUnknownEvent:       {"enum", say("Input should be a known event type")},
 	app.CodeUntilNotAfterSince: {"value_error", say("Value error, until must be after since")},

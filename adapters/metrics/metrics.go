@@ -7,6 +7,7 @@
 package metrics
 
 import (
+	"cmp"
 	"context"
 	"log/slog"
 	"sync"
@@ -120,6 +121,7 @@ type outboxCollector struct {
 	log             *slog.Logger
 	pending, failed *prometheus.Desc
 	errors          prometheus.Counter
+	what            string // what is counted, for the log; the outbox if empty
 
 	// The counts are cached: /metrics is unauthenticated, and a flood of
 	// scrapes must not become a flood of queries holding pool connections.
@@ -157,7 +159,8 @@ func (c *outboxCollector) Collect(ch chan<- prometheus.Metric) {
 	if err != nil {
 		c.errors.Inc()
 		if c.log != nil {
-			c.log.Warn("metrics: counting the outbox failed", "error", err)
+			what := cmp.Or(c.what, "the outbox")
+			c.log.Warn("metrics: counting "+what+" failed", "error", err)
 		}
 	} else {
 		ch <- prometheus.MustNewConstMetric(c.pending, prometheus.GaugeValue, float64(pending))

@@ -49,6 +49,13 @@ type config struct {
 	MailRetryMin     time.Duration
 	MailRetryMax     time.Duration
 	MailSendTimeout  time.Duration
+	// Webhooks (PRODUCT.md 8.6): attempts and backoff of each delivery, and
+	// whether endpoints may be http URLs or reach non-public addresses
+	// (the default outside production only).
+	WebhookMaxAttempts  int
+	WebhookRetryMin     time.Duration
+	WebhookRetryMax     time.Duration
+	WebhookAllowPrivate bool
 	// MetricsToken, when set, is the bearer token /metrics wants in
 	// production (where /metrics is 404 without it); development leaves
 	// /metrics open.
@@ -134,6 +141,23 @@ func loadConfig(getenv func(string) string) (config, error) {
 	case "development", "dev", "test":
 	default:
 		errs = append(errs, fmt.Errorf("APP_ENV must be development or production, got %q", env))
+	}
+	// Webhooks; private addresses are allowed by default outside production.
+	c.WebhookMaxAttempts = integer("WEBHOOK_MAX_ATTEMPTS", 8, 1, 100)
+	c.WebhookRetryMin = dur("WEBHOOK_RETRY_MIN", "5s", false)
+	c.WebhookRetryMax = dur("WEBHOOK_RETRY_MAX", "1h", false)
+	c.WebhookAllowPrivate = !c.Production
+	switch v := strings.ToLower(get("WEBHOOK_ALLOW_PRIVATE", "")); v {
+	case "":
+	case "true", "1", "yes", "on":
+		c.WebhookAllowPrivate = true
+	case "false", "0", "no", "off":
+		c.WebhookAllowPrivate = false
+	default:
+		errs = append(errs, fmt.Errorf("WEBHOOK_ALLOW_PRIVATE must be true or false, got %q", v))
+	}
+	if c.WebhookRetryMin > 0 && c.WebhookRetryMax > 0 && c.WebhookRetryMax < c.WebhookRetryMin {
+		errs = append(errs, fmt.Errorf("WEBHOOK_RETRY_MAX (%s) must not be less than WEBHOOK_RETRY_MIN (%s)", c.WebhookRetryMax, c.WebhookRetryMin))
 	}
 	if c.LogFormat == "" { // text for a person at a terminal, JSON for a log pipeline
 		c.LogFormat = "text"

@@ -70,6 +70,10 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
+	hooks, hookDispatcher, err := webhooksOf(c, store, reg, log)
+	if err != nil {
+		return err
+	}
 	// The dispatcher outlives the HTTP server: requests finishing during
 	// shutdown may queue mail, and it is sent before the process exits.
 	dctx, stopDispatcher := context.WithCancel(context.WithoutCancel(ctx))
@@ -81,6 +85,18 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 	defer func() {
 		stopDispatcher()
 		<-dispatched
+	}()
+	// The webhook dispatcher too; stopping, it finishes the attempts it
+	// has begun and records them.
+	hctx, stopHooks := context.WithCancel(context.WithoutCancel(ctx))
+	hooked := make(chan struct{})
+	go func() {
+		defer close(hooked)
+		hookDispatcher.Run(hctx)
+	}()
+	defer func() {
+		stopHooks()
+		<-hooked
 	}()
 	if c.AdminEmail != "" {
 		policy := app.WarnOnWeak
@@ -103,6 +119,7 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 			PublicBaseURL: explicitBaseURL(getenv),
 			Metrics:       reg,
 			TokenKeys:     tokens,
+			Webhooks:      hooks,
 			// Production: /metrics only with METRICS_TOKEN (404 without one).
 			ProtectMetrics: c.Production, MetricsToken: c.MetricsToken,
 		}),

@@ -294,9 +294,9 @@ func TestWebhookSurvivesCrashBeforeDelivery(t *testing.T) {
 	recv := testsupport.NewWebhookReceiverAt(t, fmt.Sprintf("127.0.0.1:%d", port), nil)
 	svc = startService(t, dir, env)
 	// A delivery claimed when the process died waits for its lease (20 s).
-	got := recv.WaitFor(t, 45*time.Second, "the delivery after the restart", func(got []testsupport.ReceivedWebhook) bool { return len(got) >= 1 })
+	recv.WaitFor(t, 45*time.Second, "the delivery after the restart", func(got []testsupport.ReceivedWebhook) bool { return len(got) >= 1 })
 	svc.stop() // nothing more can be sent
-	got = recv.Received()
+	got := recv.Received()
 	if len(got) != 1 {
 		t.Fatalf("the receiver got %d webhooks, want 1", len(got))
 	}

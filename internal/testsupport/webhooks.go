@@ -1,6 +1,7 @@
 package testsupport
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
@@ -37,8 +38,11 @@ func VerifyStandardWebhook(secret string, h http.Header, body []byte, now time.T
 		return errors.New("the secret does not start with whsec_")
 	}
 	key, err := base64.StdEncoding.DecodeString(encoded)
-	if err != nil || len(key) == 0 {
-		return fmt.Errorf("the secret is not base64 after whsec_: %v", err)
+	if err != nil {
+		return fmt.Errorf("the secret is not base64 after whsec_: %w", err)
+	}
+	if len(key) == 0 {
+		return errors.New("the secret is empty after whsec_")
 	}
 	id, ts, sigs := h.Get("webhook-id"), h.Get("webhook-timestamp"), h.Get("webhook-signature")
 	if id == "" || ts == "" || sigs == "" {
@@ -118,13 +122,13 @@ func NewWebhookReceiver(tb testing.TB, answer func(n int, w ReceivedWebhook) int
 // NewWebhookReceiverAt starts a receiver listening on addr.
 func NewWebhookReceiverAt(tb testing.TB, addr string, answer func(n int, w ReceivedWebhook) int) *WebhookReceiver {
 	tb.Helper()
-	l, err := net.Listen("tcp", addr)
+	l, err := (&net.ListenConfig{}).Listen(context.Background(), "tcp", addr)
 	if err != nil {
 		tb.Fatalf("webhook receiver: listen on %s: %v", addr, err)
 	}
 	r := &WebhookReceiver{answer: answer, notify: make(chan struct{}, 1)}
 	r.srv = httptest.NewUnstartedServer(http.HandlerFunc(r.serve))
-	r.srv.Listener.Close()
+	_ = r.srv.Listener.Close()
 	r.srv.Listener = l
 	r.srv.Start()
 	tb.Cleanup(r.srv.Close)

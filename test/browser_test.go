@@ -187,6 +187,8 @@ func documentOperations(t *testing.T, base string) []string {
 	defer resp.Body.Close()
 	var doc struct {
 		Paths map[string]map[string]json.RawMessage `json:"paths"`
+		// Requests the service sends (OpenAPI 3.1), shown under the tag "webhooks".
+		Webhooks map[string]map[string]json.RawMessage `json:"webhooks"`
 	}
 	if err := json.NewDecoder(resp.Body).Decode(&doc); err != nil {
 		t.Fatal(err)
@@ -203,6 +205,16 @@ func documentOperations(t *testing.T, base string) []string {
 			}
 			for _, tag := range op.Tags {
 				ids = append(ids, "operations-"+tag+"-"+op.OperationID)
+			}
+		}
+	}
+	for _, item := range doc.Webhooks {
+		for _, raw := range item {
+			var op struct {
+				OperationID string `json:"operationId"`
+			}
+			if err := json.Unmarshal(raw, &op); err == nil && op.OperationID != "" {
+				ids = append(ids, "operations-webhooks-"+op.OperationID)
 			}
 		}
 	}

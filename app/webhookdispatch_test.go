@@ -215,7 +215,7 @@ func TestWebhookOnlySubscribedEvents(t *testing.T) {
 	t.Parallel()
 	r := newHookRig(t, nil, app.WebhookDispatcherConfig{}, "user.deleted", "user.mfa_enabled")
 	r.change(t, domain.EventUserRegistered)
-	r.change(t, "mfa_enabled")
+	r.change(t, domain.EventMFAEnabled)
 	r.deliverDue(t)
 	got := r.recv.Received()
 	if len(got) != 1 || got[0].Payload(t).Type != "user.mfa_enabled" {
@@ -224,8 +224,8 @@ func TestWebhookOnlySubscribedEvents(t *testing.T) {
 }
 
 // TestWebhookEveryEventType: each of the twelve event types arrives with
-// a signature an independent verifier accepts. The last three are recorded
-// as the second factor and the email change record them.
+// a signature an independent verifier accepts (user.email_changed recorded
+// as the email change records it).
 func TestWebhookEveryEventType(t *testing.T) {
 	t.Parallel()
 	r := newHookRig(t, nil, app.WebhookDispatcherConfig{})
@@ -235,7 +235,7 @@ func TestWebhookEveryEventType(t *testing.T) {
 		domain.WebhookUserLocked: domain.EventAccountLocked, domain.WebhookUserUnlocked: domain.EventAccountUnlocked,
 		domain.WebhookUserRoleChanged: domain.EventRoleChanged, domain.WebhookUserProfessional: domain.EventProfessionalSet,
 		domain.WebhookUserPasswordChanged: domain.EventPasswordChanged, domain.WebhookUserEmailChanged: "email_changed",
-		domain.WebhookUserMFAEnabled: "mfa_enabled", domain.WebhookUserMFADisabled: "mfa_disabled",
+		domain.WebhookUserMFAEnabled: domain.EventMFAEnabled, domain.WebhookUserMFADisabled: domain.EventMFADisabled,
 	}
 	for _, typ := range domain.WebhookEventTypes() {
 		r.change(t, causes[typ])

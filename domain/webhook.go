@@ -47,9 +47,10 @@ func WebhookEventTypes() []WebhookEventType {
 // event it owes subscribers. Audit events absent here (logins, logouts,
 // requests for links) concern no subscriber.
 //
-// The second factor and the email change record audit events of their own
-// ("mfa_enabled", "mfa_disabled", "email_changed"); they are written as
-// literals so that this table holds before those events are declared.
+// An ADMIN's reset of a second factor turns it off: subscribers learn it as
+// user.mfa_disabled. The email change records an audit event of its own
+// ("email_changed"), written as a literal so that this table holds before
+// that event is declared.
 var webhookEventOf = map[AuditEventType]WebhookEventType{
 	EventUserRegistered:             WebhookUserCreated,
 	EventUserCreated:                WebhookUserCreated,
@@ -62,9 +63,10 @@ var webhookEventOf = map[AuditEventType]WebhookEventType{
 	EventProfessionalSet:            WebhookUserProfessional,
 	EventPasswordChanged:            WebhookUserPasswordChanged,
 	EventPasswordReset:              WebhookUserPasswordChanged,
+	EventMFAEnabled:                 WebhookUserMFAEnabled,
+	EventMFADisabled:                WebhookUserMFADisabled,
+	EventMFAReset:                   WebhookUserMFADisabled,
 	AuditEventType("email_changed"): WebhookUserEmailChanged,
-	AuditEventType("mfa_enabled"):   WebhookUserMFAEnabled,
-	AuditEventType("mfa_disabled"):  WebhookUserMFADisabled,
 }
 
 // WebhookEventFor returns the webhook event an audit event of type t owes
@@ -87,6 +89,7 @@ type UserSnapshot struct {
 	ProfessionalStatusUpdatedAt time.Time // zero: never
 	EmailVerified               bool
 	IsLocked                    bool
+	MFAEnabled                  bool      // the second factor is on (never its secret)
 	LastLoginAt                 time.Time // zero: never
 	CreatedAt                   time.Time
 	UpdatedAt                   time.Time
@@ -98,7 +101,7 @@ func (u *User) Snapshot() UserSnapshot {
 	return UserSnapshot{
 		ID: s.ID, Email: s.Email, Nickname: s.Nickname, Profile: s.Profile, Role: s.Role,
 		IsProfessional: s.IsProfessional, ProfessionalStatusUpdatedAt: s.ProfessionalStatusUpdatedAt,
-		EmailVerified: s.EmailVerified, IsLocked: s.IsLocked, LastLoginAt: s.LastLoginAt,
+		EmailVerified: s.EmailVerified, IsLocked: s.IsLocked, MFAEnabled: u.MFAEnabled(), LastLoginAt: s.LastLoginAt,
 		CreatedAt: s.CreatedAt, UpdatedAt: s.UpdatedAt,
 	}
 }

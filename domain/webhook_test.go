@@ -30,12 +30,13 @@ func TestWebhookEventForEveryAuditEvent(t *testing.T) {
 		domain.EventProfessionalSet: domain.WebhookUserProfessional,
 		domain.EventPasswordChanged: domain.WebhookUserPasswordChanged,
 		domain.EventPasswordReset:   domain.WebhookUserPasswordChanged,
-		// Recorded by the email change and the second factor.
+		domain.EventMFAEnabled:      domain.WebhookUserMFAEnabled,
+		domain.EventMFADisabled:     domain.WebhookUserMFADisabled,
+		domain.EventMFAReset:        domain.WebhookUserMFADisabled, // an ADMIN turned it off
+		// Recorded by the email change.
 		"email_changed": domain.WebhookUserEmailChanged,
-		"mfa_enabled":   domain.WebhookUserMFAEnabled,
-		"mfa_disabled":  domain.WebhookUserMFADisabled,
 	}
-	types := append(domain.AuditEvents(), "email_changed", "mfa_enabled", "mfa_disabled")
+	types := append(domain.AuditEvents(), "email_changed")
 	for _, a := range types {
 		got, ok := domain.WebhookEventFor(a)
 		w, wantOK := want[a]
@@ -101,13 +102,14 @@ func TestUserSnapshotHoldsNoSecret(t *testing.T) {
 		ID: "id", Email: "a@example.com", Nickname: "nick", PasswordHash: "SECRET-hash",
 		Profile: domain.Profile{FirstName: "Ada", Bio: "bio"}, Role: domain.RoleAdmin,
 		VerificationTokenHash: "SECRET-verify", ResetTokenHash: "SECRET-reset", UnlockTokenHash: "SECRET-unlock",
+		TOTPSecret: "SECRET-totp", TOTPPendingSecret: "SECRET-pending", MFATokenHash: "SECRET-mfa-token",
 		IsLocked: true, LockReason: domain.LockByStaff, CreatedAt: t0, UpdatedAt: t0,
 	})
 	s := u.Snapshot()
 	if strings.Contains(fmt.Sprintf("%+v", s), "SECRET") {
 		t.Errorf("the snapshot holds a secret: %+v", s)
 	}
-	if s.ID != "id" || s.Email != "a@example.com" || s.Profile.FirstName != "Ada" || !s.IsLocked || s.Role != domain.RoleAdmin {
+	if s.ID != "id" || s.Email != "a@example.com" || s.Profile.FirstName != "Ada" || !s.IsLocked || s.Role != domain.RoleAdmin || !s.MFAEnabled {
 		t.Errorf("snapshot %+v lacks the user's fields", s)
 	}
 }

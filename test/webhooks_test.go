@@ -2,6 +2,7 @@ package e2e_test
 
 import (
 	"context"
+	"encoding/base32"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -196,6 +197,27 @@ func TestWebhooksEveryEventEndToEnd(t *testing.T) {
 		t.Fatalf("password change: %d %s", a.Status, a.Body)
 	}
 	check("user.password_changed", u.ID)
+
+	// The second factor, on and off, as in TestSecondFactorEndToEnd.
+	a = owner.mustRaw(t, ctx, http.MethodPost, "/users/me/mfa/totp", map[string]string{"password": "another long passphrase"}, nil)
+	var enrol struct {
+		Secret string `json:"secret"`
+	}
+	if a.Status != http.StatusOK || json.Unmarshal([]byte(a.Body), &enrol) != nil {
+		t.Fatalf("enrol: %d %s", a.Status, a.Body)
+	}
+	key, err := base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(enrol.Secret)
+	mustOK(t, err)
+	now := time.Now()
+	if a = owner.mustRaw(t, ctx, http.MethodPost, "/users/me/mfa/totp/confirm", map[string]string{"code": totpAt(key, now)}, nil); a.Status != http.StatusOK {
+		t.Fatalf("confirm: %d %s", a.Status, a.Body)
+	}
+	check("user.mfa_enabled", u.ID)
+	if a = owner.mustRaw(t, ctx, http.MethodDelete, "/users/me/mfa/totp", map[string]string{
+		"password": "another long passphrase", "code": totpAt(key, now.Add(30*time.Second))}, nil); a.Status != http.StatusNoContent {
+		t.Fatalf("disable: %d %s", a.Status, a.Body)
+	}
+	check("user.mfa_disabled", u.ID)
 
 	before := shownUser(t, ctx, admin, staffMade.ID)
 	mustOK(t, admin.do(ctx, http.MethodDelete, "/users/"+staffMade.ID, nil, nil))

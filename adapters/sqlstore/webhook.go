@@ -114,6 +114,7 @@ type snapshotJSON struct {
 	ProfessionalStatusUpdatedAt time.Time `json:"professional_status_updated_at,omitzero"`
 	EmailVerified               bool      `json:"email_verified"`
 	IsLocked                    bool      `json:"is_locked"`
+	MFAEnabled                  bool      `json:"mfa_enabled"`
 	LastLoginAt                 time.Time `json:"last_login_at,omitzero"`
 	CreatedAt                   time.Time `json:"created_at"`
 	UpdatedAt                   time.Time `json:"updated_at"`
@@ -126,7 +127,7 @@ func encodeSnapshot(u domain.UserSnapshot) (string, error) {
 		FirstName: p.FirstName, LastName: p.LastName, Bio: p.Bio, PreferredLanguage: p.PreferredLanguage,
 		ProfilePictureURL: p.ProfilePictureURL, LinkedInProfileURL: p.LinkedInProfileURL, GitHubProfileURL: p.GitHubProfileURL,
 		Role: u.Role.String(), IsProfessional: u.IsProfessional, ProfessionalStatusUpdatedAt: u.ProfessionalStatusUpdatedAt.UTC(),
-		EmailVerified: u.EmailVerified, IsLocked: u.IsLocked, LastLoginAt: u.LastLoginAt.UTC(),
+		EmailVerified: u.EmailVerified, IsLocked: u.IsLocked, MFAEnabled: u.MFAEnabled, LastLoginAt: u.LastLoginAt.UTC(),
 		CreatedAt: u.CreatedAt.UTC(), UpdatedAt: u.UpdatedAt.UTC(),
 	})
 	return string(b), err
@@ -154,7 +155,7 @@ func decodeSnapshot(data string) (domain.UserSnapshot, error) {
 			ProfilePictureURL: j.ProfilePictureURL, LinkedInProfileURL: j.LinkedInProfileURL, GitHubProfileURL: j.GitHubProfileURL,
 		},
 		Role: role, IsProfessional: j.IsProfessional, ProfessionalStatusUpdatedAt: utc(j.ProfessionalStatusUpdatedAt),
-		EmailVerified: j.EmailVerified, IsLocked: j.IsLocked, LastLoginAt: utc(j.LastLoginAt),
+		EmailVerified: j.EmailVerified, IsLocked: j.IsLocked, MFAEnabled: j.MFAEnabled, LastLoginAt: utc(j.LastLoginAt),
 		CreatedAt: utc(j.CreatedAt), UpdatedAt: utc(j.UpdatedAt),
 	}, nil
 }

@@ -26,6 +26,7 @@ type userJSON struct {
 	ProfessionalStatusUpdatedAt *time.Time `json:"professional_status_updated_at"`
 	EmailVerified               bool       `json:"email_verified"`
 	IsLocked                    bool       `json:"is_locked"`
+	MFAEnabled                  bool       `json:"mfa_enabled"`
 	LastLoginAt                 *time.Time `json:"last_login_at"`
 	CreatedAt                   time.Time  `json:"created_at"`
 	UpdatedAt                   time.Time  `json:"updated_at"`
@@ -82,6 +83,7 @@ func Payload(e domain.WebhookEvent) ([]byte, error) {
 			ProfessionalStatusUpdatedAt: optionalTime(u.ProfessionalStatusUpdatedAt),
 			EmailVerified:               u.EmailVerified,
 			IsLocked:                    u.IsLocked,
+			MFAEnabled:                  u.MFAEnabled,
 			LastLoginAt:                 optionalTime(u.LastLoginAt),
 			CreatedAt:                   u.CreatedAt.UTC(),
 			UpdatedAt:                   u.UpdatedAt.UTC(),

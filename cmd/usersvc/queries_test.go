@@ -138,9 +138,7 @@ func TestQueriesPerRequest(t *testing.T) {
 		{"me again", meCached, 0, 0}, // from the authentication cache
 		// From then on authentication is free: a read is its own query.
 		{"get user", other, 1, 0},         // the user read (authentication cached)
-		// admit; decide + change + end the others + audit + the webhook
-		// endpoints its event goes to + notify (authentication cached)
-		{"password change", change, 8, 2},
+		{"password change", change, 8, 2}, // admit; decide + change + end the others + audit + webhook endpoints + notify (authentication cached)
 	} {
 		if b.maxStatements >= 0 && b.got.Statements > b.maxStatements {
 			t.Errorf("%s: %d statements, want at most %d", b.name, b.got.Statements, b.maxStatements)

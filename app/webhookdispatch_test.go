@@ -224,8 +224,7 @@ func TestWebhookOnlySubscribedEvents(t *testing.T) {
 }
 
 // TestWebhookEveryEventType: each of the twelve event types arrives with
-// a signature an independent verifier accepts (user.email_changed recorded
-// as the email change records it).
+// a signature an independent verifier accepts.
 func TestWebhookEveryEventType(t *testing.T) {
 	t.Parallel()
 	r := newHookRig(t, nil, app.WebhookDispatcherConfig{})
@@ -234,7 +233,7 @@ func TestWebhookEveryEventType(t *testing.T) {
 		domain.WebhookUserUpdated: domain.EventUserUpdated, domain.WebhookUserDeleted: domain.EventUserDeleted,
 		domain.WebhookUserLocked: domain.EventAccountLocked, domain.WebhookUserUnlocked: domain.EventAccountUnlocked,
 		domain.WebhookUserRoleChanged: domain.EventRoleChanged, domain.WebhookUserProfessional: domain.EventProfessionalSet,
-		domain.WebhookUserPasswordChanged: domain.EventPasswordChanged, domain.WebhookUserEmailChanged: "email_changed",
+		domain.WebhookUserPasswordChanged: domain.EventPasswordChanged, domain.WebhookUserEmailChanged: domain.EventEmailChanged,
 		domain.WebhookUserMFAEnabled: domain.EventMFAEnabled, domain.WebhookUserMFADisabled: domain.EventMFADisabled,
 	}
 	for _, typ := range domain.WebhookEventTypes() {

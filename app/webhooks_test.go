@@ -320,6 +320,29 @@ func TestEveryChangeOwesItsWebhook(t *testing.T) {
 	wantErr(t, e.svc.ConfirmPasswordReset(ctx, e.resetToken(t, "alice@example.com"), "a-third-Horse-10"), nil)
 	expect("password reset", seen{domain.WebhookUserPasswordChanged, u.ID()})
 
+	// The email: changed by staff, then by its owner with the link.
+	_, err = e.svc.UpdateUser(ctx, admin, u.ID(), app.UpdateUserInput{Email: ptr("alice.new@example.com")})
+	wantErr(t, err, nil)
+	expect("staff email change", seen{domain.WebhookUserEmailChanged, u.ID()}, seen{domain.WebhookUserUpdated, u.ID()})
+	dave := e.verified(t, "dave@example.com")
+	expect("dave", seen{domain.WebhookUserCreated, dave.ID()}, seen{domain.WebhookUserVerified, dave.ID()})
+	daveActor, _ := e.signedIn(t, "dave@example.com")
+	wantErr(t, e.svc.RequestEmailChange(ctx, daveActor, "dave.new@example.com", goodPass), nil)
+	expect("an email change asked changes nothing yet")
+	_, err = e.svc.ConfirmEmailChange(ctx, e.emailChangeSecret(t, "dave.new@example.com"))
+	wantErr(t, err, nil)
+	expect("own email change", seen{domain.WebhookUserEmailChanged, dave.ID()})
+
+	// An invitation creates an account; accepting it verifies it.
+	invited := e.invite(t, admin, "erin@example.com")
+	expect("invitation", seen{domain.WebhookUserCreated, invited.ID()})
+	if !e.snapshot(t, invited.ID()).InvitationPending {
+		t.Error("the invited account's snapshot is not invitation_pending")
+	}
+	_, err = e.svc.AcceptInvitation(ctx, app.AcceptInvitationInput{Token: e.invitationSecret(t, "erin@example.com"), Password: goodPass})
+	wantErr(t, err, nil)
+	expect("invitation accepted", seen{domain.WebhookUserVerified, invited.ID()})
+
 	// The second factor: on, off by its owner, on again, off by an ADMIN.
 	carol := e.mfaUser(t, "carol@example.com")
 	expect("second factor on", seen{domain.WebhookUserCreated, carol.id}, seen{domain.WebhookUserVerified, carol.id},

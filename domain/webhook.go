@@ -47,26 +47,27 @@ func WebhookEventTypes() []WebhookEventType {
 // event it owes subscribers. Audit events absent here (logins, logouts,
 // requests for links) concern no subscriber.
 //
-// An ADMIN's reset of a second factor turns it off: subscribers learn it as
-// user.mfa_disabled. The email change records an audit event of its own
-// ("email_changed"), written as a literal so that this table holds before
-// that event is declared.
+// An invitation creates an account (invitation_pending until accepted),
+// and accepting it verifies the address; an ADMIN's reset of a second
+// factor turns it off.
 var webhookEventOf = map[AuditEventType]WebhookEventType{
-	EventUserRegistered:             WebhookUserCreated,
-	EventUserCreated:                WebhookUserCreated,
-	EventEmailVerified:              WebhookUserVerified,
-	EventUserUpdated:                WebhookUserUpdated,
-	EventUserDeleted:                WebhookUserDeleted,
-	EventAccountLocked:              WebhookUserLocked,
-	EventAccountUnlocked:            WebhookUserUnlocked,
-	EventRoleChanged:                WebhookUserRoleChanged,
-	EventProfessionalSet:            WebhookUserProfessional,
-	EventPasswordChanged:            WebhookUserPasswordChanged,
-	EventPasswordReset:              WebhookUserPasswordChanged,
-	EventMFAEnabled:                 WebhookUserMFAEnabled,
-	EventMFADisabled:                WebhookUserMFADisabled,
-	EventMFAReset:                   WebhookUserMFADisabled,
-	AuditEventType("email_changed"): WebhookUserEmailChanged,
+	EventUserRegistered:     WebhookUserCreated,
+	EventUserCreated:        WebhookUserCreated,
+	EventUserInvited:        WebhookUserCreated,
+	EventInvitationAccepted: WebhookUserVerified,
+	EventEmailVerified:      WebhookUserVerified,
+	EventUserUpdated:        WebhookUserUpdated,
+	EventUserDeleted:        WebhookUserDeleted,
+	EventAccountLocked:      WebhookUserLocked,
+	EventAccountUnlocked:    WebhookUserUnlocked,
+	EventRoleChanged:        WebhookUserRoleChanged,
+	EventProfessionalSet:    WebhookUserProfessional,
+	EventPasswordChanged:    WebhookUserPasswordChanged,
+	EventPasswordReset:      WebhookUserPasswordChanged,
+	EventMFAEnabled:         WebhookUserMFAEnabled,
+	EventMFADisabled:        WebhookUserMFADisabled,
+	EventMFAReset:           WebhookUserMFADisabled,
+	EventEmailChanged:       WebhookUserEmailChanged,
 }
 
 // WebhookEventFor returns the webhook event an audit event of type t owes
@@ -90,6 +91,7 @@ type UserSnapshot struct {
 	EmailVerified               bool
 	IsLocked                    bool
 	MFAEnabled                  bool      // the second factor is on (never its secret)
+	InvitationPending           bool      // invited, and the invitation not accepted yet
 	LastLoginAt                 time.Time // zero: never
 	CreatedAt                   time.Time
 	UpdatedAt                   time.Time
@@ -101,7 +103,8 @@ func (u *User) Snapshot() UserSnapshot {
 	return UserSnapshot{
 		ID: s.ID, Email: s.Email, Nickname: s.Nickname, Profile: s.Profile, Role: s.Role,
 		IsProfessional: s.IsProfessional, ProfessionalStatusUpdatedAt: s.ProfessionalStatusUpdatedAt,
-		EmailVerified: s.EmailVerified, IsLocked: s.IsLocked, MFAEnabled: u.MFAEnabled(), LastLoginAt: s.LastLoginAt,
+		EmailVerified: s.EmailVerified, IsLocked: s.IsLocked, MFAEnabled: u.MFAEnabled(),
+		InvitationPending: s.InvitationPending, LastLoginAt: s.LastLoginAt,
 		CreatedAt: s.CreatedAt, UpdatedAt: s.UpdatedAt,
 	}
 }

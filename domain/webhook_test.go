@@ -19,24 +19,25 @@ import (
 func TestWebhookEventForEveryAuditEvent(t *testing.T) {
 	t.Parallel()
 	want := map[domain.AuditEventType]domain.WebhookEventType{
-		domain.EventUserRegistered:  domain.WebhookUserCreated,
-		domain.EventUserCreated:     domain.WebhookUserCreated,
-		domain.EventEmailVerified:   domain.WebhookUserVerified,
-		domain.EventUserUpdated:     domain.WebhookUserUpdated,
-		domain.EventUserDeleted:     domain.WebhookUserDeleted,
-		domain.EventAccountLocked:   domain.WebhookUserLocked,
-		domain.EventAccountUnlocked: domain.WebhookUserUnlocked,
-		domain.EventRoleChanged:     domain.WebhookUserRoleChanged,
-		domain.EventProfessionalSet: domain.WebhookUserProfessional,
-		domain.EventPasswordChanged: domain.WebhookUserPasswordChanged,
-		domain.EventPasswordReset:   domain.WebhookUserPasswordChanged,
-		domain.EventMFAEnabled:      domain.WebhookUserMFAEnabled,
-		domain.EventMFADisabled:     domain.WebhookUserMFADisabled,
-		domain.EventMFAReset:        domain.WebhookUserMFADisabled, // an ADMIN turned it off
-		// Recorded by the email change.
-		"email_changed": domain.WebhookUserEmailChanged,
+		domain.EventUserRegistered:     domain.WebhookUserCreated,
+		domain.EventUserCreated:        domain.WebhookUserCreated,
+		domain.EventEmailVerified:      domain.WebhookUserVerified,
+		domain.EventUserUpdated:        domain.WebhookUserUpdated,
+		domain.EventUserDeleted:        domain.WebhookUserDeleted,
+		domain.EventAccountLocked:      domain.WebhookUserLocked,
+		domain.EventAccountUnlocked:    domain.WebhookUserUnlocked,
+		domain.EventRoleChanged:        domain.WebhookUserRoleChanged,
+		domain.EventProfessionalSet:    domain.WebhookUserProfessional,
+		domain.EventPasswordChanged:    domain.WebhookUserPasswordChanged,
+		domain.EventPasswordReset:      domain.WebhookUserPasswordChanged,
+		domain.EventMFAEnabled:         domain.WebhookUserMFAEnabled,
+		domain.EventMFADisabled:        domain.WebhookUserMFADisabled,
+		domain.EventMFAReset:           domain.WebhookUserMFADisabled, // an ADMIN turned it off
+		domain.EventEmailChanged:       domain.WebhookUserEmailChanged,
+		domain.EventUserInvited:        domain.WebhookUserCreated,  // an account, pending its invitation
+		domain.EventInvitationAccepted: domain.WebhookUserVerified, // the address proved, a password set
 	}
-	types := append(domain.AuditEvents(), "email_changed")
+	types := domain.AuditEvents()
 	for _, a := range types {
 		got, ok := domain.WebhookEventFor(a)
 		w, wantOK := want[a]

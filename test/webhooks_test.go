@@ -219,6 +219,25 @@ func TestWebhooksEveryEventEndToEnd(t *testing.T) {
 	}
 	check("user.mfa_disabled", u.ID)
 
+	// A staff email change: the address changes (and waits for its
+	// verification), and the user is updated: two events of one change,
+	// which may arrive in either order (deliveries are concurrent).
+	mustOK(t, admin.do(ctx, http.MethodPut, "/users/"+staffMade.ID, map[string]any{"email": "made.new@example.com"}, nil))
+	got := recv.WaitFor(t, 20*time.Second, "two events", func(got []testsupport.ReceivedWebhook) bool { return len(got) >= seen+2 })
+	types := map[string]bool{}
+	for _, w := range got[seen : seen+2] {
+		p := w.Payload(t)
+		types[p.Type] = true
+		if err := testsupport.VerifyStandardWebhook(hook.Secret, w.Header, w.Body, time.Now(), time.Minute); err != nil {
+			t.Errorf("%s: %v", p.Type, err)
+		}
+		sameUser(t, p.Type, p.Data.User, shownUser(t, ctx, admin, staffMade.ID))
+	}
+	if !types["user.email_changed"] || !types["user.updated"] {
+		t.Errorf("a staff email change sent %v, want user.email_changed and user.updated", types)
+	}
+	seen += 2
+
 	before := shownUser(t, ctx, admin, staffMade.ID)
 	mustOK(t, admin.do(ctx, http.MethodDelete, "/users/"+staffMade.ID, nil, nil))
 	sameUser(t, "user.deleted", next("user.deleted", staffMade.ID), before)
@@ -233,12 +252,21 @@ func TestWebhooksEveryEventEndToEnd(t *testing.T) {
 	if len(log) != seen {
 		t.Fatalf("the deliveries log holds %d deliveries, want %d", len(log), seen)
 	}
-	got := recv.Received()
-	for i, d := range log { // newest first
-		w := got[len(got)-1-i]
-		if d.EventID != w.ID() || d.Type != w.Payload(t).Type || d.Status != "delivered" || d.Attempts != 1 ||
+	received := map[string]string{} // webhook-id: type
+	for _, w := range recv.Received() {
+		received[w.ID()] = w.Payload(t).Type
+	}
+	for i, d := range log {
+		if d.Type != received[d.EventID] || d.Status != "delivered" || d.Attempts != 1 ||
 			d.LastStatusCode == nil || *d.LastStatusCode != 204 || d.DeliveredAt == nil {
-			t.Errorf("log[%d] = %+v, want the delivered %s %s", i, d, w.Payload(t).Type, w.ID())
+			t.Errorf("log[%d] = %+v, want the delivered %s %s", i, d, received[d.EventID], d.EventID)
+		}
+		if i > 0 {
+			this, err1 := time.Parse(time.RFC3339Nano, d.CreatedAt)
+			prev, err2 := time.Parse(time.RFC3339Nano, log[i-1].CreatedAt)
+			if err1 != nil || err2 != nil || this.After(prev) {
+				t.Errorf("log[%d] at %s, log[%d] at %s: want newest first", i, d.CreatedAt, i-1, log[i-1].CreatedAt)
+			}
 		}
 	}
 	if n := len(recv.Received()); n != seen {

@@ -115,6 +115,7 @@ type snapshotJSON struct {
 	EmailVerified               bool      `json:"email_verified"`
 	IsLocked                    bool      `json:"is_locked"`
 	MFAEnabled                  bool      `json:"mfa_enabled"`
+	InvitationPending           bool      `json:"invitation_pending"`
 	LastLoginAt                 time.Time `json:"last_login_at,omitzero"`
 	CreatedAt                   time.Time `json:"created_at"`
 	UpdatedAt                   time.Time `json:"updated_at"`
@@ -127,7 +128,8 @@ func encodeSnapshot(u domain.UserSnapshot) (string, error) {
 		FirstName: p.FirstName, LastName: p.LastName, Bio: p.Bio, PreferredLanguage: p.PreferredLanguage,
 		ProfilePictureURL: p.ProfilePictureURL, LinkedInProfileURL: p.LinkedInProfileURL, GitHubProfileURL: p.GitHubProfileURL,
 		Role: u.Role.String(), IsProfessional: u.IsProfessional, ProfessionalStatusUpdatedAt: u.ProfessionalStatusUpdatedAt.UTC(),
-		EmailVerified: u.EmailVerified, IsLocked: u.IsLocked, MFAEnabled: u.MFAEnabled, LastLoginAt: u.LastLoginAt.UTC(),
+		EmailVerified: u.EmailVerified, IsLocked: u.IsLocked, MFAEnabled: u.MFAEnabled,
+		InvitationPending: u.InvitationPending, LastLoginAt: u.LastLoginAt.UTC(),
 		CreatedAt: u.CreatedAt.UTC(), UpdatedAt: u.UpdatedAt.UTC(),
 	})
 	return string(b), err
@@ -155,7 +157,8 @@ func decodeSnapshot(data string) (domain.UserSnapshot, error) {
 			ProfilePictureURL: j.ProfilePictureURL, LinkedInProfileURL: j.LinkedInProfileURL, GitHubProfileURL: j.GitHubProfileURL,
 		},
 		Role: role, IsProfessional: j.IsProfessional, ProfessionalStatusUpdatedAt: utc(j.ProfessionalStatusUpdatedAt),
-		EmailVerified: j.EmailVerified, IsLocked: j.IsLocked, MFAEnabled: j.MFAEnabled, LastLoginAt: utc(j.LastLoginAt),
+		EmailVerified: j.EmailVerified, IsLocked: j.IsLocked, MFAEnabled: j.MFAEnabled,
+		InvitationPending: j.InvitationPending, LastLoginAt: utc(j.LastLoginAt),
 		CreatedAt: utc(j.CreatedAt), UpdatedAt: utc(j.UpdatedAt),
 	}, nil
 }

@@ -27,6 +27,7 @@ type userJSON struct {
 	EmailVerified               bool       `json:"email_verified"`
 	IsLocked                    bool       `json:"is_locked"`
 	MFAEnabled                  bool       `json:"mfa_enabled"`
+	InvitationPending           bool       `json:"invitation_pending"`
 	LastLoginAt                 *time.Time `json:"last_login_at"`
 	CreatedAt                   time.Time  `json:"created_at"`
 	UpdatedAt                   time.Time  `json:"updated_at"`
@@ -84,6 +85,7 @@ func Payload(e domain.WebhookEvent) ([]byte, error) {
 			EmailVerified:               u.EmailVerified,
 			IsLocked:                    u.IsLocked,
 			MFAEnabled:                  u.MFAEnabled,
+			InvitationPending:           u.InvitationPending,
 			LastLoginAt:                 optionalTime(u.LastLoginAt),
 			CreatedAt:                   u.CreatedAt.UTC(),
 			UpdatedAt:                   u.UpdatedAt.UTC(),

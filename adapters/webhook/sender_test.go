@@ -97,7 +97,7 @@ func TestSendIsAStandardWebhook(t *testing.T) {
 			"first_name": "Ada", "last_name": nil, "bio": nil, "preferred_language": nil, "profile_picture_url": nil,
 			"linkedin_profile_url": nil, "github_profile_url": "https://github.com/ada", "role": "MANAGER",
 			"is_professional": true, "professional_status_updated_at": "2025-03-14T09:26:53.123456Z",
-			"email_verified": true, "is_locked": false, "mfa_enabled": false, "last_login_at": nil,
+			"email_verified": true, "is_locked": false, "mfa_enabled": false, "invitation_pending": false, "last_login_at": nil,
 			"created_at": "2025-03-14T08:26:53.123456Z", "updated_at": "2025-03-14T09:26:53.123456Z",
 		}},
 	}

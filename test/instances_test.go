@@ -221,3 +221,42 @@ func TestLockoutExactAcrossInstances(t *testing.T) {
 		t.Errorf("the right password after the lock: %d, want 400 locked", ans.Status)
 	}
 }
+
+// TestReadsAcrossInstancesSeeChanges: a user read (and cached) on one
+// instance reads as changed within a second of a change on another.
+func TestReadsAcrossInstancesSeeChanges(t *testing.T) {
+	t.Parallel()
+	ctx := ctxT(t)
+	inst := startInstances(t, 2, nil)
+	a, b := inst[0], inst[1]
+	admin := newClient(a.URL).mustLogin(t, ctx, "admin@example.com", "admin-password-for-e2e")
+	createMember(t, ctx, a, admin.AccessToken, "watched@example.com", "a watched passphrase")
+	id := userID(t, ctx, a, admin.AccessToken, "watched@example.com")
+	read := func() string {
+		var u struct {
+			FirstName *string `json:"first_name"`
+		}
+		if err := newClient(b.URL).withToken(admin.AccessToken).do(ctx, http.MethodGet, "/users/"+id, nil, &u); err != nil {
+			t.Fatal(err)
+		}
+		if u.FirstName == nil {
+			return ""
+		}
+		return *u.FirstName
+	}
+	for range 3 {
+		read() // cached on b now
+	}
+	ans := newClient(a.URL).withToken(admin.AccessToken).mustRaw(t, ctx, http.MethodPut, "/users/"+id, map[string]string{"first_name": "Renamed"}, nil)
+	if ans.Status != http.StatusOK {
+		t.Fatalf("PUT: %+v", ans)
+	}
+	start := time.Now()
+	for read() != "Renamed" {
+		if time.Since(start) > time.Second {
+			t.Fatal("the other instance still reads the old user a second after the change")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Logf("the other instance read the change after %v", time.Since(start).Round(time.Millisecond))
+}

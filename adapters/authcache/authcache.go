@@ -1,5 +1,6 @@
 // Package authcache keeps what authenticating a request reads (a session
-// and its user) in memory, so that most requests need no query at all.
+// and its user), and users read by id, in memory, so that most requests
+// need no query at all.
 //
 // It is a decorator of the stores: reads of SessionWithUser are served from
 // the cache, and every user change made through it drops that user's
@@ -22,7 +23,7 @@ import (
 )
 
 // Store is a ports.UserStore and ports.SessionStore that caches
-// SessionWithUser.
+// SessionWithUser and UserByID.
 type Store struct {
 	ports.UserStore
 	ports.SessionStore
@@ -39,6 +40,7 @@ type Store struct {
 	epoch   uint64
 	entries map[string]entry               // by session id
 	byUser  map[string]map[string]struct{} // user id -> session ids
+	users   map[string]userEntry           // by user id
 
 	hits, misses atomic.Uint64
 }
@@ -52,6 +54,11 @@ type entry struct {
 	session domain.Session
 	user    domain.UserState
 	until   time.Time
+}
+
+type userEntry struct {
+	user  domain.UserState
+	until time.Time
 }
 
 // Options tune a Store.
@@ -80,7 +87,7 @@ func New(users ports.UserStore, sessions ports.SessionStore, o Options) (*Store,
 	}
 	return &Store{
 		UserStore: users, SessionStore: sessions, ttl: o.TTL, max: o.MaxEntries, now: o.Now,
-		entries: map[string]entry{}, byUser: map[string]map[string]struct{}{},
+		entries: map[string]entry{}, byUser: map[string]map[string]struct{}{}, users: map[string]userEntry{},
 	}, nil
 }
 
@@ -106,6 +113,7 @@ func (c *Store) Invalidate(userID string) {
 		delete(c.entries, sid)
 	}
 	delete(c.byUser, userID)
+	delete(c.users, userID)
 }
 
 // InvalidateAll drops everything.
@@ -115,6 +123,7 @@ func (c *Store) InvalidateAll() {
 	c.epoch++
 	clear(c.entries)
 	clear(c.byUser)
+	clear(c.users)
 }
 
 // Stats reports the hits and misses so far, for metrics.
@@ -142,6 +151,42 @@ func (c *Store) SessionWithUser(ctx context.Context, id string) (domain.Session,
 	}
 	c.keep(start, sess, u, now)
 	return sess, u, nil
+}
+
+// UserByID implements ports.UserStore, from the cache when it may.
+func (c *Store) UserByID(ctx context.Context, id string) (*domain.User, error) {
+	cid, ok := domain.CanonicalUserID(id)
+	if !ok || !c.live.Load() {
+		return c.UserStore.UserByID(ctx, id)
+	}
+	now := c.now()
+	c.mu.Lock()
+	e, hit := c.users[cid]
+	start := c.epoch
+	c.mu.Unlock()
+	if hit && now.Before(e.until) {
+		c.hits.Add(1)
+		return domain.RehydrateUser(e.user), nil
+	}
+	c.misses.Add(1)
+	u, err := c.UserStore.UserByID(ctx, cid)
+	if err != nil {
+		return u, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.epoch == start && c.live.Load() {
+		if len(c.users) >= c.max {
+			for k := range c.users { // drop about a tenth, whichever come first
+				delete(c.users, k)
+				if len(c.users) < c.max-c.max/10 {
+					break
+				}
+			}
+		}
+		c.users[cid] = userEntry{user: u.State(), until: now.Add(c.ttl)}
+	}
+	return u, nil
 }
 
 // keep caches what was read since epoch start, unless anything was

@@ -307,3 +307,57 @@ func TestConcurrentUse(t *testing.T) {
 		}
 	}
 }
+
+// Users read by id are cached too, and dropped by the same changes.
+func TestUsersByID(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f := newFixture(t)
+	reads := &countingUsers{UserStore: f.mem}
+	c, err := authcache.New(reads, f.inner, authcache.Options{TTL: time.Minute, MaxEntries: 100, Now: f.clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.SetLive(true)
+	uid, _ := f.user(t, "alice")
+	for range 3 {
+		u, err := c.UserByID(ctx, uid)
+		if err != nil || u.ID() != uid {
+			t.Fatalf("UserByID = %v, %v", u, err)
+		}
+	}
+	if n := reads.reads.Load(); n != 1 {
+		t.Errorf("%d reads reached the store, want 1", n)
+	}
+	if err := c.UpdateUser(ctx, uid, func(u *domain.User) error { return u.ChangeNickname("renamed", t0) }); err != nil {
+		t.Fatal(err)
+	}
+	if u, _ := c.UserByID(ctx, uid); u.Nickname() != "renamed" {
+		t.Errorf("after a change through the cache the user reads %q", u.Nickname())
+	}
+	c.Invalidate(uid)
+	c.UserByID(ctx, uid)
+	if n := reads.reads.Load(); n != 3 {
+		t.Errorf("%d reads reached the store, want 3 (after the change and after the invalidation)", n)
+	}
+	if _, err := c.UserByID(ctx, "00000000-0000-4000-8000-000000000999"); !errors.Is(err, domain.ErrUserNotFound) {
+		t.Errorf("an unknown user: %v", err)
+	}
+	c.SetLive(false)
+	c.UserByID(ctx, uid)
+	c.UserByID(ctx, uid)
+	if n := reads.reads.Load(); n != 6 {
+		t.Errorf("%d reads reached the store, want 6 (not live: every read)", n)
+	}
+}
+
+// countingUsers counts UserByID.
+type countingUsers struct {
+	ports.UserStore
+	reads atomic.Int64
+}
+
+func (c *countingUsers) UserByID(ctx context.Context, id string) (*domain.User, error) {
+	c.reads.Add(1)
+	return c.UserStore.UserByID(ctx, id)
+}

@@ -75,16 +75,18 @@ type options struct {
 	maxWaiting    int
 	maxWaitingSet bool
 	maxWait       time.Duration
-	lowPriority   bool
+	threads       bool
+	nice          int
 }
 
-// WithLowPriority runs the hashes on threads of their own at the lowest
-// scheduling priority, so that requests waiting for the CPU go first (a
-// login flood then slows logins, not reads). The caller should give the Go
-// runtime that many more Ps than CPUs (GOMAXPROCS), or running hashes hold
-// the Ps that requests need. Close stops the threads.
-func WithLowPriority() Option {
-	return func(o *options) { o.lowPriority = true }
+// WithThreads runs the hashes on threads of their own, at the given
+// niceness (0: the usual priority; 19: the lowest, so that requests waiting
+// for the CPU always go first). The caller should give the Go runtime that
+// many more Ps than CPUs (GOMAXPROCS): running hashes then never hold the
+// Ps requests need, and the operating system, not Go's scheduler, shares
+// the CPU between them. Close stops the threads.
+func WithThreads(nice int) Option {
+	return func(o *options) { o.threads, o.nice = true, nice }
 }
 
 // WithMaxWaiting sets how many callers may wait for a slot (0: none; a
@@ -134,8 +136,8 @@ func New(p Params, concurrency int, opts ...Option) (*Hasher, error) {
 		check:       argon2id.CheckHash,
 		checkBcrypt: checkBcrypt,
 	}
-	if o.lowPriority {
-		h.workers = newWorkers(concurrency)
+	if o.threads {
+		h.workers = newWorkers(concurrency, o.nice)
 	}
 	return h, nil
 }

@@ -2,22 +2,20 @@ package argon2hash
 
 import "runtime"
 
-// workers run hashes on threads of their own at a low scheduling priority
-// (where the system allows it: see lowerThreadPriority). Under a login flood
-// the hashes then take only the CPU that requests do not want, so reads stay
-// fast; with no other load they take it all, so logins lose nothing. Each
-// worker keeps its thread for good: the priority is never raised back, which
-// an unprivileged process may not do.
+// workers run hashes on threads of their own, at a chosen scheduling
+// priority (where the system allows it: see lowerThreadPriority). With
+// more Ps than CPUs, a running hash holds a thread, not the Ps requests
+// need; at a low priority the hashes also take only the CPU that requests
+// do not want. Each worker keeps its thread for good: a lowered priority is
+// never raised back, which an unprivileged process may not do.
 type workers struct {
 	jobs chan func()
+	nice int
 }
 
-// niceness is the priority hash threads run at: the lowest.
-const niceness = 19
-
-// newWorkers starts n workers.
-func newWorkers(n int) *workers {
-	w := &workers{jobs: make(chan func())}
+// newWorkers starts n workers at niceness nice.
+func newWorkers(n, nice int) *workers {
+	w := &workers{jobs: make(chan func()), nice: nice}
 	for range n {
 		go w.loop()
 	}
@@ -26,9 +24,11 @@ func newWorkers(n int) *workers {
 
 func (w *workers) loop() {
 	// Never unlocked: when the loop ends the thread ends with it, rather
-	// than going back to the runtime with a low priority.
+	// than going back to the runtime with another priority.
 	runtime.LockOSThread()
-	lowerThreadPriority(niceness)
+	if w.nice != 0 {
+		lowerThreadPriority(w.nice)
+	}
 	for job := range w.jobs {
 		job()
 	}

@@ -4,7 +4,7 @@ import "testing"
 
 // A panic in a hash reaches the caller, and the worker goes on.
 func TestWorkersRaisePanicsInTheCaller(t *testing.T) {
-	w := newWorkers(1)
+	w := newWorkers(1, 0)
 	defer w.stop()
 	func() {
 		defer func() {

@@ -166,6 +166,9 @@ func (s *Store) CreateUsers(ctx context.Context, users []*domain.User) (err erro
 	if err := s.saveWebhookEvents(ctx, tx, "create users", hooks); err != nil {
 		return err
 	}
+	if err := s.countUsers(ctx, tx, "create users", len(states)); err != nil {
+		return err
+	}
 	return s.wrap("create users", tx.Commit())
 }
 

@@ -89,6 +89,10 @@ func (s *Store) buildUserQuery(q ports.UserQuery) (userSQL, error) {
 		where = " WHERE " + strings.Join(conds, " AND ")
 	}
 	out := userSQL{count: "SELECT count(*) FROM users" + where, countArgs: countArgs}
+	if where == "" {
+		// Every user: the count kept by inserts and deletes (00011).
+		out.count = "SELECT n FROM user_count"
+	}
 
 	listConds, listArgs := slices.Clone(conds), slices.Clone(args)
 	if a := q.After; a != nil {

@@ -11,6 +11,7 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -397,6 +398,9 @@ func (s *Store) CreateUser(ctx context.Context, u *domain.User) (err error) {
 	if _, err := tx.ExecContext(ctx, s.q(insertUser), s.values(id, st)...); err != nil {
 		return s.writeError(ctx, tx, "create user", err, id, st)
 	}
+	if err := s.countUsers(ctx, tx, "create user", 1); err != nil {
+		return err
+	}
 	if err := s.saveRecorded(ctx, tx, "create user", id, rec, st.UpdatedAt); err != nil {
 		return err
 	}
@@ -412,6 +416,14 @@ func endsSessions(changes []domain.SessionChange) bool {
 		}
 	}
 	return false
+}
+
+// countUsers moves the user count (migration 00011) by delta, in the
+// transaction that inserts or deletes them: the unfiltered total of a list
+// page is then one row, exact, at any size.
+func (s *Store) countUsers(ctx context.Context, tx *sqlx.Tx, op string, delta int) error {
+	_, err := tx.ExecContext(ctx, "UPDATE user_count SET n = n + "+strconv.Itoa(delta))
+	return s.wrap(op, err)
 }
 
 // recorded is what a user change recorded on the user, to be saved with it.
@@ -582,6 +594,9 @@ func (s *Store) DeleteUser(ctx context.Context, id string, check func(u *domain.
 		}
 		if _, err := tx.ExecContext(ctx, s.q(deleteUser), id); err != nil {
 			return s.wrap("delete user", err)
+		}
+		if err := s.countUsers(ctx, tx, "delete user", -1); err != nil {
+			return err
 		}
 		if err := s.saveEvents(ctx, tx, "delete user", u.TakeEvents(), u.State().UpdatedAt); err != nil {
 			return err

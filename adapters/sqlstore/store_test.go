@@ -70,7 +70,7 @@ func emptyPostgres(t *testing.T) func(t *testing.T) *sqlstore.Store {
 	return func(t *testing.T) *sqlstore.Store {
 		t.Helper()
 		if _, err := raw.ExecContext(t.Context(), "TRUNCATE users, outbox, sessions, refresh_tokens, audit_log,"+
-			" webhooks, webhook_events, webhook_deliveries"); err != nil {
+			" webhooks, webhook_events, webhook_deliveries; UPDATE user_count SET n = 0"); err != nil {
 			t.Fatalf("empty tables: %v", err)
 		}
 		return openMigrated(t, dbURL)
@@ -668,4 +668,66 @@ func TestPostgresUserImporter(t *testing.T) {
 	t.Parallel()
 	newStore := emptyPostgres(t)
 	porttest.UserImporter(t, func(t *testing.T) porttest.ImporterUnderTest { return newStore(t) })
+}
+
+// The kept user count (the list page's unfiltered total) follows inserts,
+// batch inserts and deletes, and a refused insert leaves it as it was.
+func TestUserCountIsKept(t *testing.T) {
+	t.Parallel()
+	for name, dbs := range map[string]func(testing.TB) (string, *sql.DB){
+		"sqlite": func(tb testing.TB) (string, *sql.DB) {
+			path := filepath.Join(tb.TempDir(), "db.sqlite")
+			return "sqlite:" + path, rawSQLite(tb, path)
+		},
+		"postgres": func(tb testing.TB) (string, *sql.DB) {
+			dbURL := sqlstoretest.NewPostgresURL(tb)
+			return dbURL, rawPostgres(tb, dbURL)
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			ctx := t.Context()
+			dbURL, raw := dbs(t)
+			s := openMigrated(t, dbURL)
+			check := func(want int) {
+				t.Helper()
+				_, total, err := s.ListUsers(ctx, ports.UserQuery{WithTotal: true})
+				if err != nil {
+					t.Fatal(err)
+				}
+				var real int
+				if err := raw.QueryRowContext(ctx, "SELECT count(*) FROM users").Scan(&real); err != nil {
+					t.Fatal(err)
+				}
+				if total != want || real != want {
+					t.Errorf("total %d, count(*) %d; want %d", total, real, want)
+				}
+			}
+			check(0)
+			var users []*domain.User
+			for range 5 {
+				users = append(users, mustCreate(t, s))
+			}
+			check(5)
+			dup := newUser(t)
+			if err := s.CreateUser(ctx, domain.RehydrateUser(func() domain.UserState { st := dup.State(); st.Email = users[0].Email(); return st }())); !errors.Is(err, domain.ErrEmailTaken) {
+				t.Fatalf("a duplicate email: %v", err)
+			}
+			check(5)
+			if err := s.CreateUsers(ctx, []*domain.User{newUser(t), newUser(t), newUser(t)}); err != nil {
+				t.Fatal(err)
+			}
+			check(8)
+			for _, u := range users[:2] {
+				if err := s.DeleteUser(ctx, u.ID(), func(*domain.User, int) error { return nil }); err != nil {
+					t.Fatal(err)
+				}
+			}
+			check(6)
+			// A filtered total still counts the rows.
+			if _, total, err := s.ListUsers(ctx, ports.UserQuery{WithTotal: true, Role: domain.RoleAnonymous}); err != nil || total != 6 {
+				t.Errorf("filtered total %d, %v; want 6", total, err)
+			}
+		})
+	}
 }

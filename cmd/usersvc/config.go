@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
-	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -40,6 +39,7 @@ type config struct {
 	HashIterations   uint32
 	HashParallelism  uint8
 	HashConcurrency  int
+	HashNice         int // the niceness of the hashing threads (HASH_PRIORITY)
 	RateLimits       bool
 	TrustedProxies   []string
 	CORSOrigins      []string
@@ -124,7 +124,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		HashMemoryKiB:   uint32(integer("HASH_MEMORY_KIB", 19456, 1024, 4<<20)), //nolint:gosec
 		HashIterations:  uint32(integer("HASH_ITERATIONS", 2, 1, 100)),          //nolint:gosec
 		HashParallelism: uint8(integer("HASH_PARALLELISM", 1, 1, 255)),          //nolint:gosec
-		HashConcurrency: integer("HASH_CONCURRENCY", runtime.GOMAXPROCS(0), 1, 1024),
+		HashConcurrency: integer("HASH_CONCURRENCY", startProcs, 1, 1024),
 		TrustedProxies:  list("TRUSTED_PROXIES"),
 		CORSOrigins:     list("CORS_ORIGINS"),
 		LogFormat:       strings.ToLower(get("LOG_FORMAT", "")),
@@ -164,6 +164,13 @@ func loadConfig(getenv func(string) string) (config, error) {
 		if c.Production {
 			c.LogFormat = "json"
 		}
+	}
+	switch v := strings.ToLower(get("HASH_PRIORITY", "low")); v {
+	case "low":
+		c.HashNice = 19
+	case "normal":
+	default:
+		errs = append(errs, fmt.Errorf("HASH_PRIORITY must be low or normal, got %q", v))
 	}
 	switch v := strings.ToLower(get("RATE_LIMITS", "on")); v {
 	case "on", "true", "1", "yes":

@@ -135,7 +135,7 @@ var startProcs = runtime.GOMAXPROCS(0)
 // need: the OS then gives the CPU to requests first, and to hashes whatever
 // is left (all of it when nothing else runs).
 func newServingHasher(c config) (*argon2hash.Hasher, error) {
-	h, err := newHasher(c, argon2hash.WithLowPriority())
+	h, err := newHasher(c, argon2hash.WithThreads(c.HashNice))
 	if err != nil {
 		return nil, err
 	}

@@ -260,3 +260,36 @@ func TestReadsAcrossInstancesSeeChanges(t *testing.T) {
 	}
 	t.Logf("the other instance read the change after %v", time.Since(start).Round(time.Millisecond))
 }
+
+// TestEachMailOnceAcrossInstances: three instances dispatch one outbox;
+// registrations spread over them get one verification email each, never
+// two (PRODUCT.md 8.8: each message once per attempt).
+func TestEachMailOnceAcrossInstances(t *testing.T) {
+	t.Parallel()
+	ctx := ctxT(t)
+	m := startMailpit(t, 0)
+	var inst []*service
+	dbURL := sqlstoretest.NewPostgresURL(t)
+	for range 3 {
+		env := mailEnv(t, dbURL, m, 0)
+		env["PUBLIC_BASE_URL"] = "http://users.example.test"
+		inst = append(inst, startService(t, t.TempDir(), env))
+	}
+	const n = 12
+	for i := range n {
+		email := fmt.Sprintf("once-%d@example.com", i)
+		if _, err := newClient(inst[i%3].URL).register(ctx, email, "a passphrase sent once"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range n {
+		m.waitFor(t, fmt.Sprintf("once-%d@example.com", i), "Confirm your email", 20*time.Second)
+	}
+	time.Sleep(2 * time.Second) // a duplicate would arrive by now
+	for i := range n {
+		email := fmt.Sprintf("once-%d@example.com", i)
+		if got := m.count(t, email); got != 1 {
+			t.Errorf("%s got %d verification emails, want 1", email, got)
+		}
+	}
+}

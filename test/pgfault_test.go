@@ -93,16 +93,22 @@ func (c *cluster) url() string {
 	return fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", c.port)
 }
 
-// TestPostgresRestartUnderLoad: the database goes away under steady load
-// and comes back. While it is away every failure is a quick 503 (never a
+// TestPostgresRestartUnderLoad: the database of two instances goes away
+// under steady load and comes back. While it is away every failure is a quick 503 (never a
 // 500, never a hang); the service recovers by itself; and every
 // registration it acknowledged is in the database afterwards.
 func TestPostgresRestartUnderLoad(t *testing.T) {
 	t.Parallel()
 	ctx := ctxT(t)
 	pg := newCluster(t)
-	env := baseEnv(t, pg.url())
-	s := startService(t, t.TempDir(), env)
+	// Two instances on the one database, the load spread over both.
+	var inst []*service
+	for range 2 {
+		env := baseEnv(t, pg.url())
+		env["PUBLIC_BASE_URL"] = "http://users.example.test"
+		inst = append(inst, startService(t, t.TempDir(), env))
+	}
+	s := inst[0]
 	admin := newClient(s.URL).mustLogin(t, ctx, "admin@example.com", "admin-password-for-e2e")
 
 	var mu sync.Mutex
@@ -133,7 +139,7 @@ func TestPostgresRestartUnderLoad(t *testing.T) {
 				}
 				email := fmt.Sprintf("pgfault-%d-%d@example.com", w, i)
 				start := time.Now()
-				resp, err := c.Post(s.URL+"/register/", "application/json",
+				resp, err := c.Post(inst[i%2].URL+"/register/", "application/json",
 					strings.NewReader(`{"email":"`+email+`","password":"a fault-tolerant passphrase"}`))
 				if err != nil {
 					t.Errorf("register: %v (no answer within 10 s)", err)
@@ -152,7 +158,7 @@ func TestPostgresRestartUnderLoad(t *testing.T) {
 			}
 		})
 	}
-	for range 2 {
+	for r := range 2 {
 		wg.Go(func() {
 			for {
 				select {
@@ -161,7 +167,7 @@ func TestPostgresRestartUnderLoad(t *testing.T) {
 				default:
 				}
 				start := time.Now()
-				req, _ := http.NewRequestWithContext(ctx, http.MethodGet, s.URL+"/users/?limit=5", nil)
+				req, _ := http.NewRequestWithContext(ctx, http.MethodGet, inst[r].URL+"/users/?limit=5", nil)
 				req.Header.Set("Authorization", "Bearer "+admin.AccessToken)
 				resp, err := c.Do(req)
 				if err != nil {

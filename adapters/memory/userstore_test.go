@@ -27,3 +27,8 @@ func TestAuditLog(t *testing.T) {
 func TestUserImporter(t *testing.T) {
 	porttest.UserImporter(t, func(*testing.T) porttest.ImporterUnderTest { return memory.NewUserStore() })
 }
+
+func TestUserStats(t *testing.T) {
+	t.Parallel()
+	porttest.UserStats(t, func(*testing.T) porttest.StatsStoreUnderTest { return memory.NewUserStore() })
+}

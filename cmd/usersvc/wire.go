@@ -176,7 +176,7 @@ func newServiceWith(ctx context.Context, c config, store *sqlstore.Store, accoun
 		return nil, err
 	}
 	return app.New(app.Deps{
-		Users: accounts, Sessions: accounts, Audit: store, Hasher: hasher, Issuer: tokens, Verifier: tokens,
+		Users: accounts, Sessions: accounts, Audit: store, Stats: store, Hasher: hasher, Issuer: tokens, Verifier: tokens,
 		Clock: system.Clock{}, IDs: system.IDs{}, Secrets: system.Secrets{}, SecretBox: box, Log: log, DummyHash: dummy,
 	}, app.Config{
 		Lockout: domain.LockoutPolicy{

@@ -103,8 +103,8 @@ func newConsole(d consoleDeps) *console {
 		d.key = []byte(rand.Text())
 	}
 	funcs := template.FuncMap{
-		"date":  func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04") },
-		"day":   func(t time.Time) string { return t.UTC().Format("Mon 2 Jan") },
+		"date": func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04") },
+		"day":  func(t time.Time) string { return t.UTC().Format("Mon 2 Jan") },
 		"yesno": func(b bool) string {
 			if b {
 				return "yes"

@@ -406,6 +406,16 @@ func safeNext(next string) string {
 	return "/account"
 }
 
+// nextOf is where a sign-in from r's page goes: the page, without the
+// message a redirect to it carried.
+func nextOf(r *http.Request) string {
+	u := *r.URL
+	q := u.Query()
+	q.Del("done")
+	u.RawQuery = q.Encode()
+	return safeNext(u.RequestURI())
+}
+
 // redirect answers a handled POST: see the page again (303).
 func redirect(w http.ResponseWriter, to string) {
 	w.Header().Set("Location", to)
@@ -557,7 +567,7 @@ func (c *console) page(h func(w http.ResponseWriter, r *http.Request, s consoleS
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s, err := c.session(w, r)
 		if errors.Is(err, errSignedOut) {
-			c.signInForm(w, r, http.StatusOK, signInData{Next: safeNext(r.URL.RequestURI())}, nil)
+			c.signInForm(w, r, http.StatusOK, signInData{Next: nextOf(r)}, nil)
 			return
 		}
 		if err != nil {

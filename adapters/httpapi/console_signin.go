@@ -34,6 +34,9 @@ func (c *console) signInForm(w http.ResponseWriter, r *http.Request, status int,
 		http.SetCookie(w, c.cookie(cookieSignIn, token, 0))
 	}
 	v := pageView{Title: "Sign in", Section: "account", CSRF: token, Data: d, Errors: errs}
+	if errs == nil && d.MFAToken == "" {
+		v.Flash = flash(r)
+	}
 	if d.MFAToken != "" {
 		v.Title = "Enter your code"
 	}
@@ -137,5 +140,5 @@ func (c *console) handleSignOut(w http.ResponseWriter, r *http.Request, s consol
 		return
 	}
 	c.clearSession(w)
-	redirect(w, "/account")
+	redirect(w, "/account?done=signed-out")
 }

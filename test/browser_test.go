@@ -309,6 +309,7 @@ func TestBrowserVerificationPage(t *testing.T) {
 	if text := pageText(t, ctx); !strings.Contains(text, "your email is verified") {
 		t.Errorf("the verification page says:\n%s", text)
 	}
+	axeCheck(t, ctx, "the verification page")
 	mustOK(t, c.login(ctxHTTP, "page@example.com", "a long enough passphrase"))
 
 	// The same link again: the page says it is spent.
@@ -343,6 +344,9 @@ func TestBrowserPasswordReset(t *testing.T) {
 	browse(t, ctx, "filling the reset form",
 		chromedp.Navigate(link),
 		chromedp.WaitVisible(chromedp.ID("p1")),
+	)
+	axeCheck(t, ctx, "the reset page")
+	browse(t, ctx, "filling the reset form",
 		chromedp.SendKeys(chromedp.ID("p1"), newPass),
 		chromedp.SendKeys(chromedp.ID("p2"), newPass),
 		chromedp.Click(chromedp.CSS(`button[type="submit"]`)),

@@ -115,29 +115,36 @@ func (w *walk) check() {
 		w.shots = append(w.shots, shot{name: title, png: png})
 		w.mu.Unlock()
 	}
+	axeCheck(w.t, w.ctx, title)
+	w.pages++
+}
+
+// axeCheck runs axe-core on the tab's page: no serious or critical
+// violation.
+func axeCheck(t *testing.T, ctx context.Context, title string) {
+	t.Helper()
 	src, err := axeSource()
 	if err != nil {
-		w.t.Fatalf("reading the vendored axe-core: %v", err)
+		t.Fatalf("reading the vendored axe-core: %v", err)
 	}
-	loaded, err := chromedp.Run(w.ctx, chromedp.Evaluate[bool](`typeof axe !== 'undefined'`))
+	loaded, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`typeof axe !== 'undefined'`))
 	if err != nil {
-		w.t.Fatal(err)
+		t.Fatal(err)
 	}
 	if !loaded {
-		if _, err := chromedp.Run(w.ctx, chromedp.Evaluate[chromedp.Void](src)); err != nil {
-			w.t.Fatalf("injecting axe-core into %s: %v", title, err)
+		if _, err := chromedp.Run(ctx, chromedp.Evaluate[chromedp.Void](src)); err != nil {
+			t.Fatalf("injecting axe-core into %s: %v", title, err)
 		}
 	}
-	vs, err := chromedp.Run(w.ctx, chromedp.Evaluate[[]axeViolation](`axe.run(document, {resultTypes: ['violations']}).then(r =>
+	vs, err := chromedp.Run(ctx, chromedp.Evaluate[[]axeViolation](`axe.run(document, {resultTypes: ['violations']}).then(r =>
 		r.violations.map(v => ({id: v.id, impact: v.impact || '', help: v.help, nodes: v.nodes.slice(0, 5).map(n => n.target.join(' '))})))`,
 		chromedp.EvalAwaitPromise))
 	if err != nil {
-		w.t.Fatalf("running axe-core on %s: %v", title, err)
+		t.Fatalf("running axe-core on %s: %v", title, err)
 	}
-	w.pages++
 	for _, v := range vs {
 		if v.Impact == "serious" || v.Impact == "critical" {
-			w.t.Errorf("axe-core on %s: %s violation %s (%s) at %v", title, v.Impact, v.ID, v.Help, v.Nodes)
+			t.Errorf("axe-core on %s: %s violation %s (%s) at %v", title, v.Impact, v.ID, v.Help, v.Nodes)
 		}
 	}
 }
@@ -694,6 +701,14 @@ func TestConsoleSignInLockout(t *testing.T) {
 	w.click(`form[action="/account/sign-in"] button`)
 	w.wantHeading("Sign in")
 	w.says("Account locked due to too many failed login attempts.")
+
+	// The unlock link of the lock email opens a page of the console's look.
+	w.open(strings.TrimPrefix(svc.mailLink(t, email, "account_locked"), svc.URL))
+	w.wantHeading("Unlock your account")
+	w.click(`form button[type="submit"]`)
+	w.wantHeading("Account unlocked")
+	w.signIn("/account", email, pass)
+	w.wantHeading("Your account")
 }
 
 // TestConsoleRefusesFormsFromAnotherOrigin: a page of another origin posts

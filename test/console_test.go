@@ -481,7 +481,7 @@ func dashboardScreenshot(t *testing.T, w *walk, dbURL string) {
 	}
 	mustOK(t, rows.Err())
 	for i, id := range ids {
-		day := (i * 7) % 29
+		day := (i*11 + (i*i)/3) % 30
 		if _, err := db.Exec(`UPDATE users SET created_at = ? WHERE id = ?`, stamp(day, -i), id); err != nil {
 			t.Fatal(err)
 		}
@@ -489,8 +489,11 @@ func dashboardScreenshot(t *testing.T, w *walk, dbURL string) {
 	for d := range 30 {
 		for i := range 3 + (d*5)%9 {
 			typ := "login_succeeded"
-			if i%4 == 3 {
+			switch {
+			case i%4 == 3:
 				typ = "login_failed"
+			case i == 2 && d%4 == 0:
+				typ = "account_locked"
 			}
 			if _, err := db.Exec(`INSERT INTO audit_log (id, type, at) VALUES (?, ?, ?)`,
 				fmt.Sprintf("00000000-0000-7000-8000-%06d%06d", d, i), typ, stamp(d, -i)); err != nil {
@@ -504,10 +507,23 @@ func dashboardScreenshot(t *testing.T, w *walk, dbURL string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(os.Getenv("CONSOLE_SCREENSHOT"), png, 0o600); err != nil {
+	path := os.Getenv("CONSOLE_SCREENSHOT")
+	if err := os.WriteFile(path, png, 0o644); err != nil { //nolint:gosec // a picture for the README
 		t.Fatal(err)
 	}
-	t.Logf("dashboard saved to %s", os.Getenv("CONSOLE_SCREENSHOT"))
+	t.Logf("dashboard saved to %s", path)
+	// The same on a phone.
+	browse(t, w.ctx, "sizing the window as a phone", chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2), chromedp.EmulateMobile))
+	w.open("/admin")
+	if png, err = chromedp.Run(w.ctx, chromedp.FullScreenshot(100)); err != nil {
+		t.Fatal(err)
+	}
+	phone := strings.TrimSuffix(path, ".png") + "-phone.png"
+	if err := os.WriteFile(phone, png, 0o644); err != nil { //nolint:gosec // a picture for the README
+		t.Fatal(err)
+	}
+	t.Logf("dashboard saved to %s", phone)
+	browse(t, w.ctx, "sizing the window back", chromedp.EmulateViewport(1280, 1024))
 }
 
 // TestConsoleManager: a MANAGER sees the staff pages and may do exactly

@@ -37,6 +37,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"path"
 	"strings"
 	"sync"
 	"time"
@@ -395,7 +396,7 @@ func safeNext(next string) string {
 		return "/account"
 	}
 	u, err := url.Parse(next)
-	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil {
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || path.Clean(u.Path) != u.Path {
 		return "/account"
 	}
 	for _, root := range []string{"/admin", "/account"} {
@@ -432,7 +433,9 @@ func (c *console) cookieName(base string) string {
 }
 
 func (c *console) cookie(name, value string, maxAge int) *http.Cookie {
-	return &http.Cookie{
+	// Secure follows Options.SecureCookies: on outside development, off for
+	// plain HTTP on a developer's machine. HttpOnly and SameSite always.
+	return &http.Cookie{ //nolint:gosec // see above
 		Name: c.cookieName(name), Value: value, Path: "/", MaxAge: maxAge,
 		HttpOnly: true, Secure: c.secure, SameSite: http.SameSiteStrictMode,
 	}
@@ -519,7 +522,11 @@ func (c *console) csrfToken(sessionID string) string {
 // is refused), else Sec-Fetch-Site, else Referer. A request with none of
 // them is no browser's: the CSRF token alone holds it.
 func sameOrigin(r *http.Request) bool {
-	own, ok := normalizeOrigin(baseURL(r))
+	base, err := url.Parse(baseURL(r))
+	if err != nil {
+		return false
+	}
+	own, ok := normalizeOrigin(base.Scheme + "://" + base.Host)
 	if !ok {
 		return false
 	}
@@ -626,8 +633,9 @@ func (c *console) action(h func(w http.ResponseWriter, r *http.Request, s consol
 // refreshReuse is how long the outcome of a rotation is handed to other
 // requests that present the same refresh token: a browser's parallel
 // requests after the access token expired must not look like a replay,
-// which would revoke the session.
-const refreshReuse = 30 * time.Second
+// which would revoke the session. Past it, a spent token presented again
+// is a replay, as for the API.
+const refreshReuse = 10 * time.Second
 
 // refreshGroup runs one rotation per refresh token and shares its
 // outcome with the requests that present the token meanwhile.

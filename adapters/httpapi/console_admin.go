@@ -5,7 +5,6 @@ import (
 	"html/template"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
@@ -452,6 +451,3 @@ func (c *console) handleAudit(w http.ResponseWriter, r *http.Request, s consoleS
 	v.Errors = errs
 	c.render(w, r, status, "audit", v)
 }
-
-// itoa is strconv.Itoa, for the charts.
-func itoa(n int) string { return strconv.Itoa(n) }

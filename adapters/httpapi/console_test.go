@@ -275,6 +275,7 @@ func TestConsoleSignInFollowsTheLoginRules(t *testing.T) {
 	for next, want := range map[string]string{
 		"https://evil.example/": "/account", "//evil.example/admin": "/account", "/users/me": "/account",
 		"/admin/users?q=a": "/admin/users?q=a", "/account/sessions": "/account/sessions", `/\evil.example`: "/account",
+		"/account/../users/me": "/account", "/administrator": "/account",
 	} {
 		b := h.browser()
 		rec := b.submit("/account", "/account/sign-in", url.Values{"email": {other.Email}, "password": {other.Password}, "next": {next}})

@@ -65,7 +65,8 @@ func newWalk(t *testing.T, svc *service) *walk {
 	t.Helper()
 	w := &walk{t: t, ctx: tabFor(t, 4*time.Minute), base: svc.URL}
 	t.Cleanup(func() {
-		if t.Failed() {
+		// CONSOLE_SHOTS=1 keeps them after a pass too, to look at the pages.
+		if t.Failed() || os.Getenv("CONSOLE_SHOTS") != "" {
 			w.saveShots()
 		}
 	})

@@ -113,7 +113,7 @@ func signupChart(days []app.DashboardDay) template.HTML {
 	}
 	desc := chartNoSignups
 	if total > 0 {
-		desc = fmt.Sprintf("%d sign-ups in all; the most, %d, on %s.", total, best, bestDay)
+		desc = fmt.Sprintf("%s in all; the most, %d, on %s.", plural(total, "sign-up", "sign-ups"), best, bestDay)
 	}
 	return barChart("signups", chartTitleSignups, desc, days, func(d app.DashboardDay) []segment {
 		return []segment{{class: "bar", n: d.Signups, label: "sign-ups"}}
@@ -128,7 +128,7 @@ func loginChart(days []app.DashboardDay) template.HTML {
 	}
 	desc := chartNoLogins
 	if ok+bad+locks > 0 {
-		desc = fmt.Sprintf("In all: %d logins succeeded, %d failed, %d accounts locked.", ok, bad, locks)
+		desc = fmt.Sprintf("In all: %s succeeded, %d failed, %s locked.", plural(ok, "login", "logins"), bad, plural(locks, "account", "accounts"))
 	}
 	return barChart("logins", chartTitleLoginOutcomes, desc, days, func(d app.DashboardDay) []segment {
 		return []segment{
@@ -137,6 +137,14 @@ func loginChart(days []app.DashboardDay) template.HTML {
 			{class: "lock", n: d.Lockouts, label: "locked"},
 		}
 	})
+}
+
+// plural is "1 thing" or "n things".
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
 }
 
 // qrQuietZone is the blank margin a QR code needs, in modules.

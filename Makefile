@@ -8,7 +8,7 @@ FUZZTIME       ?= 1m
 BIN            := bin/usersvc
 TEST_FLAGS     ?= -race -count=1 -timeout 10m
 
-.PHONY: soak run build test unit fuzz generate check-generate lint lint-go lint-openapi vet migrate mail bench clean
+.PHONY: soak run build test unit fuzz generate check-generate lint lint-go lint-openapi vet migrate mail bench screenshot clean
 
 ## run: serve on :8000 with the embedded SQLite store under ./data
 run:
@@ -72,6 +72,11 @@ soak:
 ## bench: benchmarks of the hot paths
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+## screenshot: the README's picture of the console's dashboard
+## (docs/console-dashboard.png), taken by the ADMIN's browser test
+screenshot:
+	CONSOLE_SCREENSHOT=$(CURDIR)/docs/console-dashboard.png $(GO) test -run '^TestConsoleAdmin$$' -count=1 -v ./test/ | grep -E 'dashboard saved|^(ok|FAIL|---)'
 
 clean:
 	rm -rf bin

@@ -181,7 +181,7 @@ func newEnv(tb testing.TB, opts ...func(*deps)) *env {
 	for _, o := range opts {
 		o(&d)
 	}
-	svc, err := app.New(app.Deps{Users: d.store, Sessions: d.sessions, Audit: d.mem, Hasher: d.hasher, Issuer: d.issuer, Verifier: d.verifier, Clock: d.clock, IDs: d.ids, Secrets: d.secrets, SecretBox: testBox(tb), Log: slog.New(slog.DiscardHandler), DummyHash: dummyHash}, d.cfg)
+	svc, err := app.New(app.Deps{Users: d.store, Sessions: d.sessions, Audit: d.mem, Stats: d.mem, Hasher: d.hasher, Issuer: d.issuer, Verifier: d.verifier, Clock: d.clock, IDs: d.ids, Secrets: d.secrets, SecretBox: testBox(tb), Log: slog.New(slog.DiscardHandler), DummyHash: dummyHash}, d.cfg)
 	if err != nil {
 		tb.Fatalf("app.New: %v", err)
 	}

@@ -338,7 +338,7 @@ func TestLoginCancelledWhileBusy(t *testing.T) {
 			return err
 		},
 	}
-	svc, err := app.New(app.Deps{Users: store, Sessions: e.mem, Audit: e.mem, Hasher: e.hasher, Issuer: e.issuer, Verifier: e.verifier, Clock: e.clock, IDs: e.ids, Secrets: e.secrets, SecretBox: testBox(t), Log: discardLog(), DummyHash: dummyHash}, e.cfg)
+	svc, err := app.New(app.Deps{Users: store, Sessions: e.mem, Audit: e.mem, Stats: e.mem, Hasher: e.hasher, Issuer: e.issuer, Verifier: e.verifier, Clock: e.clock, IDs: e.ids, Secrets: e.secrets, SecretBox: testBox(t), Log: discardLog(), DummyHash: dummyHash}, e.cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -35,6 +35,7 @@ type Deps struct {
 	Users    ports.UserStore
 	Sessions ports.SessionStore
 	Audit    ports.AuditLog
+	Stats    ports.UserStats // the dashboard's counts
 	Hasher   ports.PasswordHasher
 	Issuer   ports.TokenIssuer
 	Verifier ports.TokenVerifier
@@ -54,6 +55,7 @@ type Service struct {
 	users     ports.UserStore
 	sessions  ports.SessionStore
 	audit     ports.AuditLog
+	stats     ports.UserStats
 	hasher    ports.PasswordHasher
 	issuer    ports.TokenIssuer
 	verifier  ports.TokenVerifier
@@ -70,7 +72,7 @@ type Service struct {
 // than a nil pointer at request time.
 func New(d Deps, cfg Config) (*Service, error) {
 	switch {
-	case d.Users == nil || d.Sessions == nil || d.Audit == nil || d.Hasher == nil || d.Issuer == nil ||
+	case d.Users == nil || d.Sessions == nil || d.Audit == nil || d.Stats == nil || d.Hasher == nil || d.Issuer == nil ||
 		d.Verifier == nil || d.Clock == nil || d.IDs == nil || d.Secrets == nil || d.SecretBox == nil || d.Log == nil:
 		return nil, errors.New("app.New: every dependency is required")
 	case d.DummyHash == "":
@@ -94,7 +96,7 @@ func New(d Deps, cfg Config) (*Service, error) {
 	}
 	cfg.PublicBaseURL = strings.TrimRight(cfg.PublicBaseURL, "/")
 	return &Service{
-		users: d.Users, sessions: d.Sessions, audit: d.Audit, hasher: d.Hasher, issuer: d.Issuer,
+		users: d.Users, sessions: d.Sessions, audit: d.Audit, stats: d.Stats, hasher: d.Hasher, issuer: d.Issuer,
 		verifier: d.Verifier, clock: d.Clock, ids: d.IDs, secrets: d.Secrets, box: d.SecretBox, cfg: cfg, log: d.Log,
 		dummyHash: d.DummyHash,
 	}, nil

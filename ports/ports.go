@@ -295,3 +295,45 @@ type HashValidator interface {
 	// a well-formed hash of a kind Verify checks, with sane parameters.
 	ValidateHash(hash string) error
 }
+
+// UserCounts is how many users there are, in all and in each state, for
+// the console's dashboard.
+type UserCounts struct {
+	Total             int
+	ByRole            map[domain.Role]int // every role, zero included
+	Verified          int                 // email verified
+	Locked            int                 // is_locked, whatever the reason
+	MFAEnabled        int                 // a second factor in force (not merely pending)
+	Professional      int
+	InvitationPending int // invited, not accepted yet
+}
+
+// DayCount is a number of things that happened on one UTC day, named by
+// its midnight (UTC).
+type DayCount struct {
+	Day   time.Time
+	Count int
+}
+
+// EventDayCount is how many audit events of one type happened on one UTC
+// day, named by its midnight (UTC).
+type EventDayCount struct {
+	Day   time.Time
+	Type  domain.AuditEventType
+	Count int
+}
+
+// UserStats answers the console's dashboard with counts the store makes
+// itself, without listing users or events. Every implementation passes
+// porttest.UserStats. No errors but storage and context ones.
+type UserStats interface {
+	// CountUsers counts every user.
+	CountUsers(ctx context.Context) (UserCounts, error)
+	// CountSignupsByDay counts the users created at or after since, per UTC
+	// day, in day order; days without any are left out.
+	CountSignupsByDay(ctx context.Context, since time.Time) ([]DayCount, error)
+	// CountEventsByDay counts the audit events of the given types that
+	// happened at or after since, per UTC day and type, in day then type
+	// order; pairs without any are left out, and no types count nothing.
+	CountEventsByDay(ctx context.Context, since time.Time, types []domain.AuditEventType) ([]EventDayCount, error)
+}

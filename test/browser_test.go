@@ -90,16 +90,24 @@ func stopBrowser() {
 // with a screenshot saved if t failed. Actions on it time out after 60 s.
 func tab(t *testing.T) context.Context {
 	t.Helper()
+	return tabFor(t, 60*time.Second)
+}
+
+// tabFor is tab whose actions time out after d, for longer walks.
+func tabFor(t *testing.T, d time.Duration) context.Context {
+	t.Helper()
 	browser.once.Do(startBrowser)
 	if browser.err != nil {
 		t.Fatal(browser.err)
 	}
-	tctx, cancel := chromedp.NewContext(browser.ctx)
+	// Each tab is a browser context of its own: cookies are kept per host,
+	// not per port, so services under test on 127.0.0.1 would share them.
+	tctx, cancel := chromedp.NewContext(browser.ctx, chromedp.WithNewBrowserContext())
 	if err := chromedp.Do(tctx, chromedp.Navigate("about:blank")); err != nil {
 		cancel()
 		t.Fatalf("opening a tab: %v", err)
 	}
-	ctx, cancelTimeout := context.WithTimeout(tctx, 60*time.Second)
+	ctx, cancelTimeout := context.WithTimeout(tctx, d)
 	t.Cleanup(func() {
 		if t.Failed() {
 			saveScreenshot(t, tctx)
@@ -313,6 +321,7 @@ func TestBrowserVerificationPage(t *testing.T) {
 	if text := pageText(t, ctx); !strings.Contains(text, "your email is verified") {
 		t.Errorf("the verification page says:\n%s", text)
 	}
+	axeCheck(t, ctx, "the verification page")
 	mustOK(t, c.login(ctxHTTP, "page@example.com", "a long enough passphrase"))
 
 	// The same link again: the page says it is spent.
@@ -347,6 +356,9 @@ func TestBrowserPasswordReset(t *testing.T) {
 	browse(t, ctx, "filling the reset form",
 		chromedp.Navigate(link),
 		chromedp.WaitVisible(chromedp.ID("p1")),
+	)
+	axeCheck(t, ctx, "the reset page")
+	browse(t, ctx, "filling the reset form",
 		chromedp.SendKeys(chromedp.ID("p1"), newPass),
 		chromedp.SendKeys(chromedp.ID("p2"), newPass),
 		chromedp.Click(chromedp.CSS(`button[type="submit"]`)),

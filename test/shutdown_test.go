@@ -65,19 +65,39 @@ func TestSIGTERMFinishesLoginsInFlight(t *testing.T) {
 	}
 }
 
-// waitInFlight waits until at least n requests (besides the metrics
-// scrape) are being served by s, per its /metrics (open in development).
+// waitInFlight waits until s has taken n logins (besides the metrics
+// scrape): in flight, or answered already (usersvc_logins_total), per its
+// /metrics (open in development). Then none of them can be refused at the
+// door any more.
 func waitInFlight(t *testing.T, ctx context.Context, s *service, n int) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for time.Now().Before(deadline) {
 		ans, err := newClient(s.URL).raw(ctx, http.MethodGet, "/metrics", nil, nil)
-		if err == nil && metricValue(ans.Body, "usersvc_http_requests_in_flight")-1 >= float64(n) {
-			return
+		if err == nil {
+			taken := metricValue(ans.Body, "usersvc_http_requests_in_flight") - 1 + metricSum(ans.Body, "usersvc_logins_total{")
+			if taken >= float64(n) {
+				return
+			}
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	t.Fatalf("never %d requests in flight", n)
+	t.Fatalf("never %d logins taken", n)
+}
+
+// metricSum adds the values of every series whose line starts with prefix.
+func metricSum(text, prefix string) float64 {
+	sum := 0.0
+	for _, line := range strings.Split(text, "\n") {
+		if strings.HasPrefix(line, prefix) {
+			if i := strings.LastIndexByte(line, ' '); i > 0 {
+				var v float64
+				_, _ = fmt.Sscan(line[i+1:], &v)
+				sum += v
+			}
+		}
+	}
+	return sum
 }
 
 func metricValue(text, name string) float64 {
@@ -107,8 +127,11 @@ func newBalancer(backends ...string) *balancer {
 
 func (b *balancer) do(ctx context.Context, method, path, contentType string, body []byte, header http.Header) (int, []byte, error) {
 	var lastErr error
+	first := int(b.next.Add(1))
 	for try := range 6 {
-		base := b.backends[int(b.next.Add(1))%len(b.backends)]
+		// Round-robin between requests; a request's retries go to each
+		// instance in turn, whatever other requests do meanwhile.
+		base := b.backends[(first+try)%len(b.backends)]
 		req, err := http.NewRequestWithContext(ctx, method, base+path, bytes.NewReader(body))
 		if err != nil {
 			return 0, nil, err

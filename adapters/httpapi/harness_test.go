@@ -277,7 +277,7 @@ func newHarnessConfigured(tb testing.TB, wrap func(*memory.UserStore) userAndSes
 		configure(&cfg)
 	}
 	svc, err := app.New(app.Deps{
-		Users: users, Sessions: users, Audit: store, Hasher: hasher, Issuer: tokens, Verifier: tokens,
+		Users: users, Sessions: users, Audit: store, Stats: store, Hasher: hasher, Issuer: tokens, Verifier: tokens,
 		Clock: clock, IDs: system.IDs{}, Secrets: system.Secrets{}, SecretBox: testBox(tb), Log: logger, DummyHash: dummy,
 	}, cfg)
 	if err != nil {

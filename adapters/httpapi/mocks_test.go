@@ -45,6 +45,9 @@ var _ httpapi.UseCases = &UseCasesMock{}
 //			CreateUserFunc: func(ctx context.Context, actor domain.Actor, in app.NewUserInput) (*domain.User, error) {
 //				panic("mock out the CreateUser method")
 //			},
+//			DashboardFunc: func(ctx context.Context, actor domain.Actor) (app.Dashboard, error) {
+//				panic("mock out the Dashboard method")
+//			},
 //			DeleteMeFunc: func(ctx context.Context, actor domain.Actor, password string) error {
 //				panic("mock out the DeleteMe method")
 //			},
@@ -177,6 +180,9 @@ type UseCasesMock struct {
 
 	// CreateUserFunc mocks the CreateUser method.
 	CreateUserFunc func(ctx context.Context, actor domain.Actor, in app.NewUserInput) (*domain.User, error)
+
+	// DashboardFunc mocks the Dashboard method.
+	DashboardFunc func(ctx context.Context, actor domain.Actor) (app.Dashboard, error)
 
 	// DeleteMeFunc mocks the DeleteMe method.
 	DeleteMeFunc func(ctx context.Context, actor domain.Actor, password string) error
@@ -351,6 +357,13 @@ type UseCasesMock struct {
 			Actor domain.Actor
 			// In is the in argument value.
 			In app.NewUserInput
+		}
+		// Dashboard holds details about calls to the Dashboard method.
+		Dashboard []struct {
+			// Ctx is the ctx argument value.
+			Ctx context.Context
+			// Actor is the actor argument value.
+			Actor domain.Actor
 		}
 		// DeleteMe holds details about calls to the DeleteMe method.
 		DeleteMe []struct {
@@ -661,6 +674,7 @@ type UseCasesMock struct {
 	lockConfirmPasswordReset    sync.RWMutex
 	lockConfirmTOTP             sync.RWMutex
 	lockCreateUser              sync.RWMutex
+	lockDashboard               sync.RWMutex
 	lockDeleteMe                sync.RWMutex
 	lockDeleteUser              sync.RWMutex
 	lockDisableTOTP             sync.RWMutex
@@ -1010,6 +1024,42 @@ func (mock *UseCasesMock) CreateUserCalls() []struct {
 	mock.lockCreateUser.RLock()
 	calls = mock.calls.CreateUser
 	mock.lockCreateUser.RUnlock()
+	return calls
+}
+
+// Dashboard calls DashboardFunc.
+func (mock *UseCasesMock) Dashboard(ctx context.Context, actor domain.Actor) (app.Dashboard, error) {
+	if mock.DashboardFunc == nil {
+		panic("UseCasesMock.DashboardFunc: method is nil but UseCases.Dashboard was just called")
+	}
+	callInfo := struct {
+		Ctx   context.Context
+		Actor domain.Actor
+	}{
+		Ctx:   ctx,
+		Actor: actor,
+	}
+	mock.lockDashboard.Lock()
+	mock.calls.Dashboard = append(mock.calls.Dashboard, callInfo)
+	mock.lockDashboard.Unlock()
+	return mock.DashboardFunc(ctx, actor)
+}
+
+// DashboardCalls gets all the calls that were made to Dashboard.
+// Check the length with:
+//
+//	len(mockedUseCases.DashboardCalls())
+func (mock *UseCasesMock) DashboardCalls() []struct {
+	Ctx   context.Context
+	Actor domain.Actor
+} {
+	var calls []struct {
+		Ctx   context.Context
+		Actor domain.Actor
+	}
+	mock.lockDashboard.RLock()
+	calls = mock.calls.Dashboard
+	mock.lockDashboard.RUnlock()
 	return calls
 }
 

@@ -50,6 +50,14 @@ type Options struct {
 	// (development).
 	ProtectMetrics bool
 	MetricsToken   string
+	// SecureCookies makes the console's cookies Secure, with the __Host-
+	// prefix: set it outside development (the console is then reached
+	// over HTTPS only).
+	SecureCookies bool
+	// ConsoleKey keys the console's CSRF tokens (HMAC-SHA256). Every
+	// instance behind one address needs the same key; empty: a random key
+	// of this process.
+	ConsoleKey []byte
 }
 
 // ParseTrustedProxies reads TRUSTED_PROXIES entries: CIDRs ("10.0.0.0/8",

@@ -18,13 +18,11 @@ import (
 var pageTemplate = template.Must(template.New("page").Parse(`<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{{.Title}} · usersvc</title>
-<style>body{font-family:-apple-system,Segoe UI,Roboto,Helvetica,Arial,sans-serif;background:#f4f5f7;color:#1f2328;margin:0}
-main{max-width:420px;margin:10vh auto;background:#fff;border-radius:8px;padding:32px;box-shadow:0 1px 3px rgba(0,0,0,.1)}
-h1{font-size:20px}label{display:block;margin:16px 0 4px}input{width:100%;box-sizing:border-box;padding:8px;font-size:15px}
-button{margin-top:20px;background:#1f6feb;color:#fff;border:0;border-radius:6px;padding:10px 18px;font-size:15px}
-.error{color:#cf222e}</style></head>
-<body><main><h1>{{.Title}}</h1>
-{{if .Message}}<p{{if .IsError}} class="error"{{end}}>{{.Message}}</p>{{end}}
+<link rel="stylesheet" href="{{.CSS}}"></head>
+<body><header class="top"><div class="bar"><a class="brand" href="/account">usersvc</a></div></header>
+<main id="main"><h1>{{.Title}}</h1>
+<div class="narrow card">
+{{if .Message}}{{if .IsError}}<div class="errors" role="alert"><p>{{.Message}}</p></div>{{else}}<p>{{.Message}}</p>{{end}}{{end}}
 {{if .Button}}<form method="post" action="{{.Action}}">
 <input type="hidden" name="token" value="{{.Token}}">
 <button type="submit">{{.Button}}</button></form>
@@ -32,7 +30,8 @@ button{margin-top:20px;background:#1f6feb;color:#fff;border:0;border-radius:6px;
 <input type="hidden" name="token" value="{{.Token}}">
 <label for="p1">New password</label><input id="p1" name="{{with .PasswordField}}{{.}}{{else}}new_password{{end}}" type="password" minlength="8" maxlength="128" autocomplete="new-password" required>
 <label for="p2">Repeat it</label><input id="p2" name="repeat_password" type="password" minlength="8" maxlength="128" autocomplete="new-password" required>
-<button type="submit">Set password</button></form>{{end}}
+<button type="submit">Set password</button></form>{{else}}<p><a href="/account">Go to your account</a></p>{{end}}
+</div>
 </main></body></html>`))
 
 type pageData struct {
@@ -48,13 +47,15 @@ type pageData struct {
 	Action        string
 	Button        string
 	PasswordField string
+	CSS           string // the console's stylesheet, which these pages share
 }
 
 func writePage(w http.ResponseWriter, status int, d pageData) {
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
-	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'")
+	h.Set("Content-Security-Policy", consoleCSP)
 	w.WriteHeader(status)
+	d.CSS = consoleStyles.path
 	_ = pageTemplate.Execute(w, d)
 }
 

@@ -9,6 +9,9 @@ import (
 	"strings"
 
 	"github.com/gorilla/mux"
+
+	"github.com/usersvc/usersvc/app"
+	"github.com/usersvc/usersvc/domain"
 )
 
 // UseCases is every use case the API calls; each handler declares the few
@@ -40,6 +43,12 @@ type UseCases interface {
 	sessionManager
 	emailChanger
 	inviter
+	dashboarder
+}
+
+// dashboarder gives the console's dashboard its counts.
+type dashboarder interface {
+	Dashboard(ctx context.Context, actor domain.Actor) (app.Dashboard, error)
 }
 
 // ReadyFunc reports whether the service can serve (its database answers).
@@ -73,8 +82,10 @@ func NewServer(log *slog.Logger, uc UseCases, opts Options) http.Handler {
 	})
 	r.Use(nameRoute)
 	met := newHTTPMetrics(opts.Metrics)
-	addRoutes(r, deps{log: log, uc: uc, ready: opts.Ready, lim: newLimits(opts, log), met: met, keys: opts.TokenKeys,
+	lim := newLimits(opts, log)
+	addRoutes(r, deps{log: log, uc: uc, ready: opts.Ready, lim: lim, met: met, keys: opts.TokenKeys,
 		protectMetrics: opts.ProtectMetrics, metricsToken: opts.MetricsToken, hooks: opts.Webhooks})
+	addConsoleRoutes(r, newConsole(consoleDeps{log: log, uc: uc, lim: lim, secure: opts.SecureCookies, key: opts.ConsoleKey}))
 	var h http.Handler = r
 	h = withDeadline(requestDeadline, h)
 	h = withBaseURL(strings.TrimRight(opts.PublicBaseURL, "/"), h)

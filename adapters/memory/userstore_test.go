@@ -31,3 +31,8 @@ func TestUserImporter(t *testing.T) {
 func TestWebhooks(t *testing.T) {
 	porttest.Webhooks(t, func(*testing.T) porttest.WebhookStoreUnderTest { return memory.NewUserStore() })
 }
+
+func TestUserStats(t *testing.T) {
+	t.Parallel()
+	porttest.UserStats(t, func(*testing.T) porttest.StatsStoreUnderTest { return memory.NewUserStore() })
+}

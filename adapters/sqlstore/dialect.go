@@ -24,6 +24,9 @@ type dialect interface {
 	byteOrder() string
 	// timeValue encodes a time for a timestamp column.
 	timeValue(t time.Time) any
+	// utcDate is an SQL expression of the UTC date of the timestamp column
+	// col, as text YYYY-MM-DD (for counts per day).
+	utcDate(col string) string
 	// uniqueViolation reports whether err is a unique-key violation and,
 	// when the driver says, the name of the index that was violated.
 	uniqueViolation(err error) (index string, ok bool)

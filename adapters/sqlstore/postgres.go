@@ -93,6 +93,10 @@ func (postgres) byteOrder() string { return ` COLLATE "C"` }
 // would round instead, and a rounded time may lie in the future.
 func (postgres) timeValue(t time.Time) any { return t.UTC().Truncate(time.Microsecond) }
 
+func (postgres) utcDate(col string) string {
+	return "to_char(" + col + " AT TIME ZONE 'UTC', 'YYYY-MM-DD')"
+}
+
 func (postgres) uniqueViolation(err error) (string, bool) {
 	var pe *pq.Error
 	if errors.As(err, &pe) && pe.Code == pqerror.UniqueViolation {

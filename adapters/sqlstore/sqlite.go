@@ -85,6 +85,10 @@ func (sqliteDialect) notifyUserChanged(context.Context, *sqlx.Tx, string) error 
 // forUpdate is empty: every transaction already holds the write lock.
 func (sqliteDialect) forUpdate() string { return "" }
 
+// utcDate: times are stored as RFC 3339 text in UTC (sqliteTimeLayout),
+// so the date is the first ten characters.
+func (sqliteDialect) utcDate(col string) string { return "substr(" + col + ", 1, 10)" }
+
 // skipLocked is empty: with one writer no other claimer holds a row.
 func (sqliteDialect) skipLocked() string { return "" }
 

@@ -59,6 +59,19 @@ func TestPostgresAuditLog(t *testing.T) {
 	porttest.AuditLog(t, func(t *testing.T) porttest.AuditStoreUnderTest { return newStore(t) })
 }
 
+func TestSQLiteUserStats(t *testing.T) {
+	t.Parallel()
+	porttest.UserStats(t, func(t *testing.T) porttest.StatsStoreUnderTest {
+		return openMigrated(t, sqliteURL(t))
+	})
+}
+
+func TestPostgresUserStats(t *testing.T) {
+	t.Parallel()
+	newStore := emptyPostgres(t)
+	porttest.UserStats(t, func(t *testing.T) porttest.StatsStoreUnderTest { return newStore(t) })
+}
+
 // emptyPostgres migrates a throwaway database and returns a function that
 // empties it and opens a store on it. A suite's subtests run one at a time,
 // so each starts empty.

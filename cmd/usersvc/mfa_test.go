@@ -41,6 +41,7 @@ type mfaStore interface {
 	ports.UserStore
 	ports.SessionStore
 	ports.AuditLog
+	ports.UserStats
 	ports.Outbox
 }
 
@@ -190,7 +191,7 @@ func newMFAEnv(t *testing.T, store mfaStore, stored storedSecret) *mfaEnv {
 		t.Fatal(err)
 	}
 	svc, err := app.New(app.Deps{
-		Users: store, Sessions: store, Audit: store, Hasher: hasher, Issuer: tokens, Verifier: tokens,
+		Users: store, Sessions: store, Audit: store, Stats: store, Hasher: hasher, Issuer: tokens, Verifier: tokens,
 		Clock: clock, IDs: system.IDs{}, Secrets: system.Secrets{}, SecretBox: box, Log: log, DummyHash: dummy,
 	}, app.Config{
 		Lockout:         domain.LockoutPolicy{MaxAttempts: 3, Duration: 15 * time.Minute},

@@ -66,6 +66,10 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
+	csrfKey, err := consoleKey(c)
+	if err != nil {
+		return err
+	}
 	reg, err := newMetrics(store, hasher, cache, log)
 	if err != nil {
 		return err
@@ -122,6 +126,8 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 			Webhooks:      hooks,
 			// Production: /metrics only with METRICS_TOKEN (404 without one).
 			ProtectMetrics: c.Production, MetricsToken: c.MetricsToken,
+			// The console's cookies are Secure (__Host-) outside development.
+			SecureCookies: c.Production, ConsoleKey: csrfKey,
 		}),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       15 * time.Second,

@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -176,7 +178,7 @@ func newServiceWith(ctx context.Context, c config, store *sqlstore.Store, accoun
 		return nil, err
 	}
 	return app.New(app.Deps{
-		Users: accounts, Sessions: accounts, Audit: store, Hasher: hasher, Issuer: tokens, Verifier: tokens,
+		Users: accounts, Sessions: accounts, Audit: store, Stats: store, Hasher: hasher, Issuer: tokens, Verifier: tokens,
 		Clock: system.Clock{}, IDs: system.IDs{}, Secrets: system.Secrets{}, SecretBox: box, Log: log, DummyHash: dummy,
 	}, app.Config{
 		Lockout: domain.LockoutPolicy{
@@ -250,6 +252,27 @@ func newSecretBox(c config, log *slog.Logger) (*secretbox.Box, error) {
 		return nil, fmt.Errorf("secrets key: %w", err)
 	}
 	return secretbox.New(key)
+}
+
+// consoleKey keys the console's CSRF tokens: derived from SECRETS_KEY (or
+// the development key newSecretBox made), so every instance that shares
+// the secrets key accepts the forms of the others.
+func consoleKey(c config) ([]byte, error) {
+	encoded := c.SecretsKey
+	if encoded == "" {
+		b, err := os.ReadFile(filepath.Join(c.DataDir, devSecretsKeyFile)) //nolint:gosec // the operator's own data directory
+		if err != nil {
+			return nil, fmt.Errorf("read secrets key: %w", err)
+		}
+		encoded = string(b)
+	}
+	key, err := secretbox.ParseKey(encoded)
+	if err != nil {
+		return nil, fmt.Errorf("secrets key: %w", err)
+	}
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte("usersvc console CSRF key v1"))
+	return m.Sum(nil), nil
 }
 
 // issuer is the iss claim: the service's public URL.

@@ -29,6 +29,8 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/makiuchi-d/gozxing"
 	"github.com/makiuchi-d/gozxing/qrcode"
+
+	"github.com/usersvc/usersvc/internal/testsupport"
 	_ "modernc.org/sqlite" // to spread the screenshot's sign-ups over a month
 )
 
@@ -487,12 +489,65 @@ func TestConsoleAdmin(t *testing.T) {
 	w.says("mfa_reset")
 	w.saysNot("user_deleted")
 
+	walkWebhooks(t, w, svc)
+
 	// Signing out ends the session.
 	w.click(`form[action="/account/sign-out"] button`)
 	w.wantHeading("Sign in")
 	w.open("/admin")
 	w.wantHeading("Sign in")
 	t.Logf("axe-core checked %d pages", w.pages)
+}
+
+// walkWebhooks adds a webhook for one event type through the console, takes
+// its secret from the page that shows it once, sees a delivery signed
+// with it on the endpoint's page, and deletes the webhook.
+func walkWebhooks(t *testing.T, w *walk, svc *service) {
+	t.Helper()
+	recv := testsupport.NewWebhookReceiver(t, nil)
+	w.click(`nav.tabs a[href="/admin/webhooks"]`)
+	w.wantHeading("Webhooks")
+	w.says("No webhook yet.", "every event, present and future")
+	w.fill(map[string]string{"#url": recv.URL() + "/console"})
+	browse(t, w.ctx, "ticking the events", chromedp.Click(chromedp.CSS(`input[name="all"]`)),
+		chromedp.Click(chromedp.CSS(`input[value="user.created"]`)))
+	w.click(`form[action="/admin/webhooks"] button[type="submit"]`)
+	w.says("shown only once", recv.URL()+"/console", "user.created")
+	secret, err := chromedp.Run(w.ctx, chromedp.Evaluate[string](`document.getElementById('webhook-secret').innerText`))
+	if err != nil || !strings.HasPrefix(secret, "whsec_") {
+		t.Fatalf("the secret on the page: %q, %v", secret, err)
+	}
+	w.open("/admin/webhooks")
+	w.saysNot(secret)
+
+	_, err = newClient(svc.URL).register(ctxT(t), "hooked@example.com", "a long enough passphrase")
+	mustOK(t, err)
+	got := recv.WaitFor(t, 20*time.Second, "user.created", func(got []testsupport.ReceivedWebhook) bool { return len(got) > 0 })
+	if err := testsupport.VerifyStandardWebhook(secret, got[0].Header, got[0].Body, time.Now(), time.Minute); err != nil {
+		t.Errorf("the delivery does not verify with the secret the page showed: %v", err)
+	}
+	w.click(`table.webhooks tbody a`)
+	w.wantHeading("Deliveries")
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(pageText(t, w.ctx), "delivered") && time.Now().Before(deadline); {
+		time.Sleep(100 * time.Millisecond)
+		w.open("/admin/webhooks/" + strings.TrimPrefix(w.path(), "/admin/webhooks/"))
+	}
+	w.says("user.created", "delivered", "204")
+
+	w.click(`a[href="/admin/webhooks"]:not([aria-current])`)
+	w.click(`table.webhooks button.danger-link`)
+	w.wantHeading("Webhooks")
+	w.says("The webhook has been deleted", "No webhook yet.")
+}
+
+// path is the tab's current path.
+func (w *walk) path() string {
+	w.t.Helper()
+	p, err := chromedp.Run(w.ctx, chromedp.Evaluate[string](`location.pathname`))
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return p
 }
 
 // dashboardScreenshot saves the dashboard, with a month of made-up

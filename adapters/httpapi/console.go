@@ -73,6 +73,8 @@ type consoleDeps struct {
 	secure bool
 	// key keys the CSRF tokens; every instance must share it.
 	key []byte
+	// hooks serve the webhook pages; nil: they do not exist.
+	hooks WebhookAdmin
 }
 
 // console serves the pages. Each page calls several use cases, so it holds
@@ -94,7 +96,7 @@ type consoleAsset struct {
 // consolePages are the templates, each rendered inside layout.html.
 var consolePages = []string{
 	"signin", "message", "dashboard", "users", "user", "delete", "invite", "audit",
-	"account", "password", "sessions", "twofactor", "email",
+	"account", "password", "sessions", "twofactor", "email", "webhooks", "deliveries",
 }
 
 func newConsole(d consoleDeps) *console {
@@ -162,6 +164,12 @@ func addConsoleRoutes(r *mux.Router, c *console) {
 	get("/admin/invite", c.staffPage(c.handleInvitePage))
 	post("/admin/invite", c.action(c.handleInvite))
 	get("/admin/audit", c.staffPage(c.handleAudit))
+	if c.hooks != nil {
+		get("/admin/webhooks", c.staffPage(c.handleWebhooks))
+		post("/admin/webhooks", c.action(c.handleCreateWebhook))
+		get("/admin/webhooks/{webhook_id}", c.staffPage(c.handleDeliveries))
+		post("/admin/webhooks/{webhook_id}/delete", c.action(c.handleDeleteWebhook))
+	}
 
 	get("/account", c.page(c.handleAccount))
 	post("/account/profile", c.action(c.handleUpdateProfile))
@@ -196,15 +204,17 @@ func (c *console) handleAsset() http.Handler {
 type navEntry struct {
 	href, label string
 	adminOnly   bool // ADMIN only (the API refuses a MANAGER)
+	hooks       bool // only where the service has webhooks
 }
 
 // adminNav is the staff section, in order. A staff page joins it with one
-// line here (the webhooks and their deliveries, ADMIN only, come next).
+// line here.
 var adminNav = []navEntry{
 	{href: "/admin", label: "Dashboard"},
 	{href: "/admin/users", label: "Users"},
 	{href: "/admin/invite", label: "Invite"},
 	{href: "/admin/audit", label: "Audit log", adminOnly: true},
+	{href: "/admin/webhooks", label: "Webhooks", adminOnly: true, hooks: true},
 }
 
 // accountNav is every signed-in person's section.
@@ -221,10 +231,10 @@ type navLink struct {
 	Current     bool
 }
 
-func navFor(entries []navEntry, role domain.Role, current string) []navLink {
+func navFor(entries []navEntry, role domain.Role, hooks bool, current string) []navLink {
 	var out []navLink
 	for _, e := range entries {
-		if e.adminOnly && role != domain.RoleAdmin {
+		if e.adminOnly && role != domain.RoleAdmin || e.hooks && !hooks {
 			continue
 		}
 		out = append(out, navLink{Href: e.href, Label: e.label, Current: e.href == current})
@@ -266,9 +276,9 @@ func (c *console) view(s consoleSession, section, current, title string, data an
 		v.Me = &meView{Email: u.Email(), Role: s.actor.Role.String(), Staff: s.actor.Role.IsStaff()}
 	}
 	if section == "admin" {
-		v.Nav = navFor(adminNav, s.actor.Role, current)
+		v.Nav = navFor(adminNav, s.actor.Role, c.hooks != nil, current)
 	} else {
-		v.Nav = navFor(accountNav, s.actor.Role, current)
+		v.Nav = navFor(accountNav, s.actor.Role, c.hooks != nil, current)
 	}
 	return v
 }

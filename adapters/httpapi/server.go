@@ -85,7 +85,7 @@ func NewServer(log *slog.Logger, uc UseCases, opts Options) http.Handler {
 	lim := newLimits(opts, log)
 	addRoutes(r, deps{log: log, uc: uc, ready: opts.Ready, lim: lim, met: met, keys: opts.TokenKeys,
 		protectMetrics: opts.ProtectMetrics, metricsToken: opts.MetricsToken, hooks: opts.Webhooks})
-	addConsoleRoutes(r, newConsole(consoleDeps{log: log, uc: uc, lim: lim, secure: opts.SecureCookies, key: opts.ConsoleKey}))
+	addConsoleRoutes(r, newConsole(consoleDeps{log: log, uc: uc, lim: lim, secure: opts.SecureCookies, key: opts.ConsoleKey, hooks: opts.Webhooks}))
 	var h http.Handler = r
 	h = withDeadline(requestDeadline, h)
 	h = withBaseURL(strings.TrimRight(opts.PublicBaseURL, "/"), h)

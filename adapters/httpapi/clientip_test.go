@@ -25,7 +25,7 @@ func TestAccessLogHasClientIP(t *testing.T) {
 		wantStatus(t, serve(srv, req), http.StatusOK)
 	}
 	var got []string
-	for _, rec := range logs.lines(t) {
+	for _, rec := range logs.JSONLines(t) {
 		if rec["msg"] == "request" {
 			ip, _ := rec["client_ip"].(string)
 			got = append(got, ip)

@@ -21,6 +21,7 @@ import (
 	"github.com/usersvc/usersvc/adapters/httpapi"
 	"github.com/usersvc/usersvc/app"
 	"github.com/usersvc/usersvc/domain"
+	"github.com/usersvc/usersvc/internal/testsupport"
 )
 
 const (
@@ -81,7 +82,7 @@ func failingMock(err error) *UseCasesMock {
 	}
 }
 
-func newMockServer(m httpapi.UseCases) (http.Handler, *logBuffer) {
+func newMockServer(m httpapi.UseCases) (http.Handler, *testsupport.Buffer) {
 	logger, logs := newTestLogger()
 	return httpapi.NewServer(logger, m, httpapi.Options{}), logs
 }
@@ -120,7 +121,7 @@ var mockRoutes = []mockRoute{
 
 // wantInternal checks a 500 that says nothing but "internal error" and the
 // request id, and that the log holds the error with that id.
-func wantInternal(tb testing.TB, rec *httptest.ResponseRecorder, logs *logBuffer, secret string) {
+func wantInternal(tb testing.TB, rec *httptest.ResponseRecorder, logs *testsupport.Buffer, secret string) {
 	tb.Helper()
 	body := rec.Body.String()
 	if rec.Code != http.StatusInternalServerError {
@@ -140,7 +141,7 @@ func wantInternal(tb testing.TB, rec *httptest.ResponseRecorder, logs *logBuffer
 	if strings.Contains(body, secret) {
 		tb.Errorf("the 500 body leaks the error: %s", body)
 	}
-	for _, rec := range logs.lines(tb) {
+	for _, rec := range logs.JSONLines(tb) {
 		if rec["request_id"] == id && rec["level"] == "ERROR" && strings.Contains(fmt.Sprint(rec["error"], rec["panic"]), secret) {
 			return
 		}

@@ -12,7 +12,7 @@ import (
 func TestAccessLogHasClientIP(t *testing.T) {
 	t.Parallel()
 	logger, logs := newTestLogger()
-	srv := httpapi.NewServer(logger, &UseCasesMock{}, httpapi.Options{
+	srv := httpapi.NewServer(logger, httpapi.UseCaseParts{}, httpapi.Options{
 		TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")},
 	})
 	for _, tc := range []struct{ peer, xff string }{

@@ -108,9 +108,9 @@ func TestSecurityHeadersOnEveryAnswer(t *testing.T) {
 	})
 
 	t.Run("500, and a panic", func(t *testing.T) {
-		m := failingMock(errors.New("boom"))
-		m.MeFunc = func(context.Context, domain.Actor) (*domain.User, error) { panic("boom") }
-		srv, _ := newMockServer(m)
+		srv, _ := newMockServer(parts{Authenticator: asAdmin(),
+			UserGetter: failing(&httpapi.UserGetterMock{}, errors.New("boom")),
+			MeReader:   &httpapi.MeReaderMock{MeFunc: func(context.Context, domain.Actor) (*domain.User, error) { panic("boom") }}})
 		for _, path := range []string{"/users/" + unknownID, "/users/me"} {
 			rec := serve(srv, newRequest(t, http.MethodGet, path, mockToken, nil))
 			wantStatus(t, rec, http.StatusInternalServerError)
@@ -208,7 +208,7 @@ func TestRequestID(t *testing.T) {
 	})
 
 	t.Run("the id of a 500 is the one in its body and log", func(t *testing.T) {
-		srv, logs := newMockServer(failingMock(errors.New("boom")))
+		srv, logs := newMockServer(parts{Authenticator: asAdmin(), UserGetter: failing(&httpapi.UserGetterMock{}, errors.New("boom"))})
 		rec := serve(srv, newRequest(t, http.MethodGet, "/users/"+unknownID, mockToken, nil))
 		wantStatus(t, rec, http.StatusInternalServerError)
 		id := rec.Header().Get("X-Request-ID")

@@ -1,7 +1,5 @@
 package httpapi_test
 
-//go:generate go tool moq -pkg httpapi_test -out mocks_test.go . UseCases
-
 // The HTTP harness: HTTP over the real use cases. newHarness serves
 // app.Service on a fresh memory store through httpapi.NewServer, with the
 // shared fake clock, a fast fake hasher, mail delivered by the real
@@ -15,6 +13,8 @@ package httpapi_test
 // Helpers of one concern live with its tests: sessions and tokens in
 // session_api_test.go, reset and unlock links in recovery_api_test.go, the
 // audit log in audit_api_test.go, security headers in hardening_test.go.
+// Handler tests that fake a use case do it at the handler's own interface
+// (export_test.go) or at a port of the real use cases (faults_test.go).
 
 import (
 	"bytes"
@@ -185,6 +185,10 @@ type harness struct {
 	mail   *outbox
 	logs   *testsupport.Buffer
 	hasher *fakeHasher
+	// deps and cfg are what svc was built with: portFaultServer builds the
+	// same use cases on failing ports.
+	deps app.Deps
+	cfg  app.Config
 	// store is the memory store behind svc and hooks (its webhook outbox
 	// included); hooks are the webhook use cases the server serves.
 	store *memory.UserStore
@@ -240,17 +244,18 @@ func newHarnessConfigured(tb testing.TB, wrap func(*memory.UserStore) userAndSes
 	if configure != nil {
 		configure(&cfg)
 	}
-	svc, err := app.New(app.Deps{
+	deps := app.Deps{
 		Users: users, Sessions: users, Audit: store, Hasher: hasher, Issuer: tokens, Verifier: tokens,
 		Clock: clock, IDs: system.IDs{}, Secrets: system.Secrets{}, SecretBox: testBox(tb), Log: logger, DummyHash: dummy,
-	}, cfg)
+	}
+	svc, err := app.New(deps, cfg)
 	if err != nil {
 		tb.Fatal(err)
 	}
 	hooks := newWebhookAdmin(tb, store, clock, true)
 	h := &harness{
 		tb: tb, svc: svc, srv: httpapi.NewServer(logger, svc, httpapi.Options{Webhooks: hooks}),
-		clock: clock, mail: mail, logs: logs, hasher: hasher, store: store, hooks: hooks,
+		clock: clock, mail: mail, logs: logs, hasher: hasher, store: store, hooks: hooks, deps: deps, cfg: cfg,
 	}
 	u, err := svc.CreateAdmin(context.Background(), "root@example.com", testPassword)
 	if err != nil {

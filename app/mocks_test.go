@@ -83,65 +83,6 @@ func (mock *MailerMock) SendCalls() []struct {
 	return calls
 }
 
-// Ensure, that ClockMock does implement ports.Clock.
-// If this is not the case, regenerate this file with moq.
-var _ ports.Clock = &ClockMock{}
-
-// ClockMock is a mock implementation of ports.Clock.
-//
-//	func TestSomethingThatUsesClock(t *testing.T) {
-//
-//		// make and configure a mocked ports.Clock
-//		mockedClock := &ClockMock{
-//			NowFunc: func() time.Time {
-//				panic("mock out the Now method")
-//			},
-//		}
-//
-//		// use mockedClock in code that requires ports.Clock
-//		// and then make assertions.
-//
-//	}
-type ClockMock struct {
-	// NowFunc mocks the Now method.
-	NowFunc func() time.Time
-
-	// calls tracks calls to the methods.
-	calls struct {
-		// Now holds details about calls to the Now method.
-		Now []struct {
-		}
-	}
-	lockNow sync.RWMutex
-}
-
-// Now calls NowFunc.
-func (mock *ClockMock) Now() time.Time {
-	if mock.NowFunc == nil {
-		panic("ClockMock.NowFunc: method is nil but Clock.Now was just called")
-	}
-	callInfo := struct {
-	}{}
-	mock.lockNow.Lock()
-	mock.calls.Now = append(mock.calls.Now, callInfo)
-	mock.lockNow.Unlock()
-	return mock.NowFunc()
-}
-
-// NowCalls gets all the calls that were made to Now.
-// Check the length with:
-//
-//	len(mockedClock.NowCalls())
-func (mock *ClockMock) NowCalls() []struct {
-} {
-	var calls []struct {
-	}
-	mock.lockNow.RLock()
-	calls = mock.calls.Now
-	mock.lockNow.RUnlock()
-	return calls
-}
-
 // Ensure, that PasswordHasherMock does implement ports.PasswordHasher.
 // If this is not the case, regenerate this file with moq.
 var _ ports.PasswordHasher = &PasswordHasherMock{}

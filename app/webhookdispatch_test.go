@@ -24,19 +24,19 @@ import (
 // dispatcher delivering to it through the real sender.
 type hookRig struct {
 	store   *memory.UserStore
-	clock   *clock
+	clock   *testsupport.Clock
 	recv    *testsupport.WebhookReceiver
 	hook    app.CreatedWebhook
 	box     ports.SecretBox
 	disp    *app.WebhookDispatcher
-	logs    *bytes.Buffer
+	logs    *testsupport.Buffer
 	mu      sync.Mutex
 	outcome []app.DeliveryOutcome
 }
 
 func newHookRig(tb testing.TB, answer func(n int, w testsupport.ReceivedWebhook) int, cfg app.WebhookDispatcherConfig, events ...string) *hookRig {
 	tb.Helper()
-	r := &hookRig{store: memory.NewUserStore(), clock: newClock(), logs: &bytes.Buffer{}}
+	r := &hookRig{store: memory.NewUserStore(), clock: newClock(), logs: &testsupport.Buffer{}}
 	r.recv = testsupport.NewWebhookReceiver(tb, answer)
 	box := testBox(tb)
 	r.box = box
@@ -55,23 +55,11 @@ func newHookRig(tb testing.TB, answer func(n int, w testsupport.ReceivedWebhook)
 		r.outcome = append(r.outcome, o)
 	}
 	r.disp, err = app.NewWebhookDispatcher(r.store, webhook.New(webhook.Options{AllowPrivate: true, Timeout: 2 * time.Second}),
-		box, r.clock, cfg, slog.New(slog.NewTextHandler(&syncWriter{w: r.logs}, nil)))
+		box, r.clock, cfg, slog.New(slog.NewTextHandler(r.logs, nil)))
 	if err != nil {
 		tb.Fatal(err)
 	}
 	return r
-}
-
-// syncWriter serialises writes to w.
-type syncWriter struct {
-	mu sync.Mutex
-	w  *bytes.Buffer
-}
-
-func (s *syncWriter) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.w.Write(p)
 }
 
 // change creates a user recording one audit event of type typ, now.

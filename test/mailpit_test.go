@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/usersvc/usersvc/internal/testsupport"
 )
 
 // mailpitModule is the real SMTP server the tests deliver to: MailHog's
@@ -81,7 +83,7 @@ type mailpit struct {
 	SMTPPort int
 	API      string
 	cmd      *exec.Cmd
-	logs     *syncBuffer
+	logs     *testsupport.Buffer
 }
 
 // startMailpit runs Mailpit with SMTP on smtpPort (0: any free port).
@@ -91,7 +93,7 @@ func startMailpit(tb testing.TB, smtpPort int) *mailpit {
 		smtpPort = freePort(tb)
 	}
 	httpPort := freePort(tb)
-	m := &mailpit{SMTPPort: smtpPort, API: fmt.Sprintf("http://127.0.0.1:%d", httpPort), logs: &syncBuffer{}}
+	m := &mailpit{SMTPPort: smtpPort, API: fmt.Sprintf("http://127.0.0.1:%d", httpPort), logs: &testsupport.Buffer{}}
 	m.cmd = exec.Command(mailpitBinary,
 		"--smtp", fmt.Sprintf("127.0.0.1:%d", smtpPort),
 		"--listen", fmt.Sprintf("127.0.0.1:%d", httpPort),

@@ -14,6 +14,7 @@ import (
 	"github.com/usersvc/usersvc/adapters/authcache"
 	"github.com/usersvc/usersvc/adapters/memory"
 	"github.com/usersvc/usersvc/domain"
+	"github.com/usersvc/usersvc/internal/testsupport"
 	"github.com/usersvc/usersvc/ports"
 )
 
@@ -39,33 +40,20 @@ type fixture struct {
 	mem   *memory.UserStore
 	inner *counting
 	cache *authcache.Store
-	now   time.Time
-	mu    sync.Mutex
+	clock *testsupport.Clock
 }
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	f := &fixture{mem: memory.NewUserStore(), now: t0}
+	f := &fixture{mem: memory.NewUserStore(), clock: testsupport.NewClock(t0)}
 	f.inner = &counting{SessionStore: f.mem}
-	c, err := authcache.New(f.mem, f.inner, authcache.Options{TTL: time.Minute, MaxEntries: 100, Now: f.clock})
+	c, err := authcache.New(f.mem, f.inner, authcache.Options{TTL: time.Minute, MaxEntries: 100, Now: f.clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
 	c.SetLive(true)
 	f.cache = c
 	return f
-}
-
-func (f *fixture) clock() time.Time {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.now
-}
-
-func (f *fixture) advance(d time.Duration) {
-	f.mu.Lock()
-	f.now = f.now.Add(d)
-	f.mu.Unlock()
 }
 
 // user creates a user with an open session and returns both ids.
@@ -214,17 +202,17 @@ func TestEntriesExpire(t *testing.T) {
 	f := newFixture(t)
 	_, sid := f.user(t, "alice")
 	f.read(t, sid)
-	f.advance(59 * time.Second)
+	f.clock.Advance(59 * time.Second)
 	f.read(t, sid)
 	f.wantReads(t, 1)
-	f.advance(time.Second)
+	f.clock.Advance(time.Second)
 	f.read(t, sid)
 	f.wantReads(t, 2)
 	// The session ends at t0+1h: near its end the entry lasts only to it.
-	f.advance(time.Hour - 90*time.Second)
+	f.clock.Advance(time.Hour - 90*time.Second)
 	f.read(t, sid)
-	f.advance(30 * time.Second)
-	if s, _ := f.read(t, sid); s.Active(f.clock()) {
+	f.clock.Advance(30 * time.Second)
+	if s, _ := f.read(t, sid); s.Active(f.clock.Now()) {
 		t.Error("an expired session was served as active")
 	}
 	f.wantReads(t, 4)
@@ -314,7 +302,7 @@ func TestUsersByID(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t)
 	reads := &countingUsers{UserStore: f.mem}
-	c, err := authcache.New(reads, f.inner, authcache.Options{TTL: time.Minute, MaxEntries: 100, Now: f.clock})
+	c, err := authcache.New(reads, f.inner, authcache.Options{TTL: time.Minute, MaxEntries: 100, Now: f.clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}

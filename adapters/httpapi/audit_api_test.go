@@ -19,6 +19,44 @@ import (
 	"github.com/usersvc/usersvc/domain"
 )
 
+// The audit log as the API shows it, read by every file that checks an
+// event was recorded (h.audit).
+
+// auditItem is one event of GET /audit-log.
+type auditItem struct {
+	ID     string    `json:"id"`
+	Event  string    `json:"event"`
+	Actor  *string   `json:"actor"`
+	Target *string   `json:"target"`
+	IP     *string   `json:"ip"`
+	At     time.Time `json:"at"`
+	Detail *string   `json:"detail"`
+}
+
+// auditPage is a page of GET /audit-log.
+type auditPage struct {
+	Items      []auditItem `json:"items"`
+	NextCursor *string     `json:"next_cursor"`
+	Links      []linkBody  `json:"links"`
+}
+
+// audit reads GET /audit-log?query as the bootstrap ADMIN.
+func (h *harness) audit(query url.Values) auditPage {
+	h.tb.Helper()
+	rec := h.do(http.MethodGet, "/audit-log?"+query.Encode(), h.admin.Token, nil)
+	wantStatus(h.tb, rec, http.StatusOK)
+	var keys map[string]any
+	decodeBody(h.tb, rec, &keys)
+	for _, k := range []string{"items", "next_cursor", "links"} {
+		if _, ok := keys[k]; !ok {
+			h.tb.Errorf("audit page without %q: %s", k, rec.Body)
+		}
+	}
+	var p auditPage
+	decodeBody(h.tb, rec, &p)
+	return p
+}
+
 func TestChangeRole(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)

@@ -12,7 +12,7 @@ import (
 func TestAccessLogHasClientIP(t *testing.T) {
 	t.Parallel()
 	logger, logs := newTestLogger()
-	srv := httpapi.NewServer(logger, &UseCasesMock{}, httpapi.Options{
+	srv := httpapi.NewServer(logger, httpapi.UseCaseParts{}, httpapi.Options{
 		TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")},
 	})
 	for _, tc := range []struct{ peer, xff string }{
@@ -25,7 +25,7 @@ func TestAccessLogHasClientIP(t *testing.T) {
 		wantStatus(t, serve(srv, req), http.StatusOK)
 	}
 	var got []string
-	for _, rec := range logs.lines(t) {
+	for _, rec := range logs.JSONLines(t) {
 		if rec["msg"] == "request" {
 			ip, _ := rec["client_ip"].(string)
 			got = append(got, ip)

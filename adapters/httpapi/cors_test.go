@@ -13,7 +13,7 @@ import (
 // corsServer is the API with only CORS configured; /healthz needs no use case.
 func corsServer(origins ...string) http.Handler {
 	logger, _ := newTestLogger()
-	return httpapi.NewServer(logger, &UseCasesMock{}, httpapi.Options{CORSOrigins: origins})
+	return httpapi.NewServer(logger, httpapi.UseCaseParts{}, httpapi.Options{CORSOrigins: origins})
 }
 
 func corsRequest(method, origin string, preflight bool) *http.Request {

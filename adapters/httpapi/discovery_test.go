@@ -55,7 +55,7 @@ func hs256TokenKeys(tb testing.TB) *jwttoken.Tokens {
 func discoveryServer(keys httpapi.TokenKeys, opts httpapi.Options) http.Handler {
 	logger, _ := newTestLogger()
 	opts.TokenKeys = keys
-	return httpapi.NewServer(logger, &UseCasesMock{}, opts)
+	return httpapi.NewServer(logger, httpapi.UseCaseParts{}, opts)
 }
 
 // TestAnotherServiceVerifiesOurTokens is what the JWKS is for: a service

@@ -114,9 +114,7 @@ func (s *apiFuzzState) prepare(t *testing.T) {
 	}
 	h := s.h
 	h.tb, h.mail.tb = t, t
-	h.logs.mu.Lock()
-	h.logs.b.Reset()
-	h.logs.mu.Unlock()
+	h.logs.Reset()
 	ctx := context.Background()
 	if _, err := h.svc.Authenticate(ctx, s.adminToken); err != nil {
 		res, err := h.svc.Login(ctx, h.admin.Email, h.admin.Password)

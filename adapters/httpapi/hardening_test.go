@@ -21,7 +21,37 @@ import (
 
 	"github.com/usersvc/usersvc/adapters/httpapi"
 	"github.com/usersvc/usersvc/domain"
+	"github.com/usersvc/usersvc/internal/testsupport"
 )
+
+// The security headers of section 6, checked on every answer by the
+// tests that make one (wantSecurityHeaders).
+
+// securityHeaderValues are headers every answer carries with exactly
+// these values (the CSP is checked apart: pages have their own).
+var securityHeaderValues = map[string]string{
+	"X-Content-Type-Options": "nosniff",
+	"X-Frame-Options":        "DENY",
+	"Referrer-Policy":        "no-referrer",
+	"Cache-Control":          "no-store",
+}
+
+// wantSecurityHeaders checks the headers of section 6's hardening.
+func wantSecurityHeaders(tb testing.TB, rec *httptest.ResponseRecorder) {
+	tb.Helper()
+	for k, want := range securityHeaderValues {
+		if got := rec.Header().Get(k); got != want {
+			tb.Errorf("%s = %q, want %q (status %d)", k, got, want, rec.Code)
+		}
+	}
+	csp := rec.Header().Get("Content-Security-Policy")
+	if !strings.Contains(csp, "default-src 'none'") || !strings.Contains(csp, "frame-ancestors 'none'") {
+		tb.Errorf("Content-Security-Policy = %q, want default-src 'none' and frame-ancestors 'none' (status %d)", csp, rec.Code)
+	}
+	if rec.Header().Get("X-Request-ID") == "" {
+		tb.Errorf("no X-Request-ID (status %d)", rec.Code)
+	}
+}
 
 func TestSecurityHeadersOnEveryAnswer(t *testing.T) {
 	t.Parallel()
@@ -78,9 +108,9 @@ func TestSecurityHeadersOnEveryAnswer(t *testing.T) {
 	})
 
 	t.Run("500, and a panic", func(t *testing.T) {
-		m := failingMock(errors.New("boom"))
-		m.MeFunc = func(context.Context, domain.Actor) (*domain.User, error) { panic("boom") }
-		srv, _ := newMockServer(m)
+		srv, _ := newMockServer(parts{Authenticator: asAdmin(),
+			UserGetter: failing(&httpapi.UserGetterMock{}, errors.New("boom")),
+			MeReader:   &httpapi.MeReaderMock{MeFunc: func(context.Context, domain.Actor) (*domain.User, error) { panic("boom") }}})
 		for _, path := range []string{"/users/" + unknownID, "/users/me"} {
 			rec := serve(srv, newRequest(t, http.MethodGet, path, mockToken, nil))
 			wantStatus(t, rec, http.StatusInternalServerError)
@@ -90,9 +120,9 @@ func TestSecurityHeadersOnEveryAnswer(t *testing.T) {
 }
 
 // accessLine is the access log record of the request with id, or nil.
-func accessLine(tb testing.TB, logs *logBuffer, id string) map[string]any {
+func accessLine(tb testing.TB, logs *testsupport.Buffer, id string) map[string]any {
 	tb.Helper()
-	for _, rec := range logs.lines(tb) {
+	for _, rec := range logs.JSONLines(tb) {
 		if rec["msg"] == "request" && rec["request_id"] == id {
 			return rec
 		}
@@ -178,7 +208,7 @@ func TestRequestID(t *testing.T) {
 	})
 
 	t.Run("the id of a 500 is the one in its body and log", func(t *testing.T) {
-		srv, logs := newMockServer(failingMock(errors.New("boom")))
+		srv, logs := newMockServer(parts{Authenticator: asAdmin(), UserGetter: failing(&httpapi.UserGetterMock{}, errors.New("boom"))})
 		rec := serve(srv, newRequest(t, http.MethodGet, "/users/"+unknownID, mockToken, nil))
 		wantStatus(t, rec, http.StatusInternalServerError)
 		id := rec.Header().Get("X-Request-ID")

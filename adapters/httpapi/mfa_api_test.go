@@ -8,7 +8,6 @@ import (
 	"encoding/base32"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -402,18 +401,19 @@ func TestNoSecondFactorSecretInLogs(t *testing.T) {
 // use cases, and the 403 made of app.SecondFactorRequiredError.
 func TestSecondFactorHandlersPassInputs(t *testing.T) {
 	t.Parallel()
-	m := failingMock(errors.New("not expected"))
-	m.LoginFunc = func(context.Context, string, string) (app.LoginResult, error) {
-		return app.LoginResult{}, fmt.Errorf("login: %w", &app.SecondFactorRequiredError{Token: "the-token", ExpiresIn: 5 * time.Minute})
+	login := &httpapi.LoginerMock{
+		LoginFunc: func(context.Context, string, string) (app.LoginResult, error) {
+			return app.LoginResult{}, fmt.Errorf("login: %w", &app.SecondFactorRequiredError{Token: "the-token", ExpiresIn: 5 * time.Minute})
+		},
+		LoginWithCodeFunc: func(context.Context, string, string, string) (app.LoginResult, error) {
+			return app.LoginResult{AccessToken: "tok", ExpiresIn: time.Minute, RefreshToken: "ref"}, nil
+		},
 	}
-	m.LoginWithCodeFunc = func(context.Context, string, string, string) (app.LoginResult, error) {
+	secondStep := &httpapi.SecondFactorLoginerMock{LoginSecondFactorFunc: func(context.Context, string, string) (app.LoginResult, error) {
 		return app.LoginResult{AccessToken: "tok", ExpiresIn: time.Minute, RefreshToken: "ref"}, nil
-	}
-	m.LoginSecondFactorFunc = func(context.Context, string, string) (app.LoginResult, error) {
-		return app.LoginResult{AccessToken: "tok", ExpiresIn: time.Minute, RefreshToken: "ref"}, nil
-	}
-	m.DisableTOTPFunc = func(context.Context, domain.Actor, string, string) error { return nil }
-	srv, _ := newMockServer(m)
+	}}
+	manage := &httpapi.SecondFactorManagerMock{DisableTOTPFunc: func(context.Context, domain.Actor, string, string) error { return nil }}
+	srv, _ := newMockServer(parts{Authenticator: asAdmin(), Loginer: login, SecondFactorLoginer: secondStep, SecondFactorManager: manage})
 
 	for _, body := range []any{
 		form{"username": {"a@example.com"}, "password": {"pw"}},
@@ -430,15 +430,15 @@ func TestSecondFactorHandlersPassInputs(t *testing.T) {
 		}
 	}
 	wantStatus(t, serve(srv, newRequest(t, http.MethodPost, "/login/", "", form{"username": {"a@example.com"}, "password": {"pw"}, "mfa_code": {"123 456"}})), http.StatusOK)
-	if c := m.LoginWithCodeCalls(); len(c) != 1 || c[0].Email != "a@example.com" || c[0].Password != "pw" || c[0].Code != "123 456" {
+	if c := login.LoginWithCodeCalls(); len(c) != 1 || c[0].Email != "a@example.com" || c[0].Password != "pw" || c[0].Code != "123 456" {
 		t.Errorf("LoginWithCode calls %+v", c)
 	}
 	wantStatus(t, serve(srv, newRequest(t, http.MethodPost, "/login/mfa", "", obj{"mfa_token": "mt", "code": "654321"})), http.StatusOK)
-	if c := m.LoginSecondFactorCalls(); len(c) != 1 || c[0].MfaToken != "mt" || c[0].Code != "654321" {
+	if c := secondStep.LoginSecondFactorCalls(); len(c) != 1 || c[0].MfaToken != "mt" || c[0].Code != "654321" {
 		t.Errorf("LoginSecondFactor calls %+v", c)
 	}
 	wantStatus(t, serve(srv, newRequest(t, http.MethodDelete, "/users/me/mfa/totp", mockToken, obj{"password": "pw", "code": "c"})), http.StatusNoContent)
-	if c := m.DisableTOTPCalls(); len(c) != 1 || c[0].Actor != mockActor || c[0].Password != "pw" || c[0].Code != "c" {
+	if c := manage.DisableTOTPCalls(); len(c) != 1 || c[0].Actor != mockActor || c[0].Password != "pw" || c[0].Code != "c" {
 		t.Errorf("DisableTOTP calls %+v", c)
 	}
 }

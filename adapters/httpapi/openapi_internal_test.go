@@ -103,7 +103,9 @@ func TestOpenAPIDocumentIsValid(t *testing.T) {
 	}
 }
 
-// nopUseCases satisfies UseCases for building the router; nothing calls it.
+// nopUseCases satisfies UseCases and implements none of it (a call
+// panics): the router is built without calling any, and UseCaseParts
+// (export_test.go) falls back on it for the use cases a test leaves unset.
 type nopUseCases struct{ UseCases }
 
 // TestOpenAPIDescribesEveryRoute walks the router addRoutes builds and the

@@ -16,7 +16,6 @@ import (
 	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
-	"reflect"
 	"regexp"
 	"slices"
 	"strconv"
@@ -264,45 +263,6 @@ func (s opSample) request(tb testing.TB, token string) *http.Request {
 	return newRequest(tb, s.method, s.path, token, s.body)
 }
 
-// allFailing is a UseCasesMock whose Authenticate accepts mockToken as an
-// ADMIN and whose every other method fails with err.
-func allFailing(err error) *UseCasesMock {
-	m := &UseCasesMock{}
-	v := reflect.ValueOf(m).Elem()
-	errType := reflect.TypeFor[error]()
-	for i := range v.NumField() {
-		f := v.Field(i)
-		if f.Kind() != reflect.Func || !f.CanSet() {
-			continue
-		}
-		ft := f.Type()
-		f.Set(reflect.MakeFunc(ft, func([]reflect.Value) []reflect.Value {
-			out := make([]reflect.Value, ft.NumOut())
-			for j := range out {
-				out[j] = reflect.Zero(ft.Out(j))
-				if ft.Out(j) == errType {
-					out[j] = reflect.ValueOf(&err).Elem()
-				}
-			}
-			return out
-		}))
-	}
-	m.AuthenticateFunc = func(_ context.Context, token string) (domain.Actor, error) {
-		if token != mockToken {
-			return domain.Actor{}, domain.ErrInvalidToken
-		}
-		return mockActor, nil
-	}
-	return m
-}
-
-// faultServer serves allFailing(err), and is never ready.
-func faultServer(err error) http.Handler {
-	logger, _ := newTestLogger()
-	return httpapi.NewServer(logger, allFailing(err), httpapi.Options{Ready: func(context.Context) error { return err },
-		Webhooks: failingWebhooks{err}})
-}
-
 func multipartBody(tb testing.TB, fields map[string]string) rawBody {
 	tb.Helper()
 	var b bytes.Buffer
@@ -348,30 +308,57 @@ func TestOpenAPIMatchesTheHandlers(t *testing.T) {
 		return c.check(t, h.srv, newRequest(t, method, target, token, body), status, want)
 	}
 
-	// Failures every operation of a kind shares, from one sample each.
+	// Failures every operation of a kind shares, from one sample each. The
+	// 500s and 503s come from the real use cases on ports that fail
+	// (portFaultServer): past authentication, so that each operation's own
+	// use case meets the fault, and all the way down, as when the
+	// database is down, so that authentication meets it first.
 	t.Run("faults", func(t *testing.T) {
-		unavailable, boom := faultServer(domain.ErrUnavailable), faultServer(errors.New("boom"))
+		unavailable, boom := h.portFaultServer(domain.ErrUnavailable, true), h.portFaultServer(errors.New("boom"), true)
+		unavailableDown, boomDown := h.portFaultServer(domain.ErrUnavailable, false), h.portFaultServer(errors.New("boom"), false)
+		// GET /users/me answers with the user its authentication read:
+		// only authentication can fail it.
+		answeredFromAuthentication := map[string]bool{"getMe": true}
+		token := h.admin.Token
+		// DELETE /users/me/sessions/{id} reaches the store only for a
+		// session of the caller's.
+		faultSample := func(id string) opSample {
+			s := samples[id]
+			if id == "endMySession" {
+				s.path = "/users/me/sessions/" + h.sessionOf(token)
+			}
+			return s
+		}
 		logger, _ := newTestLogger()
 		metricsOn := httpapi.NewServer(logger, h.svc, httpapi.Options{Metrics: prometheus.NewRegistry()})
 		for _, id := range slices.Sorted(maps.Keys(ops)) {
-			op, s := ops[id], samples[id]
+			op, s := ops[id], faultSample(id)
 			t.Run(id, func(t *testing.T) {
+				t.Parallel() // the checker and the servers are safe for concurrent use
 				if documents(op, 503) {
-					c.check(t, unavailable, s.request(t, mockToken), 503, reqConforms)
+					if !answeredFromAuthentication[id] {
+						c.check(t, unavailable, s.request(t, token), 503, reqConforms)
+					}
+					c.check(t, unavailableDown, s.request(t, token), 503, reqConforms)
 				}
 				if documents(op, 500) {
-					c.check(t, boom, s.request(t, mockToken), 500, reqConforms)
+					if !answeredFromAuthentication[id] {
+						c.check(t, boom, s.request(t, token), 500, reqConforms)
+					}
+					c.check(t, boomDown, s.request(t, token), 500, reqConforms)
 				}
 				if documents(op, 401) && s.auth {
 					c.check(t, unavailable, s.request(t, ""), 401, reqBreaks)
 					c.check(t, unavailable, s.request(t, "not-a-token"), 401, reqConforms)
 				}
 				if documents(op, 413) {
-					huge := jsonBody(`"` + strings.Repeat("x", 2<<20) + `"`)
-					c.check(t, unavailable, newRequest(t, s.method, s.path, mockToken, huge), 413, reqBreaks)
+					// Two bytes past the 1 MiB cap (decode.go): refused all
+					// the same, and half the copying under the race detector.
+					huge := jsonBody(`"` + strings.Repeat("x", 1<<20) + `"`)
+					c.check(t, unavailable, newRequest(t, s.method, s.path, token, huge), 413, reqBreaks)
 				}
 				if documents(op, 415) {
-					c.check(t, unavailable, newRequest(t, s.method, s.path, mockToken, rawBody{"text/plain", []byte("x")}), 415, reqBreaks)
+					c.check(t, unavailable, newRequest(t, s.method, s.path, token, rawBody{"text/plain", []byte("x")}), 415, reqBreaks)
 				}
 				if id == "metrics" {
 					c.check(t, metricsOn, s.request(t, ""), 200, reqConforms)
@@ -764,7 +751,7 @@ func TestOpenAPIMatchesTheHandlers(t *testing.T) {
 
 func TestOpenAPIAndDocsAreServed(t *testing.T) {
 	t.Parallel()
-	srv, _ := newMockServer(&UseCasesMock{})
+	srv, _ := newMockServer(httpapi.UseCaseParts{})
 	get := func(t *testing.T, path string) *httptest.ResponseRecorder {
 		t.Helper()
 		rec := serve(srv, newRequest(t, http.MethodGet, path, "", nil))

@@ -16,35 +16,19 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/usersvc/usersvc/internal/testsupport"
 )
 
 // These tests drive the limits directly: the routes that use them are
 // wired in routes.go, and the HTTP tests there run with RATE_LIMITS off.
 
-// testClock is a settable clock for the limits.
-type testClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *testClock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *testClock) advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 // newTestLimits returns enabled limits on a frozen clock.
-func newTestLimits(opts Options) (*limits, *testClock) {
+func newTestLimits(opts Options) (*limits, *testsupport.Clock) {
 	opts.RateLimits = true
 	l := newLimits(opts, nil)
-	c := &testClock{t: time.Date(2025, 3, 14, 9, 26, 53, 0, time.UTC)}
-	l.now = c.now
+	c := testsupport.NewClock(time.Date(2025, 3, 14, 9, 26, 53, 0, time.UTC))
+	l.now = c.Now
 	return l, c
 }
 
@@ -140,7 +124,7 @@ func TestRateLimitIPBurstThen429(t *testing.T) {
 			if rec := post(srv, "192.0.2.11:4711", ""); rec.Code != http.StatusOK {
 				t.Errorf("another client: status %d, want 200", rec.Code)
 			}
-			clock.advance(every)
+			clock.Advance(every)
 			if rec := post(srv, "192.0.2.10:4711", ""); rec.Code != http.StatusOK {
 				t.Errorf("after %s: status %d, want 200", every, rec.Code)
 			}
@@ -236,7 +220,7 @@ func TestRateLimitAccount(t *testing.T) {
 	if ok, _ := l.Account(limitResetRequest, "alice@example.com"); !ok {
 		t.Error("the login bucket limits password resets")
 	}
-	clock.advance(2 * time.Second)
+	clock.Advance(2 * time.Second)
 	if ok, _ := l.Account(limitLogin, "alice@example.com"); !ok {
 		t.Error("alice still refused after a token came back")
 	}
@@ -336,18 +320,18 @@ func TestRateLimitEvictsIdleKeys(t *testing.T) {
 	l, clock := newTestLimits(Options{})
 	ip := l.ip[limitLogin]
 	for i := range 1000 {
-		ip.allow(fmt.Sprintf("key%d", i), clock.now())
+		ip.allow(fmt.Sprintf("key%d", i), clock.Now())
 	}
 	if n := ip.len(); n != 1000 {
 		t.Fatalf("%d keys, want 1000", n)
 	}
-	clock.advance(limitMinIdle - time.Second)
-	ip.allow("fresh", clock.now())
+	clock.Advance(limitMinIdle - time.Second)
+	ip.allow("fresh", clock.Now())
 	if n := ip.len(); n != 1001 {
 		t.Fatalf("%d keys before the idle time, want 1001", n)
 	}
-	clock.advance(time.Second)
-	ip.allow("fresh", clock.now())
+	clock.Advance(time.Second)
+	ip.allow("fresh", clock.Now())
 	if n := ip.len(); n != 1 {
 		t.Errorf("%d keys after the idle time, want 1", n)
 	}
@@ -356,15 +340,15 @@ func TestRateLimitEvictsIdleKeys(t *testing.T) {
 	// again: forgetting it sooner would hand out a fresh burst.
 	acct := l.account[limitResetRequest]
 	for range 5 {
-		acct.allow("victim@example.com", clock.now())
+		acct.allow("victim@example.com", clock.Now())
 	}
-	clock.advance(30 * time.Minute)
-	acct.allow("other@example.com", clock.now())
+	clock.Advance(30 * time.Minute)
+	acct.allow("other@example.com", clock.Now())
 	if n := acct.len(); n != 2 {
 		t.Errorf("%d account keys after 30 idle minutes, want 2", n)
 	}
-	clock.advance(time.Hour)
-	acct.allow("other@example.com", clock.now())
+	clock.Advance(time.Hour)
+	acct.allow("other@example.com", clock.Now())
 	if n := acct.len(); n != 1 {
 		t.Errorf("%d account keys after an idle hour, want 1", n)
 	}
@@ -379,7 +363,7 @@ func TestRateLimitSlowBucketSurvivesSweep(t *testing.T) {
 	}
 	// Eleven minutes later the sweep of other keys has run, but the
 	// victim's bucket holds under one token (5 an hour): still refused.
-	clock.advance(11 * time.Minute)
+	clock.Advance(11 * time.Minute)
 	l.Account(limitResendVerification, "other@example.com")
 	if ok, _ := l.Account(limitResendVerification, "victim@example.com"); ok {
 		t.Error("the sweep forgot a bucket that had not refilled")

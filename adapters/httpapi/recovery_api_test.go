@@ -9,6 +9,7 @@ import (
 	"html"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"regexp"
 	"strings"
 	"sync"
@@ -17,6 +18,67 @@ import (
 
 	"github.com/usersvc/usersvc/domain"
 )
+
+// The links recovery mails (reset, unlock) and the lock that sends one,
+// read by every file that follows them.
+
+// lockByHTTP makes maxAttempts wrong-password logins through POST /login/.
+func (h *harness) lockByHTTP(email string) {
+	h.tb.Helper()
+	for range maxAttempts {
+		rec := h.do(http.MethodPost, "/login/", "", form{"username": {email}, "password": {wrongPassword}})
+		wantDetail(h.tb, rec, http.StatusUnauthorized, "Incorrect email or password.")
+	}
+	wantDetail(h.tb, h.do(http.MethodPost, "/login/", "", form{"username": {email}, "password": {testPassword}}),
+		http.StatusBadRequest, "Account locked due to too many failed login attempts.")
+}
+
+// resetToken is the token of the last reset link mailed to email; the link
+// must be PUBLIC_BASE_URL/password-reset?token=….
+func (h *harness) resetToken(email string) string {
+	h.tb.Helper()
+	msgs := h.mail.sent(email, domain.MessagePasswordReset)
+	if len(msgs) == 0 {
+		h.tb.Fatalf("no password reset email sent to %s", email)
+	}
+	link := msgs[len(msgs)-1].Link
+	u, err := url.Parse(link)
+	if err != nil || !strings.HasPrefix(link, publicBaseURL+"/password-reset?") || u.Path != "/password-reset" {
+		h.tb.Fatalf("reset link %q is not %s/password-reset?token=…", link, publicBaseURL)
+	}
+	token := u.Query().Get("token")
+	if token == "" || len(u.Query()) != 1 {
+		h.tb.Fatalf("reset link %q has no token, or more than a token", link)
+	}
+	return token
+}
+
+// unlockToken is the token of the last unlock link mailed to email (with
+// a lock notice); the link must be PUBLIC_BASE_URL/unlock?token=….
+func (h *harness) unlockToken(email string) string {
+	h.tb.Helper()
+	msgs := h.mail.sent(email, domain.MessageLocked)
+	if len(msgs) == 0 {
+		h.tb.Fatalf("no lock email sent to %s", email)
+	}
+	link := msgs[len(msgs)-1].Link
+	u, err := url.Parse(link)
+	if err != nil || !strings.HasPrefix(link, publicBaseURL+"/unlock?") || u.Path != "/unlock" {
+		h.tb.Fatalf("unlock link %q is not %s/unlock?token=…", link, publicBaseURL)
+	}
+	token := u.Query().Get("token")
+	if token == "" || len(u.Query()) != 1 {
+		h.tb.Fatalf("unlock link %q has no token, or more than a token", link)
+	}
+	return token
+}
+
+// requestReset asks for a reset link through the API and returns its token.
+func (h *harness) requestReset(email string) string {
+	h.tb.Helper()
+	wantStatus(h.tb, h.do(http.MethodPost, "/password-reset/request", "", obj{"email": email}), http.StatusAccepted)
+	return h.resetToken(email)
+}
 
 // newPassword is a valid password nobody has yet.
 const newPassword = "Correct-Horse-Battery-9"

@@ -13,6 +13,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/usersvc/usersvc/adapters/httpapi"
 	"github.com/usersvc/usersvc/app"
 	"github.com/usersvc/usersvc/domain"
 )
@@ -323,13 +324,12 @@ func TestSearchUsersParsing(t *testing.T) {
 		{"?q=%C3%A9t%C3%A9+x", app.UserSearch{Q: "été x", Limit: 10}},
 		{"?sort=nickname", app.UserSearch{Sort: "nickname", Limit: 10}},
 	} {
-		m := &UseCasesMock{
-			AuthenticateFunc: func(context.Context, string) (domain.Actor, error) { return mockActor, nil },
+		m := &httpapi.UserListerMock{
 			SearchUsersFunc: func(_ context.Context, _ domain.Actor, in app.UserSearch) (app.UserSearchPage, error) {
 				return app.UserSearchPage{Users: []*domain.User{u}, Limit: in.Limit, Cursor: in.Paging == "cursor", NextCursor: "nxt"}, nil
 			},
 		}
-		srv, _ := newMockServer(m)
+		srv, _ := newMockServer(parts{Authenticator: asAdmin(), UserLister: m})
 		rec := serve(srv, newRequest(t, http.MethodGet, "/users/"+tc.query, mockToken, nil))
 		wantStatus(t, rec, http.StatusOK)
 		calls := m.SearchUsersCalls()
@@ -342,13 +342,12 @@ func TestSearchUsersParsing(t *testing.T) {
 	}
 
 	// A cursor page as the use case returned it.
-	m := &UseCasesMock{
-		AuthenticateFunc: func(context.Context, string) (domain.Actor, error) { return mockActor, nil },
+	m := &httpapi.UserListerMock{
 		SearchUsersFunc: func(_ context.Context, _ domain.Actor, in app.UserSearch) (app.UserSearchPage, error) {
 			return app.UserSearchPage{Users: []*domain.User{u}, Limit: in.Limit, Cursor: true, NextCursor: "nxt"}, nil
 		},
 	}
-	srv, _ := newMockServer(m)
+	srv, _ := newMockServer(parts{Authenticator: asAdmin(), UserLister: m})
 	rec := serve(srv, newRequest(t, http.MethodGet, "/users/?paging=cursor&limit=1&q=M&is_locked=false", mockToken, nil))
 	wantStatus(t, rec, http.StatusOK)
 	var p cursorPageBody
@@ -368,17 +367,16 @@ func TestSearchUsersParsing(t *testing.T) {
 	}
 
 	// The seed's query is the seed's listing.
-	m = &UseCasesMock{
-		AuthenticateFunc: func(context.Context, string) (domain.Actor, error) { return mockActor, nil },
+	lister := &httpapi.UserListerMock{
 		ListUsersFunc: func(_ context.Context, _ domain.Actor, skip, limit int) (app.UserPage, error) {
 			return app.UserPage{Skip: skip, Limit: limit}, nil
 		},
 	}
-	srv, _ = newMockServer(m)
+	srv, _ = newMockServer(parts{Authenticator: asAdmin(), UserLister: lister})
 	for _, query := range []string{"", "?skip=1&limit=2", "?other=1"} {
 		wantStatus(t, serve(srv, newRequest(t, http.MethodGet, "/users/"+query, mockToken, nil)), http.StatusOK)
 	}
-	if n := len(m.ListUsersCalls()); n != 3 {
+	if n := len(lister.ListUsersCalls()); n != 3 {
 		t.Errorf("%d ListUsers calls, want 3", n)
 	}
 }

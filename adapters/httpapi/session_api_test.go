@@ -20,6 +20,70 @@ import (
 	"github.com/usersvc/usersvc/domain"
 )
 
+// The tokens of a login and what a test checks of them, used by every
+// file that needs a session (h.session) or its end (wantTokenDead).
+
+// tokenPair is the OAuth2 token response of /login/ and /token/refresh.
+type tokenPair struct {
+	AccessToken  string `json:"access_token"`
+	TokenType    string `json:"token_type"`
+	ExpiresIn    int    `json:"expires_in"`
+	RefreshToken string `json:"refresh_token"`
+}
+
+// decodeTokens checks a 200 token response and returns it.
+func decodeTokens(tb testing.TB, rec *httptest.ResponseRecorder) tokenPair {
+	tb.Helper()
+	wantStatus(tb, rec, http.StatusOK)
+	var keys map[string]any
+	decodeBody(tb, rec, &keys)
+	for _, k := range []string{"access_token", "token_type", "expires_in", "refresh_token"} {
+		if _, ok := keys[k]; !ok {
+			tb.Errorf("token response without %q: %s", k, rec.Body)
+		}
+	}
+	var tp tokenPair
+	decodeBody(tb, rec, &tp)
+	if tp.AccessToken == "" || tp.RefreshToken == "" || tp.TokenType != "bearer" || tp.ExpiresIn != int(accessTTL.Seconds()) {
+		tb.Errorf("token response %s: want an access_token, a refresh_token, token_type bearer, expires_in %d",
+			rec.Body, int(accessTTL.Seconds()))
+	}
+	if tp.AccessToken == tp.RefreshToken {
+		tb.Errorf("the refresh token is the access token")
+	}
+	return tp
+}
+
+// session logs in through POST /login/ (OAuth2 form) and returns both tokens.
+func (h *harness) session(email, password string) tokenPair {
+	h.tb.Helper()
+	return decodeTokens(h.tb, h.do(http.MethodPost, "/login/", "", form{"username": {email}, "password": {password}}))
+}
+
+// refresh sends POST /token/refresh.
+func (h *harness) refresh(refreshToken string) *httptest.ResponseRecorder {
+	h.tb.Helper()
+	return h.do(http.MethodPost, "/token/refresh", "", obj{"refresh_token": refreshToken})
+}
+
+// wantInvalidRefresh checks the 401 of a refresh token that no longer works.
+func wantInvalidRefresh(tb testing.TB, rec *httptest.ResponseRecorder) {
+	tb.Helper()
+	wantDetail(tb, rec, http.StatusUnauthorized, "Invalid refresh token")
+}
+
+// wantTokenDead checks that an access token no longer authenticates.
+func (h *harness) wantTokenDead(token string) {
+	h.tb.Helper()
+	wantUnauthorized(h.tb, h.do(http.MethodGet, "/users/me", token, nil))
+}
+
+// wantTokenAlive checks that an access token still authenticates.
+func (h *harness) wantTokenAlive(token string) {
+	h.tb.Helper()
+	wantStatus(h.tb, h.do(http.MethodGet, "/users/me", token, nil), http.StatusOK)
+}
+
 func TestLoginReturnsRefreshToken(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)

@@ -3,76 +3,11 @@ package main
 import (
 	"bytes"
 	"context"
-	"io"
 	"net/http"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 )
-
-// startServe runs `usersvc serve` in-process with env until the test ends
-// and returns its address and log.
-func startServe(t *testing.T, env map[string]string) (string, *lockedBuffer) {
-	t.Helper()
-	addr := freeAddr(t)
-	env["HTTP_ADDR"] = addr
-	ctx, cancel := context.WithCancel(context.Background())
-	stderr := &lockedBuffer{}
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"serve"}, func(k string) string { return env[k] }, &bytes.Buffer{}, stderr)
-	}()
-	stopped := false
-	stop := func() {
-		if stopped {
-			return
-		}
-		stopped = true
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("run: %v\n%s", err, stderr.String())
-			}
-		case <-time.After(20 * time.Second):
-			t.Error("run did not return after its context ended")
-		}
-	}
-	t.Cleanup(stop)
-	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		select {
-		case err := <-done:
-			stopped = true
-			t.Fatalf("serve ended early: %v\n%s", err, stderr.String())
-		default:
-		}
-		if code, _ := httpGet(t, "http://"+addr+"/readyz", ""); code == http.StatusOK {
-			return addr, stderr
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("not ready:\n%s", stderr.String())
-		}
-	}
-}
-
-func httpGet(t *testing.T, url, auth string) (int, string) {
-	t.Helper()
-	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, url, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if auth != "" {
-		req.Header.Set("Authorization", auth)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return 0, err.Error()
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
-}
 
 func productionEnv(t *testing.T) map[string]string {
 	return map[string]string{

@@ -5,88 +5,26 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
-	"net"
-	"net/http"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
 
-// lockedBuffer is the stderr of an in-process run.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
 // TestRunServesAndShutsDown boots the whole program in-process, as main
-// does, and stops it by cancelling its context (SIGTERM in production).
+// does, and stops it by cancelling its context (SIGTERM in production):
+// the program harness fails the test unless run returns nil in time.
 func TestRunServesAndShutsDown(t *testing.T) {
-	dir := t.TempDir()
-	addr := freeAddr(t)
-	env := map[string]string{
-		"HTTP_ADDR":       addr,
-		"DATABASE_URL":    "sqlite:" + filepath.Join(dir, "db.sqlite"),
+	s := startServer(t, map[string]string{
+		"DATABASE_URL":    "sqlite:" + filepath.Join(t.TempDir(), "db.sqlite"),
 		"JWT_SECRET":      strings.Repeat("k", 32),
 		"HASH_MEMORY_KIB": "8192",
 		"ADMIN_EMAIL":     "root@example.com",
 		"ADMIN_PASSWORD":  "a long admin passphrase",
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	stderr := &lockedBuffer{}
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"serve"}, func(k string) string { return env[k] }, &bytes.Buffer{}, stderr)
-	}()
-
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		resp, err := http.Get("http://" + addr + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				break
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("not ready:\n%s", stderr.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("run: %v", err)
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("run did not return after its context ended")
-	}
-	if !strings.Contains(stderr.String(), "created the bootstrap admin") {
-		t.Errorf("no bootstrap admin in the log:\n%s", stderr.String())
+	})
+	s.stop()
+	if !strings.Contains(s.stderr.String(), "created the bootstrap admin") {
+		t.Errorf("no bootstrap admin in the log:\n%s", s.stderr)
 	}
 }
 

@@ -1,67 +1,26 @@
 package main
 
 import (
-	"bytes"
-	"context"
-	"io"
 	"net/http"
 	"path/filepath"
 	"regexp"
 	"runtime"
 	"strings"
 	"testing"
-	"time"
 )
 
 // TestServeMetrics boots the program and reads /metrics as a scraper
 // would: the HTTP edge, the hasher, the outbox, the Go runtime and the
 // process are all wired into one registry.
 func TestServeMetrics(t *testing.T) {
-	addr := freeAddr(t)
-	env := map[string]string{
-		"HTTP_ADDR":       addr,
+	s := startServer(t, map[string]string{
 		"DATABASE_URL":    "sqlite:" + filepath.Join(t.TempDir(), "db.sqlite"),
 		"JWT_SECRET":      strings.Repeat("k", 32),
 		"HASH_MEMORY_KIB": "8192",
 		"ADMIN_EMAIL":     "root@example.com",
 		"ADMIN_PASSWORD":  "a long admin passphrase",
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	stderr := &lockedBuffer{}
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"serve"}, func(k string) string { return env[k] }, &bytes.Buffer{}, stderr)
-	}()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("run: %v", err)
-			}
-		case <-time.After(20 * time.Second):
-			t.Error("run did not return after its context ended")
-		}
 	})
-
-	get := func(path string) (int, string) {
-		resp, err := http.Get("http://" + addr + path)
-		if err != nil {
-			return 0, err.Error()
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
-	}
-	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		if code, _ := get("/readyz"); code == http.StatusOK {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("not ready:\n%s", stderr.String())
-		}
-	}
-	code, body := get("/metrics")
+	code, body := httpGet(t, s.base+"/metrics", "")
 	if code != http.StatusOK {
 		t.Fatalf("GET /metrics: %d %s", code, body)
 	}

@@ -28,6 +28,7 @@ import (
 	"github.com/usersvc/usersvc/adapters/system"
 	"github.com/usersvc/usersvc/app"
 	"github.com/usersvc/usersvc/domain"
+	"github.com/usersvc/usersvc/internal/testsupport"
 	"github.com/usersvc/usersvc/ports"
 )
 
@@ -49,24 +50,6 @@ type mfaStore interface {
 // recovery codes, as an intruder with a copy of the database would.
 type storedSecret func(t *testing.T, userID string) string
 
-// mfaClock is a settable clock, safe for concurrent use.
-type mfaClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *mfaClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *mfaClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 // mailbox records the messages the dispatcher sends.
 type mailbox struct {
 	mu   sync.Mutex
@@ -85,7 +68,7 @@ type mfaEnv struct {
 	t      *testing.T
 	srv    http.Handler
 	svc    *app.Service
-	clock  *mfaClock
+	clock  *testsupport.Clock
 	disp   *app.Dispatcher
 	mail   *mailbox
 	stored storedSecret
@@ -169,7 +152,7 @@ func newMFAEnv(t *testing.T, store mfaStore, stored storedSecret) *mfaEnv {
 	t.Helper()
 	ctx := context.Background()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	clock := &mfaClock{now: time.Now().UTC().Truncate(time.Second)}
+	clock := testsupport.NewClock(time.Now().UTC().Truncate(time.Second))
 	hasher, err := argon2hash.New(argon2hash.Params{MemoryKiB: 1024, Iterations: 1, Parallelism: 1}, 4)
 	if err != nil {
 		t.Fatal(err)

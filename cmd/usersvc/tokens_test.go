@@ -21,6 +21,7 @@ import (
 
 	"github.com/usersvc/usersvc/adapters/jwttoken"
 	"github.com/usersvc/usersvc/domain"
+	"github.com/usersvc/usersvc/internal/testsupport"
 	"github.com/usersvc/usersvc/ports"
 )
 
@@ -41,7 +42,7 @@ func TestDevelopmentKeyIsGeneratedOnceAndReused(t *testing.T) {
 	c := testConfig(t, nil)
 	c.DataDir = filepath.Join(t.TempDir(), "data")
 	path := filepath.Join(c.DataDir, devKeyFile)
-	logs := &lockedBuffer{}
+	logs := &testsupport.Buffer{}
 	log := slog.New(slog.NewTextHandler(logs, nil))
 
 	first, err := newTokens(c, log)
@@ -184,57 +185,6 @@ func TestTokensFollowTheConfiguration(t *testing.T) {
 	}
 }
 
-// server is usersvc serving in-process.
-type server struct {
-	base   string
-	stderr *lockedBuffer
-	stop   func()
-}
-
-// startServer runs `usersvc serve` with env until the test ends or stop.
-func startServer(t *testing.T, env map[string]string) *server {
-	t.Helper()
-	addr := freeAddr(t)
-	env["HTTP_ADDR"] = addr
-	ctx, cancel := context.WithCancel(context.Background())
-	s := &server{base: "http://" + addr, stderr: &lockedBuffer{}}
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"serve"}, func(k string) string { return env[k] }, io.Discard, s.stderr)
-	}()
-	stopped := false
-	s.stop = func() {
-		if stopped {
-			return
-		}
-		stopped = true
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("run: %v\n%s", err, s.stderr)
-		}
-	}
-	t.Cleanup(s.stop)
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		select {
-		case err := <-done:
-			stopped = true
-			t.Fatalf("run ended: %v\n%s", err, s.stderr)
-		default:
-		}
-		if resp, err := http.Get(s.base + "/readyz"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return s
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("not ready:\n%s", s.stderr)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 // login returns an access token of the bootstrap admin.
 func (s *server) login(t *testing.T) string {
 	t.Helper()
@@ -345,7 +295,7 @@ func TestServeRefusesABadKeyFile(t *testing.T) {
 	env := map[string]string{
 		"DATABASE_URL":     "sqlite:" + filepath.Join(dir, "db.sqlite"),
 		"JWT_SIGNING_KEYS": filepath.Join(dir, "missing.json"),
-		"HTTP_ADDR":        freeAddr(t),
+		"HTTP_ADDR":        testsupport.FreeAddr(t),
 	}
 	err := run(context.Background(), []string{"serve"}, func(k string) string { return env[k] }, io.Discard, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "JWT_SIGNING_KEYS") || exitCode(err) != 1 {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -79,9 +78,7 @@ func TestServeDeliversWebhooks(t *testing.T) {
 		}
 		return http.StatusNoContent
 	})
-	addr := freeAddr(t)
-	env := map[string]string{
-		"HTTP_ADDR":         addr,
+	srv := startServer(t, map[string]string{
 		"DATABASE_URL":      "sqlite:" + filepath.Join(t.TempDir(), "db.sqlite"),
 		"JWT_SECRET":        strings.Repeat("k", 32),
 		"HASH_MEMORY_KIB":   "8192",
@@ -89,25 +86,8 @@ func TestServeDeliversWebhooks(t *testing.T) {
 		"ADMIN_PASSWORD":    "a long admin passphrase",
 		"WEBHOOK_RETRY_MIN": "50ms",
 		"WEBHOOK_RETRY_MAX": "100ms",
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	stderr := &lockedBuffer{}
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"serve"}, func(k string) string { return env[k] }, &bytes.Buffer{}, stderr)
-	}()
-	defer func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("run: %v", err)
-			}
-		case <-time.After(20 * time.Second):
-			t.Error("run did not return after its context ended")
-		}
-	}()
-	base := "http://" + addr
+	})
+	base := srv.base
 	call := func(method, path, token string, body any) (int, string) {
 		t.Helper()
 		var rd io.Reader
@@ -132,14 +112,6 @@ func TestServeDeliversWebhooks(t *testing.T) {
 		defer resp.Body.Close()
 		b, _ := io.ReadAll(resp.Body)
 		return resp.StatusCode, string(b)
-	}
-	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		if code, _ := call(http.MethodGet, "/readyz", "", nil); code == http.StatusOK {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("not ready:\n%s", stderr.String())
-		}
 	}
 	code, body := call(http.MethodPost, "/login/", "", url.Values{"username": {"root@example.com"}, "password": {"a long admin passphrase"}})
 	var tok struct {

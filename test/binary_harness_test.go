@@ -1,21 +1,29 @@
 package e2e_test
 
+// The binary harness: the end-to-end tests drive usersvc as it ships.
+// TestMain builds the binary once (and Mailpit, for the SMTP tests);
+// startService runs it as a process with an environment (baseEnv: SQLite
+// or PostgreSQL, cheap hashing, no rate limits, JSON logs), waits for
+// /healthz, and stops it with SIGTERM when the test ends, failing the
+// test unless it exits cleanly. Tests talk to it over real HTTP through
+// the typed client of client_test.go, and read its log (s.logs) for the
+// mail the log mailer writes.
+
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/usersvc/usersvc/internal/testsupport"
 )
 
 // binary is the usersvc binary built once for the whole package.
@@ -47,44 +55,18 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// syncBuffer collects the service's log lines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // service is a running usersvc binary.
 type service struct {
 	t    testing.TB
 	cmd  *exec.Cmd
-	logs *syncBuffer
+	logs *testsupport.Buffer // its stdout and stderr
 	URL  string
 	done chan error
 	env  map[string]string // what it was started with
 }
 
-// freePort returns a port that was free a moment ago.
-func freePort(tb testing.TB) int {
-	tb.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
+// freePort is testsupport.FreePort, under the name these tests call.
+var freePort = testsupport.FreePort
 
 // baseEnv is what every test service runs with: cheap hashing, no rate
 // limits, a fixed key so tokens survive restarts.
@@ -116,7 +98,7 @@ func startService(tb testing.TB, dir string, env map[string]string) *service {
 	for k, v := range env {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
-	logs := &syncBuffer{}
+	logs := &testsupport.Buffer{}
 	cmd.Stdout, cmd.Stderr = logs, logs
 	if err := cmd.Start(); err != nil {
 		tb.Fatal(err)

@@ -1,6 +1,20 @@
 package httpapi_test
 
-//go:generate go tool moq -pkg httpapi_test -out mocks_test.go . UseCases
+// The HTTP harness: HTTP over the real use cases. newHarness serves
+// app.Service on a fresh memory store through httpapi.NewServer, with the
+// shared fake clock, a fast fake hasher, mail delivered by the real
+// dispatcher to a recording mailer, and JSON logs in a buffer; its
+// bootstrap ADMIN is logged in. Tests drive it with h.do (an
+// httptest request, no network) and check answers with the want* helpers
+// below. Variants: newHarnessWith (server options), newHarnessOn (a hook
+// on the store's calls), newHarnessConfigured (use-case settings),
+// newHarnessHooked (a hook before each user write).
+//
+// Helpers of one concern live with its tests: sessions and tokens in
+// session_api_test.go, reset and unlock links in recovery_api_test.go, the
+// audit log in audit_api_test.go, security headers in hardening_test.go.
+// Handler tests that fake a use case do it at the handler's own interface
+// (export_test.go) or at a port of the real use cases (faults_test.go).
 
 import (
 	"bytes"
@@ -17,6 +31,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"reflect"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -30,6 +45,7 @@ import (
 	"github.com/usersvc/usersvc/adapters/system"
 	"github.com/usersvc/usersvc/app"
 	"github.com/usersvc/usersvc/domain"
+	"github.com/usersvc/usersvc/internal/testsupport"
 	"github.com/usersvc/usersvc/ports"
 )
 
@@ -94,24 +110,6 @@ type userAndSessionStore interface {
 	ports.SessionStore
 }
 
-// fakeClock is a settable clock.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 // fakeMailer records every message it is handed.
 type fakeMailer struct {
 	mu   sync.Mutex
@@ -158,43 +156,9 @@ func (o *outbox) sent(to string, kind domain.MessageKind) []domain.Message {
 	return out
 }
 
-// logBuffer is a goroutine-safe log sink.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-// lines returns the decoded JSON log records.
-func (l *logBuffer) lines(tb testing.TB) []map[string]any {
-	tb.Helper()
-	var out []map[string]any
-	for _, line := range strings.Split(strings.TrimSpace(l.String()), "\n") {
-		if line == "" {
-			continue
-		}
-		var rec map[string]any
-		if err := json.Unmarshal([]byte(line), &rec); err != nil {
-			tb.Fatalf("log line is not JSON: %q: %v", line, err)
-		}
-		out = append(out, rec)
-	}
-	return out
-}
-
-func newTestLogger() (*slog.Logger, *logBuffer) {
-	buf := &logBuffer{}
+// newTestLogger is a JSON logger at debug level into a fresh buffer.
+func newTestLogger() (*slog.Logger, *testsupport.Buffer) {
+	buf := &testsupport.Buffer{}
 	return slog.New(slog.NewJSONHandler(buf, &slog.HandlerOptions{Level: slog.LevelDebug})), buf
 }
 
@@ -217,10 +181,14 @@ type harness struct {
 	tb     testing.TB
 	svc    *app.Service
 	srv    http.Handler
-	clock  *fakeClock
+	clock  *testsupport.Clock
 	mail   *outbox
-	logs   *logBuffer
+	logs   *testsupport.Buffer
 	hasher *fakeHasher
+	// deps and cfg are what svc was built with: portFaultServer builds the
+	// same use cases on failing ports.
+	deps app.Deps
+	cfg  app.Config
 	// store is the memory store behind svc and hooks (its webhook outbox
 	// included); hooks are the webhook use cases the server serves.
 	store *memory.UserStore
@@ -251,7 +219,7 @@ func newHarnessConfigured(tb testing.TB, wrap func(*memory.UserStore) userAndSes
 	if err != nil {
 		tb.Fatal(err)
 	}
-	clock := &fakeClock{now: time.Date(2025, 3, 14, 9, 26, 53, 0, time.UTC)}
+	clock := testsupport.NewClock(time.Date(2025, 3, 14, 9, 26, 53, 0, time.UTC))
 	hasher := &fakeHasher{}
 	dummy, err := hasher.Hash(context.Background(), "dummy password")
 	if err != nil {
@@ -276,17 +244,18 @@ func newHarnessConfigured(tb testing.TB, wrap func(*memory.UserStore) userAndSes
 	if configure != nil {
 		configure(&cfg)
 	}
-	svc, err := app.New(app.Deps{
+	deps := app.Deps{
 		Users: users, Sessions: users, Audit: store, Stats: store, Hasher: hasher, Issuer: tokens, Verifier: tokens,
 		Clock: clock, IDs: system.IDs{}, Secrets: system.Secrets{}, SecretBox: testBox(tb), Log: logger, DummyHash: dummy,
-	}, cfg)
+	}
+	svc, err := app.New(deps, cfg)
 	if err != nil {
 		tb.Fatal(err)
 	}
 	hooks := newWebhookAdmin(tb, store, clock, true)
 	h := &harness{
 		tb: tb, svc: svc, srv: httpapi.NewServer(logger, svc, httpapi.Options{Webhooks: hooks}),
-		clock: clock, mail: mail, logs: logs, hasher: hasher, store: store, hooks: hooks,
+		clock: clock, mail: mail, logs: logs, hasher: hasher, store: store, hooks: hooks, deps: deps, cfg: cfg,
 	}
 	u, err := svc.CreateAdmin(context.Background(), "root@example.com", testPassword)
 	if err != nil {
@@ -295,6 +264,58 @@ func newHarnessConfigured(tb testing.TB, wrap func(*memory.UserStore) userAndSes
 	h.admin = account{ID: u.ID(), Email: u.Email(), Password: testPassword}
 	h.admin.Token = h.login(h.admin.Email, h.admin.Password)
 	return h
+}
+
+// newHarnessWith is newHarness serving with opts (rate limits, CORS…).
+// The server logs to the harness's buffer, as newHarness's does.
+func newHarnessWith(tb testing.TB, opts httpapi.Options) *harness {
+	tb.Helper()
+	h := newHarness(tb)
+	logger := slog.New(slog.NewJSONHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	if opts.Webhooks == nil {
+		opts.Webhooks = h.hooks
+	}
+	h.srv = httpapi.NewServer(logger, h.svc, opts)
+	return h
+}
+
+// hookedStore is the memory store with a hook run each time the use cases
+// write a user, before the write reaches the store: a test acts there as a
+// request arriving at that moment would.
+type hookedStore struct {
+	*memory.UserStore
+	beforeUpdate atomic.Pointer[func()]
+}
+
+func (s *hookedStore) UpdateUser(ctx context.Context, id string, fn func(*domain.User) error) error {
+	if hook := s.beforeUpdate.Load(); hook != nil {
+		(*hook)()
+	}
+	return s.UserStore.UpdateUser(ctx, id, fn)
+}
+
+// newHarnessHooked is newHarness whose use cases reach the store through
+// hookedStore.
+func newHarnessHooked(tb testing.TB) (*harness, *hookedStore) {
+	tb.Helper()
+	var hooked *hookedStore
+	h := newHarnessOn(tb, func(store *memory.UserStore) userAndSessionStore {
+		hooked = &hookedStore{UserStore: store}
+		return hooked
+	})
+	return h, hooked
+}
+
+// countVerifies counts the fake hasher's Verify calls until the test ends.
+func countVerifies(tb testing.TB, h *harness) *atomic.Int64 {
+	tb.Helper()
+	var n atomic.Int64
+	hook := func(string) { n.Add(1) }
+	if !h.hasher.beforeVerify.CompareAndSwap(nil, &hook) {
+		tb.Fatal("the hasher already has a beforeVerify hook")
+	}
+	tb.Cleanup(func() { h.hasher.beforeVerify.Store(nil) })
+	return &n
 }
 
 // email returns a fresh address.
@@ -458,6 +479,19 @@ func (h *harness) do(method, target, token string, body any) *httptest.ResponseR
 	return serve(h.srv, newRequest(h.tb, method, target, token, body))
 }
 
+// doFrom serves one request whose peer is addr ("ip:port"), with extra headers.
+func (h *harness) doFrom(addr string, hdr http.Header, method, target, token string, body any) *httptest.ResponseRecorder {
+	h.tb.Helper()
+	req := newRequest(h.tb, method, target, token, body)
+	req.RemoteAddr = addr
+	for k, vs := range hdr {
+		for _, v := range vs {
+			req.Header.Add(k, v)
+		}
+	}
+	return serve(h.srv, req)
+}
+
 func serve(srv http.Handler, req *http.Request) *httptest.ResponseRecorder {
 	rec := httptest.NewRecorder()
 	srv.ServeHTTP(rec, req)
@@ -517,6 +551,26 @@ func wantUnauthorized(tb testing.TB, rec *httptest.ResponseRecorder) {
 func wantForbidden(tb testing.TB, rec *httptest.ResponseRecorder) {
 	tb.Helper()
 	wantDetail(tb, rec, http.StatusForbidden, "Operation not permitted")
+}
+
+// wantSameAnswer checks that two answers cannot be told apart: status,
+// headers (but the request id and date) and body.
+func wantSameAnswer(tb testing.TB, what string, a, b *httptest.ResponseRecorder) {
+	tb.Helper()
+	if a.Code != b.Code {
+		tb.Errorf("%s: status %d vs %d", what, a.Code, b.Code)
+	}
+	if a.Body.String() != b.Body.String() {
+		tb.Errorf("%s: bodies differ:\n%s\n%s", what, a.Body, b.Body)
+	}
+	ha, hb := a.Header().Clone(), b.Header().Clone()
+	for _, k := range []string{"X-Request-Id", "Date"} {
+		ha.Del(k)
+		hb.Del(k)
+	}
+	if !reflect.DeepEqual(ha, hb) {
+		tb.Errorf("%s: headers differ:\n%v\n%v", what, ha, hb)
+	}
 }
 
 // validationItem is one entry of a FastAPI 422 body.

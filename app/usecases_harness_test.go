@@ -1,6 +1,12 @@
 package app_test
 
-//go:generate go tool moq -pkg app_test -out mocks_test.go ../ports Mailer Clock PasswordHasher TokenIssuer TokenVerifier IDs Secrets UserStore
+// The use-case harness: the real use cases (app.Service) on a fresh memory
+// store, with moq mocks for the other ports (mailer, hasher, token issuer
+// and verifier, ids, secrets) and the shared fake clock, so a test reads
+// and injects faults at any port. newEnv builds one; opts swap a port or
+// the config before the service is built.
+
+//go:generate go tool moq -pkg app_test -out mocks_test.go ../ports Mailer PasswordHasher TokenIssuer TokenVerifier IDs Secrets UserStore
 
 import (
 	"context"
@@ -11,7 +17,6 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -21,6 +26,7 @@ import (
 	"github.com/usersvc/usersvc/adapters/secretbox"
 	"github.com/usersvc/usersvc/app"
 	"github.com/usersvc/usersvc/domain"
+	"github.com/usersvc/usersvc/internal/testsupport"
 	"github.com/usersvc/usersvc/ports"
 )
 
@@ -79,29 +85,8 @@ func newHasher() *PasswordHasherMock {
 	}
 }
 
-// clock is a settable ClockMock, safe for concurrent use.
-type clock struct {
-	*ClockMock
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newClock() *clock {
-	c := &clock{now: t0}
-	c.ClockMock = &ClockMock{NowFunc: func() time.Time {
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		return c.now
-	}}
-	return c
-}
-
-// Advance moves the clock forward.
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
+// newClock returns the fake clock every test starts with, stopped at t0.
+func newClock() *testsupport.Clock { return testsupport.NewClock(t0) }
 
 // Tokens are "tok|id|ROLE|version|session": the fake issuer writes them, the
 // fake verifier reads them, and tests can forge one to reach a single check.
@@ -142,7 +127,7 @@ type deps struct {
 	issuer   *TokenIssuerMock
 	verifier *TokenVerifierMock
 	mailer   *MailerMock
-	clock    *clock
+	clock    *testsupport.Clock
 	ids      *IDsMock
 	secrets  *SecretsMock
 	cfg      app.Config

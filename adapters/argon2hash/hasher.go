@@ -54,8 +54,8 @@ type Hasher struct {
 	maxWait    time.Duration
 	waiting    atomic.Int64
 
-	// workers run the hashes at a low priority; nil: on the caller's thread.
-	workers *workers
+	// proc runs the hashes in a worker process; nil: in this one.
+	proc *process
 
 	// The argon2id calls, replaced by tests to observe the bound.
 	create      func(password string, p *argon2id.Params) (string, error)
@@ -75,18 +75,8 @@ type options struct {
 	maxWaiting    int
 	maxWaitingSet bool
 	maxWait       time.Duration
-	threads       bool
+	process       string
 	nice          int
-}
-
-// WithThreads runs the hashes on threads of their own, at the given
-// niceness (0: the usual priority; 19: the lowest, so that requests waiting
-// for the CPU always go first). The caller should give the Go runtime that
-// many more Ps than CPUs (GOMAXPROCS): running hashes then never hold the
-// Ps requests need, and the operating system, not Go's scheduler, shares
-// the CPU between them. Close stops the threads.
-func WithThreads(nice int) Option {
-	return func(o *options) { o.threads, o.nice = true, nice }
 }
 
 // WithMaxWaiting sets how many callers may wait for a slot (0: none; a
@@ -136,27 +126,42 @@ func New(p Params, concurrency int, opts ...Option) (*Hasher, error) {
 		check:       argon2id.CheckHash,
 		checkBcrypt: checkBcrypt,
 	}
-	if o.threads {
-		h.workers = newWorkers(concurrency, o.nice)
+	if o.process != "" {
+		h.useProcess(newProcess(o.process, o.nice))
 	}
 	return h, nil
 }
 
-// Close stops the low-priority threads, if any; the hasher must not be
-// used afterwards.
-func (h *Hasher) Close() {
-	if h.workers != nil {
-		h.workers.stop()
+// useProcess sends the hashes to proc.
+func (h *Hasher) useProcess(proc *process) {
+	h.proc = proc
+	h.create = func(password string, p *argon2id.Params) (string, error) {
+		resp, err := proc.call(workerRequest{Op: opCreate, Password: password, Params: *p})
+		return resp.Hash, err
+	}
+	h.check = func(password, hash string) (bool, *argon2id.Params, error) {
+		resp, err := proc.call(workerRequest{Op: opCheck, Password: password, Hash: hash})
+		if err != nil {
+			return false, nil, err
+		}
+		return resp.OK, &resp.Params, nil
+	}
+	h.checkBcrypt = func(password, hash string) (bool, error) {
+		resp, err := proc.call(workerRequest{Op: opCheckBcrypt, Password: password, Hash: hash})
+		return resp.OK, err
 	}
 }
 
-// run runs fn where hashes run: on a worker, or here.
-func (h *Hasher) run(fn func()) {
-	if h.workers == nil {
-		fn()
-		return
+// closeWait is how long Close lets a worker process finish before it is
+// killed with the service.
+const closeWait = 5 * time.Second
+
+// Close stops the worker process, if any, once the hashes it runs are
+// done; the hasher must not be used afterwards.
+func (h *Hasher) Close() {
+	if h.proc != nil {
+		h.proc.close(closeWait)
 	}
-	h.workers.run(fn)
 }
 
 // acquire takes a slot: at once if one is free, else after waiting in a
@@ -204,10 +209,7 @@ func (h *Hasher) Hash(ctx context.Context, password string) (string, error) {
 		return "", fmt.Errorf("hash password: %w", err)
 	}
 	defer h.release()
-	var hash string
-	var err error
-	h.run(func() { hash, err = h.create(password, h.params) })
-	return hash, err
+	return h.create(password, h.params)
 }
 
 // Verify implements ports.PasswordHasher. A hash that cannot be decoded is
@@ -220,14 +222,14 @@ func (h *Hasher) Verify(ctx context.Context, password, hash string) (ok, stale b
 	}
 	defer h.release()
 	if isBcrypt(hash) {
-		h.run(func() { ok, err = h.checkBcrypt(password, hash) })
+		ok, err = h.checkBcrypt(password, hash)
 		if err != nil {
 			return false, false, fmt.Errorf("verify password: %w", err)
 		}
 		return ok, true, nil
 	}
 	var p *argon2id.Params
-	h.run(func() { ok, p, err = h.check(password, hash) })
+	ok, p, err = h.check(password, hash)
 	if err != nil {
 		return false, false, fmt.Errorf("verify password: %w", err)
 	}

@@ -1,17 +1,44 @@
 package argon2hash
 
-import "syscall"
+import (
+	"os/exec"
+	"runtime"
+	"syscall"
+)
 
-// lowerThreadPriority sets the niceness of the calling thread (Linux gives
-// each thread its own). Lowering a priority needs no privilege; a failure
-// only means hashes run at the usual priority.
-func lowerThreadPriority(nice int) {
-	_ = syscall.Setpriority(syscall.PRIO_PROCESS, syscall.Gettid(), nice)
+// startAtNiceness starts cmd at niceness nice and returns a channel closed
+// when it has exited. Linux gives each thread its own niceness, and a new
+// process takes that of the thread that forks it, as do all the threads it
+// makes in turn: so cmd is started from a thread of its own, niced first.
+// That thread then waits for cmd and ends with it, its priority never
+// going back to the runtime. Lowering a priority needs no privilege; if it
+// fails, cmd runs at the usual one.
+func startAtNiceness(cmd *exec.Cmd, nice int) (<-chan struct{}, error) {
+	started := make(chan error, 1)
+	exited := make(chan struct{})
+	go func() {
+		// Never unlocked: the thread ends when this goroutine does.
+		runtime.LockOSThread()
+		if nice != 0 {
+			_ = syscall.Setpriority(syscall.PRIO_PROCESS, syscall.Gettid(), nice)
+		}
+		err := cmd.Start()
+		started <- err
+		if err != nil {
+			return
+		}
+		_ = cmd.Wait()
+		close(exited)
+	}()
+	if err := <-started; err != nil {
+		return nil, err
+	}
+	return exited, nil
 }
 
-// threadNice reports the niceness of the calling thread, for tests.
-func threadNice() (int, error) {
+// processNice reports the niceness of process pid, for tests.
+func processNice(pid int) (int, error) {
 	// getpriority returns 20 - nice for PRIO_PROCESS on Linux.
-	p, err := syscall.Getpriority(syscall.PRIO_PROCESS, syscall.Gettid())
+	p, err := syscall.Getpriority(syscall.PRIO_PROCESS, pid)
 	return 20 - p, err
 }

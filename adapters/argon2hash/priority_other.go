@@ -2,10 +2,23 @@
 
 package argon2hash
 
-import "errors"
+import (
+	"errors"
+	"os/exec"
+)
 
-// lowerThreadPriority does nothing where threads have no priority of their
-// own that an unprivileged process may lower.
-func lowerThreadPriority(int) {}
+// startAtNiceness starts cmd and returns a channel closed when it has
+// exited. Elsewhere than on Linux it runs at the usual priority.
+func startAtNiceness(cmd *exec.Cmd, _ int) (<-chan struct{}, error) {
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	exited := make(chan struct{})
+	go func() {
+		_ = cmd.Wait()
+		close(exited)
+	}()
+	return exited, nil
+}
 
-func threadNice() (int, error) { return 0, errors.New("no per-thread priority on this system") }
+func processNice(int) (int, error) { return 0, errors.New("no process priority on this system") }

@@ -79,7 +79,7 @@ func (s *Store) saveEvents(ctx context.Context, tx *sqlx.Tx, op string, events [
 		if err != nil {
 			return fmt.Errorf("sqlstore: %s: %w", op, err)
 		}
-		if _, err := tx.ExecContext(ctx, s.q(insertEvent), id, string(e.Type),
+		if _, err := s.execTx(ctx, tx, s.q(insertEvent), id, string(e.Type),
 			nullString(refID(e.ActorID)), nullString(refID(e.TargetID)), nullString(cleanText(e.IP)),
 			s.d.timeValue(e.At), nullString(cleanText(e.Detail))); err != nil {
 			if _, dup := s.d.uniqueViolation(err); dup {

@@ -24,9 +24,14 @@ const migrationLockID = 0x7573657273766300
 
 // Pool limits for PostgreSQL: enough for bursts of concurrent requests
 // without exhausting a default server's 100 connections with a few replicas.
+// Every connection may stay idle: under a steady load one closed on its
+// return is reopened a moment later, a process forked on the server and the
+// prepared statements planned again (measured: one connection per 17 logins
+// with 10 idle at 16 concurrent logins). Idle ones still close after
+// pgConnMaxIdleTime.
 const (
 	pgMaxOpenConns    = 20
-	pgMaxIdleConns    = 10
+	pgMaxIdleConns    = pgMaxOpenConns
 	pgConnMaxLifetime = 30 * time.Minute
 	pgConnMaxIdleTime = 5 * time.Minute
 )

@@ -169,11 +169,11 @@ func (s *Store) openSession(ctx context.Context, tx *sqlx.Tx, userID string, ses
 		return v
 	}
 	created := s.d.timeValue(sess.CreatedAt)
-	if _, err := tx.ExecContext(ctx, s.q(insertSession), sid, userID, created, s.d.timeValue(sess.LastUsedAt),
+	if _, err := s.execTx(ctx, tx, s.q(insertSession), sid, userID, created, s.d.timeValue(sess.LastUsedAt),
 		s.d.timeValue(sess.ExpiresAt), sess.UserVersion, str(sess.IP), str(sess.UserAgent), sess.SecondFactor); err != nil {
 		return err
 	}
-	_, err := tx.ExecContext(ctx, s.q(insertToken), refreshHash, sid, created)
+	_, err := s.execTx(ctx, tx, s.q(insertToken), refreshHash, sid, created)
 	return err
 }
 
@@ -239,7 +239,7 @@ func (s *Store) RotateRefreshToken(ctx context.Context, oldHash, newHash string,
 		}
 		defer tx.Rollback()
 		var r tokenRow
-		if err := tx.GetContext(ctx, &r, s.q(selectByRefresh+s.d.forUpdate()), oldHash); err != nil {
+		if err := s.getTx(ctx, tx, &r, s.q(selectByRefresh+s.d.forUpdate()), oldHash); err != nil {
 			if errors.Is(err, sql.ErrNoRows) {
 				return domain.ErrInvalidRefreshToken
 			}
@@ -267,17 +267,17 @@ func (s *Store) RotateRefreshToken(ctx context.Context, oldHash, newHash string,
 		if err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, s.q(rotateToken), t, oldHash); err != nil {
+		if _, err := s.execTx(ctx, tx, s.q(rotateToken), t, oldHash); err != nil {
 			return s.wrap(op, err)
 		}
-		if _, err := tx.ExecContext(ctx, s.q(insertToken), newHash, r.ID, t); err != nil {
+		if _, err := s.execTx(ctx, tx, s.q(insertToken), newHash, r.ID, t); err != nil {
 			if _, dup := s.d.uniqueViolation(err); dup {
 				return fmt.Errorf("sqlstore: %s: new hash in use: %w", op, domain.ErrConflict)
 			}
 			return s.wrap(op, err)
 		}
 		// Only what a refresh may change is taken from renew.
-		if _, err := tx.ExecContext(ctx, s.q(renewSession), s.d.timeValue(next.ExpiresAt), s.d.timeValue(next.LastUsedAt), r.ID); err != nil {
+		if _, err := s.execTx(ctx, tx, s.q(renewSession), s.d.timeValue(next.ExpiresAt), s.d.timeValue(next.LastUsedAt), r.ID); err != nil {
 			return s.wrap(op, err)
 		}
 		if err := tx.Commit(); err != nil {

@@ -33,6 +33,8 @@ type Store struct {
 	instance string
 	// stmts are the prepared statements of the frequent reads, by query.
 	stmts sync.Map // string -> *sqlx.Stmt
+	// preparing holds the queries being prepared for transactions (see txStmt).
+	preparing sync.Map // string -> bool
 }
 
 // prepared returns query (already rebound) prepared once for the pool:
@@ -51,6 +53,49 @@ func (s *Store) prepared(ctx context.Context, query string) (*sqlx.Stmt, error) 
 		return prev.(*sqlx.Stmt), nil
 	}
 	return st, nil
+}
+
+// txStmt is query (already rebound) as a statement of tx, prepared when
+// it has been: the connection under tx then parses it once, and plans it
+// once it has seen it a few times, instead of on every account change
+// (measured on PostgreSQL: planning the user's read and write took most of
+// a login's time in the database). A query not yet prepared runs as it is
+// and is prepared soon, outside tx: preparing needs a connection of the
+// pool, and one waited for while tx holds its own could wait for ever
+// (SQLite has one; a PostgreSQL pool can be all in transactions).
+func (s *Store) txStmt(tx *sqlx.Tx, query string) *sqlx.Stmt {
+	if st, ok := s.stmts.Load(query); ok {
+		return tx.Stmtx(st)
+	}
+	if _, busy := s.preparing.LoadOrStore(query, true); !busy {
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), prepareTimeout)
+			defer cancel()
+			if _, err := s.prepared(ctx, query); err != nil {
+				s.preparing.Delete(query) // tried again by a later use
+			}
+		}()
+	}
+	return nil
+}
+
+// prepareTimeout bounds the wait for a connection to prepare a statement on.
+const prepareTimeout = 10 * time.Second
+
+// execTx runs query (already rebound) in tx, prepared if it has been.
+func (s *Store) execTx(ctx context.Context, tx *sqlx.Tx, query string, args ...any) (sql.Result, error) {
+	if st := s.txStmt(tx, query); st != nil {
+		return st.ExecContext(ctx, args...)
+	}
+	return tx.ExecContext(ctx, query, args...)
+}
+
+// getTx is a one-row read of tx, prepared if it has been.
+func (s *Store) getTx(ctx context.Context, tx *sqlx.Tx, dest any, query string, args ...any) error {
+	if st := s.txStmt(tx, query); st != nil {
+		return st.GetContext(ctx, dest, args...)
+	}
+	return tx.GetContext(ctx, dest, query, args...)
 }
 
 // getPrepared runs a one-row read with a prepared statement.
@@ -483,9 +528,12 @@ func (s *Store) UserByEmail(ctx context.Context, email string) (*domain.User, er
 func (s *Store) getUser(ctx context.Context, q sqlx.QueryerContext, op, query string, args ...any) (*domain.User, error) {
 	var r userRow
 	var err error
-	if q == s.db {
+	switch q := q.(type) {
+	case *sqlx.DB:
 		err = s.getPrepared(ctx, &r, s.q(query), args...)
-	} else {
+	case *sqlx.Tx:
+		err = s.getTx(ctx, q, &r, s.q(query), args...)
+	default:
 		err = sqlx.GetContext(ctx, q, &r, s.q(query), args...)
 	}
 	if err != nil {
@@ -549,7 +597,7 @@ func (s *Store) update(ctx context.Context, key, value string, countAdmins bool,
 		id, rec, st := before.ID, takeRecorded(u), u.State()
 		if st != before {
 			args := append(s.values(id, st)[1:], id)
-			if _, err := tx.ExecContext(ctx, s.q(updateUser), args...); err != nil {
+			if _, err := s.execTx(ctx, tx, s.q(updateUser), args...); err != nil {
 				return s.writeError(ctx, tx, "update user", err, id, st)
 			}
 		}

@@ -1,8 +1,9 @@
 // Command usersvc is the user-management service. Subcommands: serve (the
 // default), migrate up|down|status, admin create --email E --password P,
 // keys generate|rotate, users list|set-role|unlock|delete|export|import,
-// healthcheck. It exits 0 on success, 1 on failure and 2 on bad usage, with
-// one line on stderr.
+// healthcheck; and, internally, hash-worker (see newServingHasher). It
+// exits 0 on success, 1 on failure and 2 on bad usage, with one line on
+// stderr.
 package main
 
 import (
@@ -13,9 +14,14 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/usersvc/usersvc/adapters/argon2hash"
 )
 
 func main() {
+	if len(os.Args) == 2 && os.Args[1] == argon2hash.WorkerCommand {
+		os.Exit(hashWorker())
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
@@ -23,6 +29,19 @@ func main() {
 		stop()
 		os.Exit(exitCode(err))
 	}
+}
+
+// hashWorker is the process serve runs its password hashes in (see
+// newServingHasher). Its parent decides when it ends, by closing its input:
+// the signals a terminal or a process manager sends to the group are the
+// parent's to act on, and the worker finishes the hashes it was given.
+func hashWorker() int {
+	signal.Ignore(os.Interrupt, syscall.SIGTERM)
+	if err := argon2hash.ServeWorker(os.Stdin, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "usersvc:", err)
+		return 1
+	}
+	return 0
 }
 
 // usageError is a command line that does not parse: main exits 2 on it,

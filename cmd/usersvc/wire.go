@@ -131,18 +131,32 @@ func newAuthCache(ctx context.Context, store *sqlstore.Store, log *slog.Logger) 
 // process may use, container limits included).
 var startProcs = runtime.GOMAXPROCS(0)
 
-// newServingHasher is the hasher of a serving process: hashes run on
-// threads of the lowest priority, and the runtime gets one P more per hash
-// that may run at once, so that running hashes never hold the Ps requests
-// need: the OS then gives the CPU to requests first, and to hashes whatever
-// is left (all of it when nothing else runs).
+// newServingHasher is the hasher of a serving process. With HASH_PRIORITY
+// low (the default) hashes run in a worker process, this binary again, at
+// the lowest priority: the operating system gives the CPU to requests
+// first and to hashes whatever is left, all of it when nothing else runs.
+// Within one Go process that cannot be had: its goroutines share the Ps
+// without priorities, and a running hash holds one for a scheduling slice.
 func newServingHasher(c config) (*argon2hash.Hasher, error) {
-	h, err := newHasher(c, argon2hash.WithThreads(c.HashNice))
-	if err != nil {
-		return nil, err
+	if c.HashNice == 0 {
+		return newHasher(c)
 	}
-	runtime.GOMAXPROCS(startProcs + c.HashConcurrency)
-	return h, nil
+	self, err := executable()
+	if err != nil {
+		return nil, fmt.Errorf("HASH_PRIORITY=low runs hashes in a copy of this program: %w", err)
+	}
+	return newHasher(c, argon2hash.WithProcess(self, c.HashNice))
+}
+
+// executable is this program's file: on Linux the one running even if it
+// has been replaced or removed on disk since (an upgrade in place), so a
+// worker started later speaks its protocol.
+func executable() (string, error) {
+	const self = "/proc/self/exe"
+	if _, err := os.Stat(self); err == nil {
+		return self, nil
+	}
+	return os.Executable()
 }
 
 // newService wires the use cases on store; wake is called when email is queued.

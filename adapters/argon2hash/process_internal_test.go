@@ -1,0 +1,273 @@
+package argon2hash
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"sync"
+	"syscall"
+	"testing"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/usersvc/usersvc/domain"
+)
+
+// The test binary is its own hash worker, as the service's binary is.
+func TestMain(m *testing.M) {
+	if len(os.Args) > 1 && os.Args[1] == WorkerCommand {
+		if err := ServeWorker(os.Stdin, os.Stdout); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// lowest is the niceness of HASH_PRIORITY=low.
+const lowest = 19
+
+var tiny = Params{MemoryKiB: 1024, Iterations: 1, Parallelism: 1}
+
+func newProcessHasher(t *testing.T, concurrency, nice int) *Hasher {
+	t.Helper()
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := New(tiny, concurrency, WithProcess(self, nice))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(h.Close)
+	return h
+}
+
+func (p *process) workerPID() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.cur == nil {
+		return 0
+	}
+	return p.cur.proc.Pid
+}
+
+// current is the worker running now, if any.
+func (p *process) current() *worker {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.cur
+}
+
+func TestProcessHashesAndChecks(t *testing.T) {
+	ctx := context.Background()
+	h := newProcessHasher(t, 2, 0)
+	hash, err := h.Hash(ctx, "a password")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, stale, err := h.Verify(ctx, "a password", hash); err != nil || !ok || stale {
+		t.Errorf("Verify(right) = %v, %v, %v; want true, false, nil", ok, stale, err)
+	}
+	if ok, _, err := h.Verify(ctx, "another password", hash); err != nil || ok {
+		t.Errorf("Verify(wrong) = %v, %v; want false, nil", ok, err)
+	}
+	older, err := New(Params{MemoryKiB: 2048, Iterations: 1, Parallelism: 1}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	oldHash, err := older.Hash(ctx, "a password")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, stale, err := h.Verify(ctx, "a password", oldHash); err != nil || !ok || !stale {
+		t.Errorf("Verify(other parameters) = %v, %v, %v; want true, true, nil", ok, stale, err)
+	}
+	b, err := bcrypt.GenerateFromPassword([]byte("a password"), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, stale, err := h.Verify(ctx, "a password", string(b)); err != nil || !ok || !stale {
+		t.Errorf("Verify(bcrypt) = %v, %v, %v; want true, true, nil", ok, stale, err)
+	}
+	if _, _, err := h.Verify(ctx, "a password", "$argon2id$corrupt"); err == nil {
+		t.Error("a corrupt hash verified without an error")
+	}
+}
+
+// Hashes sent together are answered each to its own caller.
+func TestProcessAnswersConcurrentCallers(t *testing.T) {
+	ctx := context.Background()
+	h := newProcessHasher(t, 3, 0)
+	var wg sync.WaitGroup
+	for i := range 12 {
+		wg.Go(func() {
+			pw := "password number " + strconv.Itoa(i)
+			hash, err := h.Hash(ctx, pw)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			ok, _, err := h.Verify(ctx, pw, hash)
+			if err != nil || !ok {
+				t.Errorf("%s: Verify = %v, %v", pw, ok, err)
+			}
+			if ok, _, _ := h.Verify(ctx, pw+"!", hash); ok {
+				t.Errorf("%s: another password matched", pw)
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// Every thread of the worker runs at the niceness asked; this process's
+// threads keep their own, but for the one waiting for the worker.
+func TestProcessRunsAtLowPriority(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("priorities are set on Linux only")
+	}
+	h := newProcessHasher(t, 2, lowest)
+	if _, err := h.Hash(context.Background(), "a password"); err != nil {
+		t.Fatal(err)
+	}
+	pid := h.proc.workerPID()
+	tasks, err := os.ReadDir(filepath.Join("/proc", strconv.Itoa(pid), "task"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, task := range tasks {
+		tid, _ := strconv.Atoi(task.Name())
+		if n, err := processNice(tid); err != nil || n != lowest {
+			t.Errorf("worker thread %d has niceness %d (%v), want %d", tid, n, err, lowest)
+		}
+	}
+	if len(tasks) < 2 {
+		t.Errorf("the worker has %d threads: a Go program has more", len(tasks))
+	}
+	self, err := os.ReadDir("/proc/self/task")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// One thread of ours has it: the one that started the worker, which
+	// waits for it and ends with it, running nothing else.
+	niced := 0
+	for _, task := range self {
+		tid, _ := strconv.Atoi(task.Name())
+		if n, err := processNice(tid); err == nil && n == lowest {
+			niced++
+		}
+	}
+	if niced != 1 {
+		t.Errorf("%d threads of the service have the worker's niceness, want 1 (the waiting one)", niced)
+	}
+}
+
+// The worker sees none of the service's environment (its secrets).
+func TestProcessGetsNoEnvironment(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("reads /proc")
+	}
+	t.Setenv("JWT_SECRET", "a secret the worker must not see")
+	h := newProcessHasher(t, 1, 0)
+	if _, err := h.Hash(context.Background(), "a password"); err != nil {
+		t.Fatal(err)
+	}
+	env, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(h.proc.workerPID()), "environ"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(env) != 0 {
+		t.Errorf("the worker's environment is %q, want empty", env)
+	}
+}
+
+// A worker that dies is replaced by the next hash.
+func TestProcessRestartsAfterTheWorkerDies(t *testing.T) {
+	ctx := context.Background()
+	h := newProcessHasher(t, 1, 0)
+	if _, err := h.Hash(ctx, "a password"); err != nil {
+		t.Fatal(err)
+	}
+	w := h.proc.current()
+	pid := w.proc.Pid
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	<-w.exited
+	var hash string
+	var err error
+	// The reader may not have seen the end yet: a call then fails as
+	// unavailable, and the next one starts a new worker.
+	for range 2 {
+		if hash, err = h.Hash(ctx, "a password"); err == nil {
+			break
+		}
+		if !errors.Is(err, domain.ErrUnavailable) {
+			t.Fatalf("Hash after the worker died: %v, want ErrUnavailable or success", err)
+		}
+	}
+	if err != nil {
+		t.Fatalf("no new worker: %v", err)
+	}
+	if ok, _, err := h.Verify(ctx, "a password", hash); err != nil || !ok {
+		t.Errorf("Verify = %v, %v", ok, err)
+	}
+	if got := h.proc.workerPID(); got == pid || got == 0 {
+		t.Errorf("worker pid %d after the restart, was %d", got, pid)
+	}
+}
+
+// A hash running when the worker dies fails as unavailable (503), not as
+// a wrong password.
+func TestProcessHashLostWithTheWorkerIsUnavailable(t *testing.T) {
+	ctx := context.Background()
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A hash long enough to be killed in the middle of.
+	h, err := New(Params{MemoryKiB: 64 << 10, Iterations: 50, Parallelism: 1}, 1, WithProcess(self, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	errc := make(chan error, 1)
+	go func() {
+		_, err := h.Hash(ctx, "a password")
+		errc <- err
+	}()
+	var pid int
+	for pid == 0 {
+		pid = h.proc.workerPID()
+		runtime.Gosched()
+	}
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-errc; !errors.Is(err, domain.ErrUnavailable) {
+		t.Errorf("Hash while the worker died: %v, want ErrUnavailable", err)
+	}
+}
+
+// Close ends the worker; the hasher then refuses as unavailable.
+func TestProcessClose(t *testing.T) {
+	h := newProcessHasher(t, 1, 0)
+	if _, err := h.Hash(context.Background(), "a password"); err != nil {
+		t.Fatal(err)
+	}
+	exited := h.proc.current().exited
+	h.Close()
+	select {
+	case <-exited:
+	default:
+		t.Error("the worker still runs after Close")
+	}
+	if _, err := h.Hash(context.Background(), "a password"); !errors.Is(err, domain.ErrUnavailable) {
+		t.Errorf("Hash after Close: %v, want ErrUnavailable", err)
+	}
+}

@@ -150,9 +150,15 @@ func rawColumns(driver, dsn, param string) storedSecret {
 
 func newMFAEnv(t *testing.T, store mfaStore, stored storedSecret) *mfaEnv {
 	t.Helper()
+	return newMFAEnvOn(t, store, stored, testsupport.NewClock(time.Now().UTC().Truncate(time.Second)))
+}
+
+// newMFAEnvOn is newMFAEnv on a given clock: instances that share a store
+// share it too.
+func newMFAEnvOn(t *testing.T, store mfaStore, stored storedSecret, clock *testsupport.Clock) *mfaEnv {
+	t.Helper()
 	ctx := context.Background()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	clock := testsupport.NewClock(time.Now().UTC().Truncate(time.Second))
 	hasher, err := argon2hash.New(argon2hash.Params{MemoryKiB: 1024, Iterations: 1, Parallelism: 1}, 4)
 	if err != nil {
 		t.Fatal(err)
@@ -282,8 +288,15 @@ func (e *mfaEnv) user(email string) (id, token string) {
 // login logs in with the password alone.
 func (e *mfaEnv) login(email string) string {
 	e.t.Helper()
+	access, _ := e.session(email)
+	return access
+}
+
+// session logs in with the password alone and returns both tokens.
+func (e *mfaEnv) session(email string) (access, refresh string) {
+	e.t.Helper()
 	out := e.want(http.StatusOK, "", http.MethodPost, "/login/", "", url.Values{"username": {email}, "password": {mfaPassword}})
-	return out["access_token"].(string)
+	return out["access_token"].(string), out["refresh_token"].(string)
 }
 
 // code moves the clock to the next step and returns key's code there.

@@ -131,7 +131,7 @@ func (p *process) call(req workerRequest) (workerResponse, error) {
 
 // start runs a worker; p.mu is held.
 func (p *process) start() (*worker, error) {
-	cmd := exec.Command(p.path, WorkerCommand)
+	cmd := exec.Command(p.path, WorkerCommand) //nolint:gosec,noctx // the program's own file, never input; it lives until Close, not a request
 	cmd.Env = []string{}
 	cmd.Stderr = os.Stderr // a crash's trace, with the service's own output
 	stdin, err := cmd.StdinPipe()

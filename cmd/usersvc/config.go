@@ -39,7 +39,7 @@ type config struct {
 	HashIterations   uint32
 	HashParallelism  uint8
 	HashConcurrency  int
-	HashNice         int // the niceness of the hashing threads (HASH_PRIORITY)
+	HashNice         int // the niceness of the hash worker process; 0: hashes run in-process (HASH_PRIORITY)
 	RateLimits       bool
 	TrustedProxies   []string
 	CORSOrigins      []string

@@ -16,6 +16,9 @@ import (
 func startAtNiceness(cmd *exec.Cmd, nice int) (<-chan struct{}, error) {
 	started := make(chan error, 1)
 	exited := make(chan struct{})
+	// A group of its own: signals sent to the service's group (Ctrl-C)
+	// are the service's to act on; it ends the worker by closing its input.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	go func() {
 		// Never unlocked: the thread ends when this goroutine does.
 		runtime.LockOSThread()

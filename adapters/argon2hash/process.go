@@ -30,9 +30,11 @@ var ErrWorkerGone = fmt.Errorf("the hash worker process ended: %w", domain.ErrUn
 // a hash takes only what requests leave, however many lanes argon2 runs
 // and whatever Go's scheduler does inside the worker (a Go program cannot
 // give its own goroutines a priority; argon2 starts goroutines of its
-// own). The worker gets an empty environment: it never holds the
-// service's secrets. Close stops it; a worker that dies fails the hashes
-// it ran with ErrWorkerGone and is started again by the next hash.
+// own). The worker's environment holds the Go runtime's settings alone:
+// never the service's secrets. It runs in a process group of its own, so
+// a terminal's Ctrl-C reaches the service, which ends it. Close stops it;
+// a worker that dies or hangs fails the hashes it ran with ErrWorkerGone
+// and is started again by a later hash.
 func WithProcess(path string, nice int) Option {
 	return func(o *options) { o.process, o.nice = path, nice }
 }
@@ -63,15 +65,26 @@ type workerResponse struct {
 	Err    string
 }
 
+// callTimeout bounds a hash in the worker: far beyond any setting's (the
+// largest HASH_MEMORY_KIB and HASH_ITERATIONS take seconds, the defaults
+// 25 ms), it only ends a worker that is stuck.
+var callTimeout = time.Minute
+
+// restartGap is the least time between two starts of a worker: one that
+// cannot start or dies at once fails hashes as unavailable meanwhile,
+// rather than being forked again for each of them.
+const restartGap = time.Second
+
 // process is the parent's end of the worker processes, one at a time.
 type process struct {
 	path string
 	nice int
 
-	mu     sync.Mutex
-	cur    *worker // nil: none runs; the next call starts one
-	nextID uint64
-	closed bool
+	mu        sync.Mutex
+	cur       *worker // nil: none runs; the next call starts one
+	lastStart time.Time
+	nextID    uint64
+	closed    bool
 }
 
 // worker is one worker process and the calls it has not answered.
@@ -98,6 +111,11 @@ func (p *process) call(req workerRequest) (workerResponse, error) {
 		return workerResponse{}, fmt.Errorf("hasher closed: %w", domain.ErrUnavailable)
 	}
 	if p.cur == nil {
+		if since := time.Since(p.lastStart); since < restartGap {
+			p.mu.Unlock()
+			return workerResponse{}, fmt.Errorf("%w: restarted %s ago", ErrWorkerGone, since.Round(time.Millisecond))
+		}
+		p.lastStart = time.Now()
 		w, err := p.start()
 		if err != nil {
 			p.mu.Unlock()
@@ -119,7 +137,19 @@ func (p *process) call(req workerRequest) (workerResponse, error) {
 		return workerResponse{}, fmt.Errorf("%w: %w", ErrWorkerGone, err)
 	}
 	p.mu.Unlock()
-	resp, ok := <-ch
+	timer := time.NewTimer(callTimeout)
+	defer timer.Stop()
+	var resp workerResponse
+	var ok bool
+	select {
+	case resp, ok = <-ch:
+	case <-timer.C:
+		// A worker that answers nothing for so long is stuck (stopped,
+		// or starved): killed, it fails what it holds, and the next call
+		// starts another, rather than every slot staying taken.
+		_ = w.proc.Kill()
+		resp, ok = <-ch
+	}
 	if !ok {
 		return workerResponse{}, ErrWorkerGone
 	}
@@ -132,7 +162,7 @@ func (p *process) call(req workerRequest) (workerResponse, error) {
 // start runs a worker; p.mu is held.
 func (p *process) start() (*worker, error) {
 	cmd := exec.Command(p.path, WorkerCommand) //nolint:gosec,noctx // the program's own file, never input; it lives until Close, not a request
-	cmd.Env = []string{}
+	cmd.Env = workerEnv()
 	cmd.Stderr = os.Stderr // a crash's trace, with the service's own output
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
@@ -159,6 +189,19 @@ func (p *process) start() (*worker, error) {
 	}
 	go p.read(w, stdout)
 	return w, nil
+}
+
+// workerEnv is the worker's environment: the Go runtime's settings of the
+// service (memory limit, GC, GOMAXPROCS), if any, and nothing else, so the
+// worker never holds a secret of the service's configuration.
+func workerEnv() []string {
+	env := []string{}
+	for _, k := range []string{"GOMEMLIMIT", "GOGC", "GOMAXPROCS", "GODEBUG"} {
+		if v, ok := os.LookupEnv(k); ok {
+			env = append(env, k+"="+v)
+		}
+	}
+	return env
 }
 
 // read delivers w's answers until its output ends, then fails what it

@@ -63,13 +63,14 @@ func (s *Store) prepared(ctx context.Context, query string) (*sqlx.Stmt, error) 
 // and is prepared soon, outside tx: preparing needs a connection of the
 // pool, and one waited for while tx holds its own could wait for ever
 // (SQLite has one; a PostgreSQL pool can be all in transactions).
-func (s *Store) txStmt(tx *sqlx.Tx, query string) *sqlx.Stmt {
+func (s *Store) txStmt(ctx context.Context, tx *sqlx.Tx, query string) *sqlx.Stmt {
 	if st, ok := s.stmts.Load(query); ok {
-		return tx.Stmtx(st)
+		return tx.StmtxContext(ctx, st)
 	}
 	if _, busy := s.preparing.LoadOrStore(query, true); !busy {
 		go func() {
-			ctx, cancel := context.WithTimeout(context.Background(), prepareTimeout)
+			// Not the transaction's to cancel: it may end first.
+			ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), prepareTimeout)
 			defer cancel()
 			if _, err := s.prepared(ctx, query); err != nil {
 				s.preparing.Delete(query) // tried again by a later use
@@ -84,7 +85,7 @@ const prepareTimeout = 10 * time.Second
 
 // execTx runs query (already rebound) in tx, prepared if it has been.
 func (s *Store) execTx(ctx context.Context, tx *sqlx.Tx, query string, args ...any) (sql.Result, error) {
-	if st := s.txStmt(tx, query); st != nil {
+	if st := s.txStmt(ctx, tx, query); st != nil {
 		return st.ExecContext(ctx, args...)
 	}
 	return tx.ExecContext(ctx, query, args...)
@@ -92,7 +93,7 @@ func (s *Store) execTx(ctx context.Context, tx *sqlx.Tx, query string, args ...a
 
 // getTx is a one-row read of tx, prepared if it has been.
 func (s *Store) getTx(ctx context.Context, tx *sqlx.Tx, dest any, query string, args ...any) error {
-	if st := s.txStmt(tx, query); st != nil {
+	if st := s.txStmt(ctx, tx, query); st != nil {
 		return st.GetContext(ctx, dest, args...)
 	}
 	return tx.GetContext(ctx, dest, query, args...)

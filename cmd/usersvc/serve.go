@@ -13,7 +13,9 @@ import (
 
 	"github.com/usersvc/usersvc/adapters/httpapi"
 	"github.com/usersvc/usersvc/adapters/sqlstore"
+	"github.com/usersvc/usersvc/adapters/system"
 	"github.com/usersvc/usersvc/app"
+	"github.com/usersvc/usersvc/ports"
 )
 
 func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) error {
@@ -141,6 +143,7 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 		return fmt.Errorf("listen on %s: %w", c.HTTPAddr, err)
 	}
 	log.Info("listening", "addr", ln.Addr().String(), "database", storeKind(c.DatabaseURL))
+	go pruneEvery(wctx, store, system.Clock{}, pruneInterval, log)
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -180,6 +183,34 @@ func storeKind(databaseURL string) string {
 // unset they are built from the request, as the seed built them.
 func explicitBaseURL(getenv func(string) string) string {
 	return strings.TrimRight(strings.TrimSpace(getenv("PUBLIC_BASE_URL")), "/")
+}
+
+// pruneInterval is how often the rows retention no longer keeps are
+// deleted (sqlstore.DefaultRetention); the first pass runs a minute after
+// the start, out of the way of a rolling restart.
+const pruneInterval = time.Hour
+
+// pruneEvery prunes store every interval until ctx ends. Instances prune
+// independently: the deletes are idempotent, and cheap when nothing is due.
+func pruneEvery(ctx context.Context, store *sqlstore.Store, clock ports.Clock, interval time.Duration, log *slog.Logger) {
+	t := time.NewTimer(min(time.Minute, interval))
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		p, err := store.Prune(ctx, clock.Now(), sqlstore.DefaultRetention)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			log.Warn("pruning old sessions, messages and webhook deliveries failed", "error", err)
+		case p != (sqlstore.Pruned{}):
+			log.Info("pruned rows past their retention", "sessions", p.Sessions, "messages", p.Messages,
+				"webhook_deliveries", p.Deliveries, "webhook_events", p.Events)
+		}
+		t.Reset(interval)
+	}
 }
 
 // limitSweep is how often full budgets are deleted from the shared limits.

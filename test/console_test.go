@@ -792,6 +792,17 @@ func TestConsoleAccount(t *testing.T) {
 	w.wantHeading("Email changed")
 	w.open("/account")
 	w.says("moved@example.com")
+
+	// Last, the account itself: deleted with the password, signed out.
+	w.click(`main a[href="/account/delete"]`)
+	w.wantHeading("Delete your account")
+	w.fill(map[string]string{"#password": newPass})
+	w.click(`form[action="/account/delete"] button`)
+	w.wantHeading("Sign in")
+	w.says("Your account has been deleted.")
+	if err := newClient(svc.URL).login(ctxT(t), "moved@example.com", newPass); err == nil {
+		t.Error("the deleted account still logs in")
+	}
 	t.Logf("axe-core checked %d pages", w.pages)
 }
 

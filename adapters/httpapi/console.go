@@ -96,7 +96,7 @@ type consoleAsset struct {
 // consolePages are the templates, each rendered inside layout.html.
 var consolePages = []string{
 	"signin", "message", "dashboard", "users", "user", "delete", "invite", "audit",
-	"account", "password", "sessions", "twofactor", "email", "webhooks", "deliveries",
+	"account", "password", "sessions", "twofactor", "email", "webhooks", "deliveries", "leave",
 }
 
 func newConsole(d consoleDeps) *console {
@@ -182,6 +182,8 @@ func addConsoleRoutes(r *mux.Router, c *console) {
 	post("/account/two-factor/{step}", c.action(c.handleTwoFactorStep))
 	get("/account/email", c.page(c.handleEmailPage))
 	post("/account/email", c.action(c.handleRequestEmailChange))
+	get("/account/delete", c.page(c.handleLeavePage))
+	post("/account/delete", c.action(c.handleLeave))
 }
 
 // handleAsset serves the stylesheet. Its path names its content, so it may

@@ -250,3 +250,24 @@ func (c *console) handleRequestEmailChange(w http.ResponseWriter, r *http.Reques
 	}
 	redirect(w, "/account/email?done=email")
 }
+
+// --- deleting one's own account ---------------------------------------------
+
+func (c *console) handleLeavePage(w http.ResponseWriter, r *http.Request, s consoleSession) {
+	c.render(w, r, http.StatusOK, "leave", c.view(s, "account", "/account", "Delete your account", nil))
+}
+
+// handleLeave deletes the signed-in person's account as DELETE /users/me
+// does (their password again, the lockout counting a wrong one, the last
+// ADMIN kept), then forgets the browser's cookies: the session went with it.
+func (c *console) handleLeave(w http.ResponseWriter, r *http.Request, s consoleSession, form url.Values) {
+	if err := c.uc.DeleteMe(r.Context(), s.actor, form.Get("password")); err != nil {
+		v := c.view(s, "account", "/account", "Delete your account", nil)
+		var status int
+		status, v.Errors = c.describeError(r, err)
+		c.render(w, r, status, "leave", v)
+		return
+	}
+	c.clearSession(w)
+	redirect(w, "/account?done=account-deleted")
+}

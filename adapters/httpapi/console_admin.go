@@ -64,6 +64,7 @@ var flashes = map[string]string{
 	"mfa-off":         "The second factor is off.",
 	"email":           emailChangeAccepted,
 	"signed-out":      "You are signed out.",
+	"account-deleted": "Your account has been deleted. Goodbye.",
 }
 
 func flash(r *http.Request) string { return flashes[r.URL.Query().Get("done")] }
@@ -251,7 +252,10 @@ func (c *console) handleDeletePage(w http.ResponseWriter, r *http.Request, s con
 // userActions are the POSTs of a user's page, each one use case.
 var userActions = map[string]func(ctx context.Context, uc UseCases, actor domain.Actor, id string, form url.Values) error{
 	"profile": func(ctx context.Context, uc UseCases, actor domain.Actor, id string, form url.Values) error {
-		in := app.UpdateUserInput{Nickname: formField(form, "nickname"), Profile: domain.ProfilePatch{
+		// The email as PUT /users/{id} changes it: left as it was, nothing
+		// happens; changed, the account is unverified and the links mailed
+		// to the old address end.
+		in := app.UpdateUserInput{Email: formField(form, "email"), Nickname: formField(form, "nickname"), Profile: domain.ProfilePatch{
 			FirstName: formField(form, "first_name"), LastName: formField(form, "last_name"), Bio: formField(form, "bio"),
 		}}
 		_, err := uc.UpdateUser(ctx, actor, id, in)

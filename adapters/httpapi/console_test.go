@@ -166,6 +166,7 @@ func TestConsolePagesAreNeverCachedAndAllowNoInlineCode(t *testing.T) {
 		"/admin/users/" + target.ID, "/admin/users/" + target.ID + "/delete", "/admin/invite",
 		"/admin/audit", "/admin/audit?event=login_succeeded",
 		"/account", "/account/password", "/account/sessions", "/account/two-factor", "/account/email",
+		"/account/delete",
 	}
 	inline := regexp.MustCompile(`(?i)<script|<style|\sstyle=|\son[a-z]+=|javascript:`)
 	for _, path := range pages {
@@ -569,8 +570,28 @@ func TestConsoleAdminActions(t *testing.T) {
 		}
 		return b.get(rec.Header().Get("Location"))
 	}
-	wantConsolePage(t, act("profile", url.Values{"nickname": {"renamed_one"}, "first_name": {"Ada"}, "last_name": {"Lovelace"}, "bio": {""}}),
+	wantConsolePage(t, act("profile", url.Values{"email": {u.Email}, "nickname": {"renamed_one"}, "first_name": {"Ada"}, "last_name": {"Lovelace"}, "bio": {""}}),
 		http.StatusOK, "Profile saved.", "renamed_one", "Ada Lovelace")
+	if !h.getUser(u.ID).EmailVerified {
+		t.Error("the email left as it was unverified the account")
+	}
+	// The email, as PUT /users/{id} changes it: a bad one refused on the
+	// form, a new one unverified, with a link to it and a notice to the old.
+	wantConsolePage(t, b.submit(page, page+"/profile", url.Values{"email": {"not-an-email"}, "nickname": {"renamed_one"}}),
+		http.StatusUnprocessableEntity, "Email: value is not a valid email address")
+	wantConsolePage(t, act("profile", url.Values{"email": {"renamed@example.com"}, "nickname": {"renamed_one"}}),
+		http.StatusOK, "Profile saved.", "renamed@example.com", "not verified")
+	if got := h.getUser(u.ID); got.Email != "renamed@example.com" || got.EmailVerified {
+		t.Errorf("after the change: %s, verified %v", got.Email, got.EmailVerified)
+	}
+	if len(h.mail.sent("renamed@example.com", domain.MessageVerifyEmail)) != 1 || len(h.mail.sent(u.Email, domain.MessageEmailChanged)) != 1 {
+		t.Error("no verification link to the new address, or no notice to the old one")
+	}
+	u.Email = "renamed@example.com"
+	id, token := h.verificationToken(u.Email) // its owner follows the link
+	if err := h.svc.VerifyEmail(context.Background(), id, token); err != nil {
+		t.Fatalf("verify the new address: %v", err)
+	}
 	wantConsolePage(t, act("role", url.Values{"role": {"MANAGER"}}), http.StatusOK, "Role changed.")
 	if got := h.getUser(u.ID).Role; got != "MANAGER" {
 		t.Errorf("role %s", got)
@@ -772,4 +793,45 @@ func TestConsoleUnexpectedErrorsAreLoggedOnce(t *testing.T) {
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Origin", consoleOrigin)
 	wantConsolePage(t, b.send(req), http.StatusBadRequest, "The form could not be read.")
+}
+
+// A person deletes their own account from the console as DELETE /users/me
+// does: their password again (a wrong one refused), then the account, its
+// sessions elsewhere and the browser's session cookies go.
+func TestConsoleLeave(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	a := h.verified("leaving")
+	elsewhere := h.login(a.Email, a.Password)
+	b := h.browser()
+	b.mustSignIn(a.Email, a.Password, "/account")
+	wantConsolePage(t, b.get("/account"), http.StatusOK, `href="/account/delete"`)
+	wantConsolePage(t, b.get("/account/delete"), http.StatusOK, "Delete my account")
+	wantConsolePage(t, b.submit("/account/delete", "/account/delete", url.Values{"password": {wrongPassword}}),
+		http.StatusBadRequest, "Incorrect password.")
+	h.getUser(a.ID)
+
+	rec := b.submit("/account/delete", "/account/delete", url.Values{"password": {a.Password}})
+	wantStatus(t, rec, http.StatusSeeOther)
+	for _, name := range []string{"usersvc_access", "usersvc_refresh"} {
+		if _, ok := b.jar[name]; ok {
+			t.Errorf("the %s cookie outlived the account", name)
+		}
+	}
+	wantConsolePage(t, b.get(rec.Header().Get("Location")), http.StatusOK, "Your account has been deleted.", "Sign in")
+	h.wantUserMissing(a.ID)
+	h.wantTokenDead(elsewhere)
+}
+
+// The last ADMIN cannot delete their account from the console either.
+func TestConsoleLeaveKeepsTheLastAdmin(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	b := h.browser()
+	b.mustSignIn(h.admin.Email, h.admin.Password, "/account")
+	rec := b.submit("/account/delete", "/account/delete", url.Values{"password": {h.admin.Password}})
+	if rec.Code < 400 {
+		t.Fatalf("the last ADMIN deleted their account: %d", rec.Code)
+	}
+	h.getUser(h.admin.ID)
 }

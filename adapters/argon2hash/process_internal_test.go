@@ -1,9 +1,10 @@
+//go:build unix
+
 package argon2hash
 
 import (
 	"context"
 	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -17,18 +18,6 @@ import (
 
 	"github.com/usersvc/usersvc/domain"
 )
-
-// The test binary is its own hash worker, as the service's binary is.
-func TestMain(m *testing.M) {
-	if len(os.Args) > 1 && os.Args[1] == WorkerCommand {
-		if err := ServeWorker(os.Stdin, os.Stdout); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			os.Exit(1)
-		}
-		os.Exit(0)
-	}
-	os.Exit(m.Run())
-}
 
 // lowest is the niceness of HASH_PRIORITY=low.
 const lowest = 19
@@ -124,42 +113,6 @@ func TestProcessAnswersConcurrentCallers(t *testing.T) {
 		})
 	}
 	wg.Wait()
-}
-
-// Every thread of the worker runs at the niceness asked; this process's
-// threads keep their own.
-func TestProcessRunsAtLowPriority(t *testing.T) {
-	if runtime.GOOS != "linux" {
-		t.Skip("priorities are set on Linux only")
-	}
-	if n, err := processNice(os.Getpid()); err != nil || n >= lowest {
-		t.Skipf("the tests run at niceness %d (%v): nothing to lower", n, err)
-	}
-	h := newProcessHasher(t, 2, lowest)
-	if _, err := h.Hash(context.Background(), "a password"); err != nil {
-		t.Fatal(err)
-	}
-	pid := h.proc.workerPID()
-	tasks, err := os.ReadDir(filepath.Join("/proc", strconv.Itoa(pid), "task"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, task := range tasks {
-		tid, _ := strconv.Atoi(task.Name())
-		if n, err := processNice(tid); err != nil || n != lowest {
-			t.Errorf("worker thread %d has niceness %d (%v), want %d", tid, n, err, lowest)
-		}
-	}
-	if len(tasks) < 2 {
-		t.Errorf("the worker has %d threads: a Go program has more", len(tasks))
-	}
-	// This thread, which runs Go code, keeps its priority; so do all but
-	// the one that started the worker, which waits for it and ends with it.
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	if n, err := processNice(syscall.Gettid()); err != nil || n >= lowest {
-		t.Fatalf("this thread has niceness %d (%v): the tests run at the lowest priority already", n, err)
-	}
 }
 
 // The worker sees none of the service's environment (its secrets).

@@ -8,6 +8,7 @@ import (
 	"github.com/usersvc/usersvc/app"
 	"github.com/usersvc/usersvc/domain"
 	"github.com/usersvc/usersvc/ports"
+	"github.com/usersvc/usersvc/ports/portmock"
 )
 
 func TestCreateAdmin(t *testing.T) {
@@ -136,7 +137,7 @@ func TestEnsureAdminFailures(t *testing.T) {
 	wantInvalid(t, err, "email")
 
 	e = newEnv(t, func(d *deps) {
-		d.store = &UserStoreMock{
+		d.store = &portmock.UserStoreMock{
 			ListUsersFunc:   func(ctx context.Context, q ports.UserQuery) ([]*domain.User, int, error) { return nil, 0, nil },
 			UserByEmailFunc: func(ctx context.Context, email string) (*domain.User, error) { return nil, errBoom },
 		}

@@ -12,6 +12,7 @@ import (
 	"github.com/usersvc/usersvc/adapters/memory"
 	"github.com/usersvc/usersvc/app"
 	"github.com/usersvc/usersvc/domain"
+	"github.com/usersvc/usersvc/ports/portmock"
 )
 
 // queueOne commits a user with one queued message and returns the store.
@@ -36,7 +37,7 @@ func TestDispatcherGivesUpAfterMaxAttempts(t *testing.T) {
 	t.Parallel()
 	store := queueOne(t, "a@example.com")
 	clk := newClock()
-	mailer := &MailerMock{SendFunc: func(context.Context, domain.Message) error { return errBoom }}
+	mailer := &portmock.MailerMock{SendFunc: func(context.Context, domain.Message) error { return errBoom }}
 	var logs bytes.Buffer
 	d, err := app.NewDispatcher(store, mailer, clk, app.DispatcherConfig{
 		MaxAttempts: 3, RetryMin: time.Second, RetryMax: 4 * time.Second,
@@ -62,7 +63,7 @@ func TestDispatcherBacksOffBetweenAttempts(t *testing.T) {
 	t.Parallel()
 	store := queueOne(t, "a@example.com")
 	clk := newClock()
-	mailer := &MailerMock{SendFunc: func(context.Context, domain.Message) error { return errBoom }}
+	mailer := &portmock.MailerMock{SendFunc: func(context.Context, domain.Message) error { return errBoom }}
 	d, err := app.NewDispatcher(store, mailer, clk, app.DispatcherConfig{
 		MaxAttempts: 10, RetryMin: 10 * time.Second, RetryMax: time.Minute,
 	}, slog.New(slog.DiscardHandler))
@@ -97,7 +98,7 @@ func TestDispatcherBacksOffBetweenAttempts(t *testing.T) {
 func TestDispatcherSendsEachMessageOnceWithItsID(t *testing.T) {
 	t.Parallel()
 	store := queueOne(t, "a@example.com")
-	mailer := &MailerMock{SendFunc: func(context.Context, domain.Message) error { return nil }}
+	mailer := &portmock.MailerMock{SendFunc: func(context.Context, domain.Message) error { return nil }}
 	d, err := app.NewDispatcher(store, mailer, newClock(), app.DispatcherConfig{}, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
@@ -124,7 +125,7 @@ func TestDispatcherRunStopsOnCancel(t *testing.T) {
 	t.Parallel()
 	store := queueOne(t, "a@example.com")
 	sent := make(chan struct{}, 1)
-	mailer := &MailerMock{SendFunc: func(context.Context, domain.Message) error {
+	mailer := &portmock.MailerMock{SendFunc: func(context.Context, domain.Message) error {
 		sent <- struct{}{}
 		return nil
 	}}
@@ -145,7 +146,7 @@ func TestDispatcherRunStopsOnCancel(t *testing.T) {
 
 func TestNewDispatcherNeedsItsPorts(t *testing.T) {
 	t.Parallel()
-	if _, err := app.NewDispatcher(nil, &MailerMock{}, newClock(), app.DispatcherConfig{}, slog.New(slog.DiscardHandler)); err == nil {
+	if _, err := app.NewDispatcher(nil, &portmock.MailerMock{}, newClock(), app.DispatcherConfig{}, slog.New(slog.DiscardHandler)); err == nil {
 		t.Error("NewDispatcher without an outbox succeeded")
 	}
 }

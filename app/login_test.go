@@ -11,6 +11,7 @@ import (
 	"github.com/usersvc/usersvc/app"
 	"github.com/usersvc/usersvc/domain"
 	"github.com/usersvc/usersvc/ports"
+	"github.com/usersvc/usersvc/ports/portmock"
 )
 
 func TestLogin(t *testing.T) {
@@ -305,7 +306,7 @@ func TestLoginIssuerFailure(t *testing.T) {
 func TestLoginStoreFailure(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, func(d *deps) {
-		d.store = &UserStoreMock{UpdateUserByEmailFunc: func(context.Context, string, func(*domain.User) error) error { return errBoom }}
+		d.store = &portmock.UserStoreMock{UpdateUserByEmailFunc: func(context.Context, string, func(*domain.User) error) error { return errBoom }}
 	})
 	_, err := e.login("alice@example.com", goodPass)
 	wantErr(t, err, errBoom)
@@ -331,7 +332,7 @@ func TestLoginCancelledWhileBusy(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	store := &UserStoreMock{
+	store := &portmock.UserStoreMock{
 		UpdateUserByEmailFunc: func(c context.Context, email string, fn func(*domain.User) error) error {
 			err := e.mem.UpdateUserByEmail(c, email, fn)
 			cancel() // the caller hangs up after its first try

@@ -13,6 +13,7 @@ import (
 	"github.com/usersvc/usersvc/app"
 	"github.com/usersvc/usersvc/domain"
 	"github.com/usersvc/usersvc/ports"
+	"github.com/usersvc/usersvc/ports/portmock"
 )
 
 var generatedNickname = regexp.MustCompile(`^[a-z]+_[a-z]+_\d{3}$`)
@@ -188,10 +189,10 @@ func TestRegisterPortFailures(t *testing.T) {
 			d.secrets.NewSecretFunc = func() (string, error) { return "", errBoom }
 		}},
 		{"store lookup", func(d *deps) {
-			d.store = &UserStoreMock{UserByEmailFunc: func(ctx context.Context, email string) (*domain.User, error) { return nil, errBoom }}
+			d.store = &portmock.UserStoreMock{UserByEmailFunc: func(ctx context.Context, email string) (*domain.User, error) { return nil, errBoom }}
 		}},
 		{"store insert", func(d *deps) {
-			d.store = &UserStoreMock{
+			d.store = &portmock.UserStoreMock{
 				UserByEmailFunc: d.mem.UserByEmail,
 				CreateUserFunc:  func(ctx context.Context, u *domain.User) error { return errBoom },
 			}
@@ -214,7 +215,7 @@ func TestRegisterPortFailures(t *testing.T) {
 func TestRegisterEmailTakenByTheStore(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, func(d *deps) {
-		d.store = &UserStoreMock{
+		d.store = &portmock.UserStoreMock{
 			UserByEmailFunc: d.mem.UserByEmail,
 			CreateUserFunc:  func(ctx context.Context, u *domain.User) error { return domain.ErrEmailTaken },
 		}
@@ -225,9 +226,9 @@ func TestRegisterEmailTakenByTheStore(t *testing.T) {
 
 func TestRegisterRetriesTakenGeneratedNickname(t *testing.T) {
 	t.Parallel()
-	var store *UserStoreMock
+	var store *portmock.UserStoreMock
 	e := newEnv(t, func(d *deps) {
-		store = &UserStoreMock{
+		store = &portmock.UserStoreMock{
 			UserByEmailFunc: d.mem.UserByEmail,
 			CreateUserFunc: func(ctx context.Context, u *domain.User) error {
 				if len(store.CreateUserCalls()) <= 2 {
@@ -255,9 +256,9 @@ func TestRegisterRetriesTakenGeneratedNickname(t *testing.T) {
 
 func TestRegisterGivesUpOnGeneratedNicknames(t *testing.T) {
 	t.Parallel()
-	var store *UserStoreMock
+	var store *portmock.UserStoreMock
 	e := newEnv(t, func(d *deps) {
-		store = &UserStoreMock{
+		store = &portmock.UserStoreMock{
 			UserByEmailFunc: d.mem.UserByEmail,
 			CreateUserFunc:  func(ctx context.Context, u *domain.User) error { return domain.ErrNicknameTaken },
 		}
@@ -282,9 +283,9 @@ func TestRegisterGivesUpOnGeneratedNicknames(t *testing.T) {
 // A chosen nickname that is taken is reported, not replaced.
 func TestRegisterDoesNotRetryChosenNickname(t *testing.T) {
 	t.Parallel()
-	var store *UserStoreMock
+	var store *portmock.UserStoreMock
 	e := newEnv(t, func(d *deps) {
-		store = &UserStoreMock{
+		store = &portmock.UserStoreMock{
 			UserByEmailFunc: d.mem.UserByEmail,
 			CreateUserFunc:  func(ctx context.Context, u *domain.User) error { return domain.ErrNicknameTaken },
 		}

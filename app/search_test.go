@@ -15,6 +15,7 @@ import (
 	"github.com/usersvc/usersvc/app"
 	"github.com/usersvc/usersvc/domain"
 	"github.com/usersvc/usersvc/ports"
+	"github.com/usersvc/usersvc/ports/portmock"
 )
 
 // seedSearch stores n users straight in the memory store, created in
@@ -301,7 +302,7 @@ func TestSearchUsersStoreQuery(t *testing.T) {
 		t.Fatal(err)
 	}
 	e := newEnv(t, func(d *deps) {
-		d.store = &UserStoreMock{ListUsersFunc: func(_ context.Context, q ports.UserQuery) ([]*domain.User, int, error) {
+		d.store = &portmock.UserStoreMock{ListUsersFunc: func(_ context.Context, q ports.UserQuery) ([]*domain.User, int, error) {
 			got = append(got, q)
 			return []*domain.User{u, u, u}, 42, nil
 		}}
@@ -339,7 +340,7 @@ func TestSearchUsersStoreQuery(t *testing.T) {
 func TestSearchUsersStoreFailure(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, func(d *deps) {
-		d.store = &UserStoreMock{ListUsersFunc: func(context.Context, ports.UserQuery) ([]*domain.User, int, error) { return nil, 0, errBoom }}
+		d.store = &portmock.UserStoreMock{ListUsersFunc: func(context.Context, ports.UserQuery) ([]*domain.User, int, error) { return nil, 0, errBoom }}
 	})
 	for _, paging := range []string{app.PagingOffset, app.PagingCursor} {
 		_, err := e.svc.SearchUsers(context.Background(), adminActor, app.UserSearch{Paging: paging, Limit: 10})

@@ -6,8 +6,6 @@ package app_test
 // and injects faults at any port. newEnv builds one; opts swap a port or
 // the config before the service is built.
 
-//go:generate go tool moq -pkg app_test -out mocks_test.go ../ports Mailer PasswordHasher TokenIssuer TokenVerifier IDs Secrets UserStore
-
 import (
 	"context"
 	"crypto/sha256"
@@ -28,6 +26,7 @@ import (
 	"github.com/usersvc/usersvc/domain"
 	"github.com/usersvc/usersvc/internal/testsupport"
 	"github.com/usersvc/usersvc/ports"
+	"github.com/usersvc/usersvc/ports/portmock"
 )
 
 // t0 is when every test starts; the clock moves only when a test moves it.
@@ -71,10 +70,10 @@ func sha256Hex(s string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// newHasher is a PasswordHasherMock running the fake hash; tests replace
+// newHasher is a portmock.PasswordHasherMock running the fake hash; tests replace
 // VerifyFunc or HashFunc to inject faults, and read the recorded calls.
-func newHasher() *PasswordHasherMock {
-	return &PasswordHasherMock{
+func newHasher() *portmock.PasswordHasherMock {
+	return &portmock.PasswordHasherMock{
 		HashFunc: func(ctx context.Context, password string) (string, error) { return fakeHash(password), nil },
 		VerifyFunc: func(ctx context.Context, password, hash string) (bool, bool, error) {
 			if rest, ok := strings.CutPrefix(hash, stalePrefix); ok {
@@ -94,14 +93,14 @@ func tokenFor(c ports.AccessClaims) string {
 	return fmt.Sprintf("tok|%s|%s|%d|%s", c.UserID, c.Role, c.TokenVersion, c.SessionID)
 }
 
-func newIssuer() *TokenIssuerMock {
-	return &TokenIssuerMock{IssueFunc: func(c ports.AccessClaims, now time.Time) (string, time.Duration, error) {
+func newIssuer() *portmock.TokenIssuerMock {
+	return &portmock.TokenIssuerMock{IssueFunc: func(c ports.AccessClaims, now time.Time) (string, time.Duration, error) {
 		return tokenFor(c), tokenTTL, nil
 	}}
 }
 
-func newVerifier() *TokenVerifierMock {
-	return &TokenVerifierMock{VerifyFunc: func(token string, now time.Time) (ports.AccessClaims, error) {
+func newVerifier() *portmock.TokenVerifierMock {
+	return &portmock.TokenVerifierMock{VerifyFunc: func(token string, now time.Time) (ports.AccessClaims, error) {
 		parts := strings.Split(token, "|")
 		if len(parts) != 5 || parts[0] != "tok" {
 			return ports.AccessClaims{}, domain.ErrInvalidToken
@@ -123,13 +122,13 @@ type deps struct {
 	store    ports.UserStore
 	sessions ports.SessionStore
 	mem      *memory.UserStore // the store behind store, for setting up and inspecting state
-	hasher   *PasswordHasherMock
-	issuer   *TokenIssuerMock
-	verifier *TokenVerifierMock
-	mailer   *MailerMock
+	hasher   *portmock.PasswordHasherMock
+	issuer   *portmock.TokenIssuerMock
+	verifier *portmock.TokenVerifierMock
+	mailer   *portmock.MailerMock
 	clock    *testsupport.Clock
-	ids      *IDsMock
-	secrets  *SecretsMock
+	ids      *portmock.IDsMock
+	secrets  *portmock.SecretsMock
 	cfg      app.Config
 }
 
@@ -153,12 +152,12 @@ func newEnv(tb testing.TB, opts ...func(*deps)) *env {
 		hasher:   newHasher(),
 		issuer:   newIssuer(),
 		verifier: newVerifier(),
-		mailer:   &MailerMock{SendFunc: func(ctx context.Context, m domain.Message) error { return nil }},
+		mailer:   &portmock.MailerMock{SendFunc: func(ctx context.Context, m domain.Message) error { return nil }},
 		clock:    newClock(),
-		ids: &IDsMock{NewIDFunc: func() string {
+		ids: &portmock.IDsMock{NewIDFunc: func() string {
 			return fmt.Sprintf("00000000-0000-4000-8000-%012d", nextID.Add(1))
 		}},
-		secrets: &SecretsMock{NewSecretFunc: func() (string, error) {
+		secrets: &portmock.SecretsMock{NewSecretFunc: func() (string, error) {
 			return fmt.Sprintf("secret-%d", nextSecret.Add(1)), nil
 		}},
 		cfg: defaultCfg,

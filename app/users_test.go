@@ -11,6 +11,7 @@ import (
 	"github.com/usersvc/usersvc/app"
 	"github.com/usersvc/usersvc/domain"
 	"github.com/usersvc/usersvc/ports"
+	"github.com/usersvc/usersvc/ports/portmock"
 )
 
 const unknownID = "ffffffff-ffff-4fff-bfff-ffffffffffff"
@@ -119,7 +120,7 @@ func TestListUsersRefuses(t *testing.T) {
 func TestListUsersStoreFailure(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, func(d *deps) {
-		d.store = &UserStoreMock{ListUsersFunc: func(context.Context, ports.UserQuery) ([]*domain.User, int, error) { return nil, 0, errBoom }}
+		d.store = &portmock.UserStoreMock{ListUsersFunc: func(context.Context, ports.UserQuery) ([]*domain.User, int, error) { return nil, 0, errBoom }}
 	})
 	_, err := e.svc.ListUsers(context.Background(), adminActor, 0, 10)
 	wantErr(t, err, errBoom)

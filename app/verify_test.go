@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/usersvc/usersvc/domain"
+	"github.com/usersvc/usersvc/ports/portmock"
 )
 
 func TestVerifyEmail(t *testing.T) {
@@ -78,7 +79,7 @@ func TestVerifyEmailJustBeforeExpiry(t *testing.T) {
 func TestVerifyEmailStoreFailure(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, func(d *deps) {
-		d.store = &UserStoreMock{UpdateUserFunc: func(ctx context.Context, id string, fn func(u *domain.User) error) error { return errBoom }}
+		d.store = &portmock.UserStoreMock{UpdateUserFunc: func(ctx context.Context, id string, fn func(u *domain.User) error) error { return errBoom }}
 	})
 	wantErr(t, e.svc.VerifyEmail(context.Background(), "ffffffff-ffff-4fff-bfff-ffffffffffff", "t"), errBoom)
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/usersvc/usersvc/app"
 	"github.com/usersvc/usersvc/domain"
 	"github.com/usersvc/usersvc/ports"
+	"github.com/usersvc/usersvc/ports/portmock"
 )
 
 // fakeResolver answers each name from a table; other names do not resolve.
@@ -45,7 +46,7 @@ func newWebhooks(tb testing.TB, store *memory.UserStore, box ports.SecretBox, al
 		box = testBox(tb)
 	}
 	w, err := app.NewWebhooks(app.WebhookDeps{
-		Store: store, SecretBox: box, Resolver: resolver, Clock: newClock(), IDs: &IDsMock{NewIDFunc: func() string {
+		Store: store, SecretBox: box, Resolver: resolver, Clock: newClock(), IDs: &portmock.IDsMock{NewIDFunc: func() string {
 			return uuid.NewString()
 		}}, Random: rand.Reader,
 	}, app.WebhookConfig{AllowPrivate: allowPrivate})

@@ -38,10 +38,3 @@ func startAtNiceness(cmd *exec.Cmd, nice int) (<-chan struct{}, error) {
 	}
 	return exited, nil
 }
-
-// processNice reports the niceness of process pid, for tests.
-func processNice(pid int) (int, error) {
-	// getpriority returns 20 - nice for PRIO_PROCESS on Linux.
-	p, err := syscall.Getpriority(syscall.PRIO_PROCESS, pid)
-	return 20 - p, err
-}

@@ -2,10 +2,7 @@
 
 package argon2hash
 
-import (
-	"errors"
-	"os/exec"
-)
+import "os/exec"
 
 // startAtNiceness starts cmd and returns a channel closed when it has
 // exited. Elsewhere than on Linux it runs at the usual priority.
@@ -20,5 +17,3 @@ func startAtNiceness(cmd *exec.Cmd, _ int) (<-chan struct{}, error) {
 	}()
 	return exited, nil
 }
-
-func processNice(int) (int, error) { return 0, errors.New("no process priority on this system") }

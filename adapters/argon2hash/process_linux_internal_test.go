@@ -15,9 +15,6 @@ import (
 // Every thread of the worker runs at the niceness asked; this process's
 // threads keep their own.
 func TestProcessRunsAtLowPriority(t *testing.T) {
-	if runtime.GOOS != "linux" {
-		t.Skip("priorities are set on Linux only")
-	}
 	if n, err := processNice(os.Getpid()); err != nil || n >= lowest {
 		t.Skipf("the tests run at niceness %d (%v): nothing to lower", n, err)
 	}
@@ -46,4 +43,28 @@ func TestProcessRunsAtLowPriority(t *testing.T) {
 	if n, err := processNice(syscall.Gettid()); err != nil || n >= lowest {
 		t.Fatalf("this thread has niceness %d (%v): the tests run at the lowest priority already", n, err)
 	}
+}
+
+// The worker sees none of the service's environment (its secrets).
+func TestProcessGetsNoEnvironment(t *testing.T) {
+	t.Setenv("JWT_SECRET", "a secret the worker must not see")
+	t.Setenv("GOMEMLIMIT", "512MiB")
+	h := newProcessHasher(t, 1, 0)
+	if _, err := h.Hash(context.Background(), "a password"); err != nil {
+		t.Fatal(err)
+	}
+	env, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(h.proc.workerPID()), "environ"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := string(env); got != "GOMEMLIMIT=512MiB\x00" {
+		t.Errorf("the worker's environment is %q, want the runtime's settings alone", got)
+	}
+}
+
+// processNice reports the niceness of process (or thread) pid.
+func processNice(pid int) (int, error) {
+	// getpriority returns 20 - nice for PRIO_PROCESS on Linux.
+	p, err := syscall.Getpriority(syscall.PRIO_PROCESS, pid)
+	return 20 - p, err
 }

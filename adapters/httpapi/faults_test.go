@@ -13,8 +13,6 @@ package httpapi_test
 // database that is down does, for tests in which every route must meet a
 // fault the way production would (the OpenAPI test's 500s and 503s).
 
-//go:generate go tool moq -pkg httpapi_test -out ports_mocks_test.go ../../ports UserStore SessionStore AuditLog
-
 import (
 	"context"
 	"encoding/json"
@@ -34,6 +32,7 @@ import (
 	"github.com/usersvc/usersvc/app"
 	"github.com/usersvc/usersvc/domain"
 	"github.com/usersvc/usersvc/internal/testsupport"
+	"github.com/usersvc/usersvc/ports/portmock"
 )
 
 const (
@@ -155,7 +154,7 @@ var mockRoutes = []mockRoute{
 
 // portFaultServer serves the use cases of h, built as h's are, on ports
 // that all fail with err: the user store, the session store and the audit
-// log (moq mocks, ports_mocks_test.go). It is what a request meets when
+// log (moq mocks, ports/portmock). It is what a request meets when
 // the database is down. With pastAuthentication, the one read that
 // authenticates a request (SessionStore.SessionWithUser) still reaches h's
 // store, so a token of h (h.admin.Token) gets through and the route's own
@@ -163,12 +162,12 @@ var mockRoutes = []mockRoute{
 // fail with err too.
 func (h *harness) portFaultServer(err error, pastAuthentication bool) http.Handler {
 	h.tb.Helper()
-	sessions := failing(&SessionStoreMock{}, err)
+	sessions := failing(&portmock.SessionStoreMock{}, err)
 	if pastAuthentication {
 		sessions.SessionWithUserFunc = h.store.SessionWithUser
 	}
 	d := h.deps
-	d.Users, d.Sessions, d.Audit = failing(&UserStoreMock{}, err), sessions, failing(&AuditLogMock{}, err)
+	d.Users, d.Sessions, d.Audit = failing(&portmock.UserStoreMock{}, err), sessions, failing(&portmock.AuditLogMock{}, err)
 	svc, e := app.New(d, h.cfg)
 	if e != nil {
 		h.tb.Fatal(e)

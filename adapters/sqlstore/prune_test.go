@@ -1,15 +1,12 @@
 package sqlstore_test
 
 import (
-	"database/sql"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
 
 	"github.com/usersvc/usersvc/adapters/sqlstore"
-	"github.com/usersvc/usersvc/adapters/sqlstore/sqlstoretest"
 	"github.com/usersvc/usersvc/domain"
 )
 
@@ -17,16 +14,7 @@ import (
 // over for longer than the retention, and nothing that is not.
 func TestPrune(t *testing.T) {
 	t.Parallel()
-	for name, dbs := range map[string]func(testing.TB) (string, *sql.DB){
-		"sqlite": func(tb testing.TB) (string, *sql.DB) {
-			path := filepath.Join(tb.TempDir(), "usersvc.db")
-			return "sqlite:" + path, rawSQLite(tb, path)
-		},
-		"postgres": func(tb testing.TB) (string, *sql.DB) {
-			dbURL := sqlstoretest.NewPostgresURL(tb)
-			return dbURL, rawPostgres(tb, dbURL)
-		},
-	} {
+	for name, dbs := range rawDatabases {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			ctx := t.Context()

@@ -351,16 +351,7 @@ func TestFailedSaveLeavesNothing(t *testing.T) {
 // audit rows stay, and free text is stored clean.
 func TestSessionAndAuditRows(t *testing.T) {
 	t.Parallel()
-	for name, dbs := range map[string]func(testing.TB) (string, *sql.DB){
-		"sqlite": func(tb testing.TB) (string, *sql.DB) {
-			path := filepath.Join(tb.TempDir(), "usersvc.db")
-			return "sqlite:" + path, rawSQLite(tb, path)
-		},
-		"postgres": func(tb testing.TB) (string, *sql.DB) {
-			dbURL := sqlstoretest.NewPostgresURL(tb)
-			return dbURL, rawPostgres(tb, dbURL)
-		},
-	} {
+	for name, dbs := range rawDatabases {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			ctx := t.Context()
@@ -629,6 +620,19 @@ func TestPostgresPromotionRaceRetried(t *testing.T) {
 	}
 }
 
+// rawDatabases make an empty database of each dialect, returning its URL
+// for the store and a connection of its own for reading the rows back.
+var rawDatabases = map[string]func(testing.TB) (string, *sql.DB){
+	"sqlite": func(tb testing.TB) (string, *sql.DB) {
+		path := filepath.Join(tb.TempDir(), "usersvc.db")
+		return "sqlite:" + path, rawSQLite(tb, path)
+	},
+	"postgres": func(tb testing.TB) (string, *sql.DB) {
+		dbURL := sqlstoretest.NewPostgresURL(tb)
+		return dbURL, rawPostgres(tb, dbURL)
+	},
+}
+
 func rawSQLite(tb testing.TB, path string) *sql.DB {
 	tb.Helper()
 	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)")
@@ -687,16 +691,7 @@ func TestPostgresUserImporter(t *testing.T) {
 // batch inserts and deletes, and a refused insert leaves it as it was.
 func TestUserCountIsKept(t *testing.T) {
 	t.Parallel()
-	for name, dbs := range map[string]func(testing.TB) (string, *sql.DB){
-		"sqlite": func(tb testing.TB) (string, *sql.DB) {
-			path := filepath.Join(tb.TempDir(), "db.sqlite")
-			return "sqlite:" + path, rawSQLite(tb, path)
-		},
-		"postgres": func(tb testing.TB) (string, *sql.DB) {
-			dbURL := sqlstoretest.NewPostgresURL(tb)
-			return dbURL, rawPostgres(tb, dbURL)
-		},
-	} {
+	for name, dbs := range rawDatabases {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			ctx := t.Context()

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -124,7 +125,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		HashMemoryKiB:   uint32(integer("HASH_MEMORY_KIB", 19456, 1024, 4<<20)), //nolint:gosec
 		HashIterations:  uint32(integer("HASH_ITERATIONS", 2, 1, 100)),          //nolint:gosec
 		HashParallelism: uint8(integer("HASH_PARALLELISM", 1, 1, 255)),          //nolint:gosec
-		HashConcurrency: integer("HASH_CONCURRENCY", startProcs, 1, 1024),
+		HashConcurrency: integer("HASH_CONCURRENCY", runtime.GOMAXPROCS(0), 1, 1024),
 		TrustedProxies:  list("TRUSTED_PROXIES"),
 		CORSOrigins:     list("CORS_ORIGINS"),
 		LogFormat:       strings.ToLower(get("LOG_FORMAT", "")),

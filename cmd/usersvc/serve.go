@@ -193,14 +193,7 @@ const pruneInterval = time.Hour
 // pruneEvery prunes store every interval until ctx ends. Instances prune
 // independently: the deletes are idempotent, and cheap when nothing is due.
 func pruneEvery(ctx context.Context, store *sqlstore.Store, clock ports.Clock, interval time.Duration, log *slog.Logger) {
-	t := time.NewTimer(min(time.Minute, interval))
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	every(ctx, min(time.Minute, interval), interval, func() {
 		p, err := store.Prune(ctx, clock.Now(), sqlstore.DefaultRetention)
 		switch {
 		case err != nil && ctx.Err() == nil:
@@ -209,6 +202,21 @@ func pruneEvery(ctx context.Context, store *sqlstore.Store, clock ports.Clock, i
 			log.Info("pruned rows past their retention", "sessions", p.Sessions, "messages", p.Messages,
 				"webhook_deliveries", p.Deliveries, "webhook_events", p.Events)
 		}
+	})
+}
+
+// every runs fn after first, then every interval after each run ends,
+// until ctx ends.
+func every(ctx context.Context, first, interval time.Duration, fn func()) {
+	t := time.NewTimer(first)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		fn()
 		t.Reset(interval)
 	}
 }
@@ -224,19 +232,10 @@ func sharedLimits(ctx context.Context, store *sqlstore.Store, log *slog.Logger) 
 	if err != nil {
 		return nil
 	}
-	go func() {
-		t := time.NewTicker(limitSweep)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				if _, err := rl.Sweep(ctx); err != nil && ctx.Err() == nil {
-					log.Warn("sweeping the shared rate limits failed", "error", err)
-				}
-			}
+	go every(ctx, limitSweep, limitSweep, func() {
+		if _, err := rl.Sweep(ctx); err != nil && ctx.Err() == nil {
+			log.Warn("sweeping the shared rate limits failed", "error", err)
 		}
-	}()
+	})
 	return rl
 }

@@ -13,7 +13,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"time"
 
@@ -126,10 +125,6 @@ func newAuthCache(ctx context.Context, store *sqlstore.Store, log *slog.Logger) 
 	}()
 	return cache, done, nil
 }
-
-// startProcs is GOMAXPROCS as the runtime chose it at start (the CPUs this
-// process may use, container limits included).
-var startProcs = runtime.GOMAXPROCS(0)
 
 // newServingHasher is the hasher of a serving process. With HASH_PRIORITY
 // low (the default) hashes run in a worker process, this binary again, at

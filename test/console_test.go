@@ -313,9 +313,8 @@ func (a *authenticator) code() string {
 // (PRODUCT.md 8.1).
 func scanQR(t *testing.T, w *walk, email string) string {
 	t.Helper()
-	// At the page's scale a module is about 3.9 pixels, drawn 3 or 4 wide,
-	// which the decoder misjudges now and then; three times finer, as a
-	// phone's camera sees it, the uneven edges no longer matter.
+	// Each module is drawn 4 CSS pixels wide; the picture is taken three
+	// times finer, as a phone's camera sees it.
 	shot, err := chromedp.Run(w.ctx, chromedp.ScreenshotScale(chromedp.CSS(".qr"), 3))
 	if err != nil {
 		t.Fatalf("a picture of the QR code: %v", err)

@@ -150,6 +150,11 @@ func plural(n int, one, many string) string {
 // qrQuietZone is the blank margin a QR code needs, in modules.
 const qrQuietZone = 4
 
+// qrModulePx is a module's size in CSS pixels: a whole number, so every
+// module is drawn as wide as the next and a camera (or a decoder reading
+// a screenshot) does not misjudge the grid, as it did at a fitted width.
+const qrModulePx = 4
+
 // qrSVG draws text (an otpauth URI) as a QR code in inline SVG.
 func qrSVG(text string) (template.HTML, error) {
 	qr, err := qrcode.NewWith(text, qrcode.WithErrorCorrectionLevel(qrcode.ErrorCorrectionMedium))
@@ -175,9 +180,9 @@ func (q *qrWriter) Write(m qrcode.Matrix) error {
 		}
 	})
 	q.svg = template.HTML(fmt.Sprintf( //nolint:gosec // numbers only
-		`<svg viewBox="0 0 %d %d" role="img" aria-label="QR code for your authenticator app" xmlns="http://www.w3.org/2000/svg" shape-rendering="crispEdges">`+
+		`<svg width="%d" height="%d" viewBox="0 0 %d %d" role="img" aria-label="QR code for your authenticator app" xmlns="http://www.w3.org/2000/svg" shape-rendering="crispEdges">`+
 			`<rect class="light" width="%d" height="%d"/><path class="dark" d="%s"/></svg>`,
-		size, size, size, size, path.String()))
+		size*qrModulePx, size*qrModulePx, size, size, size, size, path.String()))
 	return nil
 }
 

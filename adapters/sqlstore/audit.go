@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jmoiron/sqlx"
 
 	"github.com/usersvc/usersvc/domain"
 	"github.com/usersvc/usersvc/ports"
@@ -57,17 +56,17 @@ func (s *Store) RecordEvent(ctx context.Context, e domain.AuditEvent) error {
 		return s.wrap("record event", err)
 	}
 	defer tx.Rollback()
-	if err := s.saveEvents(ctx, tx, "record event", []domain.AuditEvent{e}, time.Time{}); err != nil {
+	if err := s.saveEvents(ctx, s.inTx(tx), "record event", []domain.AuditEvent{e}, time.Time{}); err != nil {
 		return err
 	}
 	return s.wrap("record event", tx.Commit())
 }
 
-// saveEvents inserts events in tx. An event without an id gets a new UUIDv7;
+// saveEvents inserts events with w. An event without an id gets a new UUIDv7;
 // one without a time gets at, the time of the change that recorded it (the
 // user's UpdatedAt, as for outbox messages). Events are not changed: a
 // failed transaction leaves them as they were for the caller.
-func (s *Store) saveEvents(ctx context.Context, tx *sqlx.Tx, op string, events []domain.AuditEvent, at time.Time) error {
+func (s *Store) saveEvents(ctx context.Context, w rowWriter, op string, events []domain.AuditEvent, at time.Time) error {
 	for _, e := range events {
 		if e.At.IsZero() {
 			e.At = at
@@ -79,7 +78,7 @@ func (s *Store) saveEvents(ctx context.Context, tx *sqlx.Tx, op string, events [
 		if err != nil {
 			return fmt.Errorf("sqlstore: %s: %w", op, err)
 		}
-		if _, err := s.execTx(ctx, tx, s.q(insertEvent), id, string(e.Type),
+		if err := w.write(ctx, insertEvent, id, string(e.Type),
 			nullString(refID(e.ActorID)), nullString(refID(e.TargetID)), nullString(cleanText(e.IP)),
 			s.d.timeValue(e.At), nullString(cleanText(e.Detail))); err != nil {
 			if _, dup := s.d.uniqueViolation(err); dup {

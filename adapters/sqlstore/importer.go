@@ -144,7 +144,7 @@ func (s *Store) CreateUsers(ctx context.Context, users []*domain.User) (err erro
 			}
 			rows = append(rows, r)
 		}
-		if err := s.saveMessages(ctx, tx, "create users", msgs[i], st.UpdatedAt); err != nil {
+		if err := s.saveMessages(ctx, s.inTx(tx), "create users", msgs[i], st.UpdatedAt); err != nil {
 			return err
 		}
 	}

@@ -11,7 +11,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/google/uuid"
-	"github.com/jmoiron/sqlx"
 
 	"github.com/usersvc/usersvc/domain"
 	"github.com/usersvc/usersvc/ports"
@@ -61,17 +60,17 @@ type messageRow struct {
 	CreatedAt dbTime         `db:"created_at"`
 }
 
-// saveMessages inserts msgs as pending outbox rows in tx. They are created,
+// saveMessages inserts msgs as pending outbox rows with w. They are created,
 // and due, at the time of the change that queued them (the user's
 // UpdatedAt), which comes from the service's clock like the dispatcher's now.
-func (s *Store) saveMessages(ctx context.Context, tx *sqlx.Tx, op string, msgs []domain.Message, at time.Time) error {
+func (s *Store) saveMessages(ctx context.Context, w rowWriter, op string, msgs []domain.Message, at time.Time) error {
 	t := s.d.timeValue(at)
 	for _, m := range msgs {
 		id, err := uuid.NewV7() // time-ordered, so id order breaks ties by age
 		if err != nil {
 			return fmt.Errorf("sqlstore: %s: message id: %w", op, err)
 		}
-		if _, err := tx.ExecContext(ctx, s.q(insertMessage),
+		if err := w.write(ctx, insertMessage,
 			id.String(), string(m.Kind), m.To, m.Name, nullString(m.Link), t, t); err != nil {
 			return s.wrap(op+": save message", err)
 		}

@@ -8,8 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jmoiron/sqlx"
-
 	"github.com/usersvc/usersvc/domain"
 	"github.com/usersvc/usersvc/ports"
 )
@@ -121,20 +119,20 @@ type tokenRow struct {
 	sessionRow
 }
 
-// saveSessionChanges makes, in tx, the session changes a change of user id
+// saveSessionChanges makes, with w, the session changes a change of user id
 // recorded, in order.
-func (s *Store) saveSessionChanges(ctx context.Context, tx *sqlx.Tx, op, id string, changes []domain.SessionChange) error {
+func (s *Store) saveSessionChanges(ctx context.Context, w rowWriter, op, id string, changes []domain.SessionChange) error {
 	for _, c := range changes {
 		var err error
 		switch c.Kind {
 		case domain.OpenSession:
-			err = s.openSession(ctx, tx, id, c.Session, c.RefreshHash)
+			err = s.openSession(ctx, w, id, c.Session, c.RefreshHash)
 		case domain.EndSession:
 			sid, ok := domain.CanonicalUserID(c.Session.ID)
 			if !ok {
 				continue // names no session
 			}
-			_, err = tx.ExecContext(ctx, s.q(endSession), s.d.timeValue(c.At), sid, id)
+			err = w.write(ctx, endSession, s.d.timeValue(c.At), sid, id)
 		case domain.EndOtherSessions:
 			t := s.d.timeValue(c.At)
 			query, args := endOtherSessions, []any{t, id, t}
@@ -142,7 +140,7 @@ func (s *Store) saveSessionChanges(ctx context.Context, tx *sqlx.Tx, op, id stri
 				query += " AND id <> ?"
 				args = append(args, keep)
 			}
-			_, err = tx.ExecContext(ctx, s.q(query), args...)
+			err = w.write(ctx, query, args...)
 		default:
 			err = fmt.Errorf("unknown session change %d", c.Kind)
 		}
@@ -154,7 +152,7 @@ func (s *Store) saveSessionChanges(ctx context.Context, tx *sqlx.Tx, op, id stri
 }
 
 // openSession inserts a session of user id and its first refresh token.
-func (s *Store) openSession(ctx context.Context, tx *sqlx.Tx, userID string, sess domain.Session, refreshHash string) error {
+func (s *Store) openSession(ctx context.Context, w rowWriter, userID string, sess domain.Session, refreshHash string) error {
 	sid, ok := domain.CanonicalUserID(sess.ID)
 	if !ok {
 		return fmt.Errorf("open session: id %q is not a UUID: %w", sess.ID, domain.ErrInvalid)
@@ -169,12 +167,11 @@ func (s *Store) openSession(ctx context.Context, tx *sqlx.Tx, userID string, ses
 		return v
 	}
 	created := s.d.timeValue(sess.CreatedAt)
-	if _, err := s.execTx(ctx, tx, s.q(insertSession), sid, userID, created, s.d.timeValue(sess.LastUsedAt),
+	if err := w.write(ctx, insertSession, sid, userID, created, s.d.timeValue(sess.LastUsedAt),
 		s.d.timeValue(sess.ExpiresAt), sess.UserVersion, str(sess.IP), str(sess.UserAgent), sess.SecondFactor); err != nil {
 		return err
 	}
-	_, err := s.execTx(ctx, tx, s.q(insertToken), refreshHash, sid, created)
-	return err
+	return w.write(ctx, insertToken, refreshHash, sid, created)
 }
 
 // sessionWriteError translates a failed write of sessions or refresh_tokens.

@@ -94,13 +94,14 @@ func newAtomicEnv(t *testing.T, dbURL string) *atomicEnv {
 	return e
 }
 
-// failOn makes statements starting with prefix fail, from the nth on
-// (a password change's first UPDATE users is its admission; the second,
-// the change itself).
-func (e *atomicEnv) failOn(prefix string, nth int) {
+// failOn makes statements holding write fail, from the nth on (a
+// password change's first UPDATE users is its admission; the second, the
+// change itself). On PostgreSQL a write may be a part of a change's one
+// statement (WITH … AS (UPDATE users …)).
+func (e *atomicEnv) failOn(write string, nth int) {
 	seen := 0
 	e.counter.FailWhen(func(q string) error {
-		if strings.HasPrefix(strings.TrimSpace(q), prefix) {
+		if strings.Contains(q, write) {
 			if seen++; seen >= nth {
 				return errInjected
 			}

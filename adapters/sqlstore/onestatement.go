@@ -1,0 +1,212 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/usersvc/usersvc/domain"
+)
+
+// An account change on PostgreSQL is, when it can be, two statements and
+// no transaction: the user is read with its row version (xmin, the
+// transaction that wrote the row), the change runs, and one statement
+// writes the user and everything the change recorded, only if the row is
+// still that version. A statement is a transaction of its own, so the
+// change is as atomic as under a lock; what it saves is the round trips
+// of BEGIN, COMMIT and one per row written (on a login, 12 become 4), and
+// no row lock is held while Go runs.
+//
+// The statement is built from the same INSERT and UPDATE statements a
+// locked change runs, each as a data-modifying WITH query that writes
+// only if the gate, the user's own write, found the row unchanged:
+//
+//	WITH gate AS (UPDATE users SET … WHERE id = $40 AND xmin = $41::xid RETURNING 1),
+//	     w1 AS (INSERT INTO audit_log (…) SELECT $42, … FROM gate),
+//	     w2 AS (UPDATE sessions SET … WHERE EXISTS (SELECT FROM gate) AND (…))
+//	SELECT 1 FROM gate
+//
+// No row back means another change came first: the change is read and
+// run again (at most optimisticAttempts times, then under the lock).
+
+// optimisticAttempts is how many times update tries a change in one
+// statement before taking the row's lock: contention on one user is rare,
+// and under the lock a change always succeeds.
+const optimisticAttempts = 3
+
+var (
+	// errChangedMeanwhile: the user changed between the read and the write.
+	errChangedMeanwhile = errors.New("sqlstore: the user changed meanwhile")
+	// errNeedsLock: the change must be made in a transaction.
+	errNeedsLock = errors.New("sqlstore: the change needs a transaction")
+)
+
+// oneStatementChanges reports whether changes can be written as one
+// statement (PostgreSQL's data-modifying WITH queries; SQLite has none,
+// and no round trips to save).
+func (s *Store) oneStatementChanges() bool {
+	_, ok := s.d.(postgres)
+	return ok
+}
+
+// selectVersionedUser reads a user with its row version.
+var selectVersionedUser = "SELECT " + strings.Join(userColumns, ", ") + ", xmin::text AS row_version FROM users"
+
+// versionedUserRow is a user's row and its version.
+type versionedUserRow struct {
+	userRow
+	Version string `db:"row_version"`
+}
+
+// updateInOneStatement is update without a transaction (see above). It
+// fails with errChangedMeanwhile when the user changed after it was read,
+// and with errNeedsLock, having written nothing, when the change owes
+// webhook events (their fan-out reads the endpoints in the transaction).
+func (s *Store) updateInOneStatement(ctx context.Context, key, value string, fn func(u *domain.User) error) error {
+	var r versionedUserRow
+	if err := s.getPrepared(ctx, &r, s.q(selectVersionedUser+" WHERE "+key+" = ?"), value); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return domain.ErrUserNotFound
+		}
+		return s.wrap("update user", err)
+	}
+	u, err := r.user()
+	if err != nil {
+		return err
+	}
+	before := u.State()
+	if err := fn(u); err != nil {
+		return err
+	}
+	id, rec, st := before.ID, takeRecorded(u), u.State()
+	if len(rec.hooks) > 0 {
+		return errNeedsLock
+	}
+	w := &gatedWriter{}
+	if st != before {
+		w.gate = updateUser + " AND xmin = ?::xid RETURNING 1"
+		w.args = append(s.values(id, st)[1:], id, r.Version)
+	} else {
+		if len(rec.msgs)+len(rec.events)+len(rec.sessions) == 0 {
+			return nil // nothing to write
+		}
+		// The records must agree with the user as fn saw it: the row is
+		// locked until the statement ends, and must be that version.
+		w.gate = "SELECT 1 FROM users WHERE id = ? AND xmin = ?::xid FOR SHARE"
+		w.args = []any{id, r.Version}
+	}
+	if err := s.saveRows(ctx, w, "update user", id, rec, st.UpdatedAt); err != nil {
+		return err
+	}
+	result := "SELECT 1 FROM gate"
+	if !domain.OnlyLoginBookkeeping(before, st) || endsSessions(rec.sessions) {
+		result = "SELECT pg_notify('" + changesChannel + "', ?) FROM gate"
+		w.args = append(w.args, id+" "+s.instance)
+	}
+	written, err := s.runGated(ctx, w.statement(result), w.args)
+	switch {
+	case err != nil && s.d.retryable(err):
+		return errChangedMeanwhile
+	case err != nil:
+		if _, ok := s.d.uniqueViolation(err); ok {
+			return s.writeError(ctx, nil, "update user", err, id, st)
+		}
+		return s.wrap("update user", err)
+	case !written:
+		return errChangedMeanwhile
+	}
+	return nil
+}
+
+// runGated runs query (? placeholders) and reports whether it returned a
+// row: whether the gate let it write.
+func (s *Store) runGated(ctx context.Context, query string, args []any) (bool, error) {
+	st, err := s.prepared(ctx, s.q(query))
+	if err != nil {
+		return false, err
+	}
+	rows, err := st.QueryContext(ctx, args...)
+	if err != nil {
+		return false, err
+	}
+	defer rows.Close()
+	written := rows.Next()
+	for rows.Next() {
+	}
+	return written, rows.Err()
+}
+
+// rowWriter runs the statements that save what a change recorded: each at
+// once, in the change's transaction (txWriter), or gathered into the one
+// statement of a change made without one (gatedWriter).
+type rowWriter interface {
+	// write runs query, with ? placeholders: an INSERT of one row
+	// (INSERT INTO t (…) VALUES (…)) or an UPDATE … WHERE ….
+	write(ctx context.Context, query string, args ...any) error
+}
+
+// inTx is a rowWriter that runs its statements in tx.
+func (s *Store) inTx(tx *sqlx.Tx) rowWriter { return txWriter{s: s, tx: tx} }
+
+type txWriter struct {
+	s  *Store
+	tx *sqlx.Tx
+}
+
+func (w txWriter) write(ctx context.Context, query string, args ...any) error {
+	_, err := w.s.execTx(ctx, w.tx, w.s.q(query), args...)
+	return err
+}
+
+// gatedWriter gathers a change's statements, each made to write only
+// when the gate does.
+type gatedWriter struct {
+	gate  string // the user's write, or lock, returning a row when it is unchanged
+	parts []string
+	args  []any
+}
+
+func (w *gatedWriter) write(_ context.Context, query string, args ...any) error {
+	g, err := gated(query)
+	if err != nil {
+		return err
+	}
+	w.parts = append(w.parts, fmt.Sprintf("w%d AS (%s)", len(w.parts)+1, g))
+	w.args = append(w.args, args...)
+	return nil
+}
+
+// statement is the change's one statement, answering with result, a
+// query of the gate.
+func (w *gatedWriter) statement(result string) string {
+	var b strings.Builder
+	b.WriteString("WITH gate AS (" + w.gate + ")")
+	for _, p := range w.parts {
+		b.WriteString(", " + p)
+	}
+	b.WriteString(" " + result)
+	return b.String()
+}
+
+// gated rewrites an INSERT of one row or an UPDATE to write only if the
+// gate returned a row. Its parameters keep their order, and an INSERT's
+// values their types: PostgreSQL types the parameters of INSERT … SELECT
+// by the columns they go to, as it does those of VALUES.
+func gated(query string) (string, error) {
+	switch {
+	case strings.HasPrefix(query, "INSERT INTO "):
+		into, values, ok := strings.Cut(query, " VALUES (")
+		if ok && strings.HasSuffix(values, ")") && !strings.Contains(values, "(") {
+			return into + " SELECT " + strings.TrimSuffix(values, ")") + " FROM gate", nil
+		}
+	case strings.HasPrefix(query, "UPDATE "):
+		if update, where, ok := strings.Cut(query, " WHERE "); ok {
+			return update + " WHERE EXISTS (SELECT FROM gate) AND (" + where + ")", nil
+		}
+	}
+	return "", fmt.Errorf("sqlstore: %q cannot be a part of a change's one statement", query)
+}

@@ -64,15 +64,17 @@ pgticks() {
 	for p in $(pgrep -f "postgres: .* $db " || true); do t=$(( t + $(ticks "$p") )); done
 	echo "$t"
 }
+# idle ticks (idle + iowait) of the whole machine
+idle() { awk '/^cpu / {print $5 + $6}' /proc/stat; }
 wrk -t2 -c"$conns" -d2s -s "$work/login.lua" "http://127.0.0.1:$port" >/dev/null # warm up
-s0=$(ticks "$svc"); w0=$( [ -n "$worker" ] && ticks "$worker" || echo 0); p0=$(pgticks)
+s0=$(ticks "$svc"); w0=$( [ -n "$worker" ] && ticks "$worker" || echo 0); p0=$(pgticks); i0=$(idle)
 rate=$(wrk -t2 -c"$conns" -d"${secs}s" -s "$work/login.lua" "http://127.0.0.1:$port" | awk '/Requests\/sec/ {print $2}')
-s1=$(ticks "$svc"); w1=$( [ -n "$worker" ] && ticks "$worker" || echo 0); p1=$(pgticks)
+s1=$(ticks "$svc"); w1=$( [ -n "$worker" ] && ticks "$worker" || echo 0); p1=$(pgticks); i1=$(idle)
 hz=$(getconf CLK_TCK)
-awk -v r="$rate" -v s="$secs" -v hz="$hz" -v ds=$((s1 - s0)) -v dw=$((w1 - w0)) -v dp=$((p1 - p0)) 'BEGIN {
+awk -v r="$rate" -v s="$secs" -v hz="$hz" -v ds=$((s1 - s0)) -v dw=$((w1 - w0)) -v dp=$((p1 - p0)) -v di=$((i1 - i0)) 'BEGIN {
 	n = r * s
-	printf "logins/s %.1f; CPU ms per login: service %.2f, hash worker %.2f, postgres %.2f\n",
-		r, ds * 1000 / hz / n, dw * 1000 / hz / n, dp * 1000 / hz / n
+	printf "logins/s %.1f; CPU ms per login: service %.2f, hash worker %.2f, postgres %.2f; idle CPUs %.2f\n",
+		r, ds * 1000 / hz / n, dw * 1000 / hz / n, dp * 1000 / hz / n, di / hz / s
 }'
 if [ -n "$worker" ]; then
 	echo "hash worker peak RSS: $(awk '/VmHWM/ {print $2, $3}' "/proc/$worker/status")"

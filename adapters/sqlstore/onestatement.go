@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/jmoiron/sqlx"
 
@@ -18,8 +20,11 @@ import (
 // writes the user and everything the change recorded, only if the row is
 // still that version. A statement is a transaction of its own, so the
 // change is as atomic as under a lock; what it saves is the round trips
-// of BEGIN, COMMIT and one per row written (on a login, 12 become 4), and
-// no row lock is held while Go runs.
+// of BEGIN, COMMIT and one per row written, and no row lock is held while
+// Go runs. The statement returns the row it wrote, which the next change
+// of the user starts from (recentRows) instead of reading it again: a
+// login, 12 round trips before, is the admission's read and write and the
+// decision's write, 3.
 //
 // The statement is built from the same INSERT and UPDATE statements a
 // locked change runs, each as a data-modifying WITH query that writes
@@ -66,13 +71,17 @@ type versionedUserRow struct {
 // fails with errChangedMeanwhile when the user changed after it was read,
 // and with errNeedsLock, having written nothing, when the change owes
 // webhook events (their fan-out reads the endpoints in the transaction).
-func (s *Store) updateInOneStatement(ctx context.Context, key, value string, fn func(u *domain.User) error) error {
-	var r versionedUserRow
-	if err := s.getPrepared(ctx, &r, s.q(selectVersionedUser+" WHERE "+key+" = ?"), value); err != nil {
-		if errors.Is(err, sql.ErrNoRows) {
-			return domain.ErrUserNotFound
+// With recent, the user may come from the rows this store wrote lately
+// rather than from a read.
+func (s *Store) updateInOneStatement(ctx context.Context, key, value string, recent bool, fn func(u *domain.User) error) error {
+	r, ok := s.recent.get(key, value)
+	if !recent || !ok {
+		if err := s.getPrepared(ctx, &r, s.q(selectVersionedUser+" WHERE "+key+" = ?"), value); err != nil {
+			if errors.Is(err, sql.ErrNoRows) {
+				return domain.ErrUserNotFound
+			}
+			return s.wrap("update user", err)
 		}
-		return s.wrap("update user", err)
 	}
 	u, err := r.user()
 	if err != nil {
@@ -88,7 +97,7 @@ func (s *Store) updateInOneStatement(ctx context.Context, key, value string, fn 
 	}
 	w := &gatedWriter{}
 	if st != before {
-		w.gate = updateUser + " AND xmin = ?::xid RETURNING 1"
+		w.gate = updateUser + " AND xmin = ?::xid RETURNING " + versionedColumns
 		w.args = append(s.values(id, st)[1:], id, r.Version)
 	} else {
 		if len(rec.msgs)+len(rec.events)+len(rec.sessions) == 0 {
@@ -96,48 +105,93 @@ func (s *Store) updateInOneStatement(ctx context.Context, key, value string, fn 
 		}
 		// The records must agree with the user as fn saw it: the row is
 		// locked until the statement ends, and must be that version.
-		w.gate = "SELECT 1 FROM users WHERE id = ? AND xmin = ?::xid FOR SHARE"
+		w.gate = "SELECT " + versionedColumns + " FROM users WHERE id = ? AND xmin = ?::xid FOR SHARE"
 		w.args = []any{id, r.Version}
 	}
 	if err := s.saveRows(ctx, w, "update user", id, rec, st.UpdatedAt); err != nil {
 		return err
 	}
-	result := "SELECT 1 FROM gate"
+	result := "SELECT gate.* FROM gate"
 	if !domain.OnlyLoginBookkeeping(before, st) || endsSessions(rec.sessions) {
-		result = "SELECT pg_notify('" + changesChannel + "', ?) FROM gate"
+		// A volatile function's WITH query is run once, and only here
+		// with the gate's row.
+		w.parts = append(w.parts, "notify AS (SELECT pg_notify('"+changesChannel+"', ?) FROM gate)")
 		w.args = append(w.args, id+" "+s.instance)
+		result = "SELECT gate.* FROM gate, notify"
 	}
-	written, err := s.runGated(ctx, w.statement(result), w.args)
+	var written versionedUserRow
+	err = s.getPrepared(ctx, &written, s.q(w.statement(result)), w.args...)
+	if err != nil {
+		s.recent.forget(id, before.Email)
+	}
 	switch {
-	case err != nil && s.d.retryable(err):
+	case errors.Is(err, sql.ErrNoRows), err != nil && s.d.retryable(err):
 		return errChangedMeanwhile
 	case err != nil:
 		if _, ok := s.d.uniqueViolation(err); ok {
 			return s.writeError(ctx, nil, "update user", err, id, st)
 		}
 		return s.wrap("update user", err)
-	case !written:
-		return errChangedMeanwhile
 	}
+	s.recent.put(written)
 	return nil
 }
 
-// runGated runs query (? placeholders) and reports whether it returned a
-// row: whether the gate let it write.
-func (s *Store) runGated(ctx context.Context, query string, args []any) (bool, error) {
-	st, err := s.prepared(ctx, s.q(query))
-	if err != nil {
-		return false, err
+// versionedColumns are what a change's statement returns of the row it
+// wrote: the row as a read would give it, and its new version.
+var versionedColumns = strings.Join(userColumns, ", ") + ", xmin::text AS row_version"
+
+// recentRows are the rows this store wrote last, with their versions, by
+// id and by email: the next change of the same user (a login's decision
+// after its admission, the next login of a busy account) can start from
+// one without reading it. The write is gated on the version anyway, so an
+// entry that another change made stale costs a lost race, never a lost
+// update; entries are forgotten after recentTTL all the same, and all of
+// them once there are recentMax.
+type recentRows struct {
+	mu   sync.Mutex
+	rows map[string]recentRow // "id " + id or "email " + email
+}
+
+type recentRow struct {
+	row versionedUserRow
+	at  time.Time
+}
+
+const (
+	recentTTL = 10 * time.Second
+	recentMax = 4096
+)
+
+func (c *recentRows) get(key, value string) (versionedUserRow, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.rows[key+" "+value]
+	if !ok || time.Since(e.at) > recentTTL {
+		return versionedUserRow{}, false
 	}
-	rows, err := st.QueryContext(ctx, args...)
-	if err != nil {
-		return false, err
+	return e.row, true
+}
+
+func (c *recentRows) put(r versionedUserRow) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.rows == nil || len(c.rows) >= recentMax {
+		c.rows = make(map[string]recentRow)
 	}
-	defer rows.Close()
-	written := rows.Next()
-	for rows.Next() {
+	e := recentRow{row: r, at: time.Now()}
+	c.rows["id "+r.ID] = e
+	c.rows["email "+r.Email] = e
+}
+
+// forget drops what is kept of user id, under its id and under emails.
+func (c *recentRows) forget(id string, emails ...string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.rows, "id "+id)
+	for _, e := range emails {
+		delete(c.rows, "email "+e)
 	}
-	return written, rows.Err()
 }
 
 // rowWriter runs the statements that save what a change recorded: each at

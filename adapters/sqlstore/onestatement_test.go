@@ -6,6 +6,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/usersvc/usersvc/adapters/sqlstore/sqlstoretest"
 	"github.com/usersvc/usersvc/domain"
 	"github.com/usersvc/usersvc/ports"
 )
@@ -111,3 +112,47 @@ func TestPostgresChangeThatLosesARaceRunsAgain(t *testing.T) {
 		}
 	}
 }
+
+// A change may start from the row this store wrote last instead of
+// reading it: when another instance (another store on the database) has
+// changed the user since, the write finds a new version and the change
+// runs again on a fresh read: the other's change stays.
+func TestPostgresChangeAfterAnotherInstanceKeepsItsChange(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	dbURL := sqlstoretest.NewPostgresURL(t)
+	mine, other := openMigrated(t, dbURL), openMigrated(t, dbURL)
+	u := mustCreate(t, mine)
+	login := func(cur *domain.User) error {
+		cur.Record(domain.AuditEvent{Type: domain.EventLoginSucceeded, TargetID: cur.ID(), At: time.Now()})
+		return cur.UpdateProfile(domain.ProfilePatch{Bio: ptr("mine " + time.Now().String())}, time.Now())
+	}
+	if err := mine.UpdateUser(ctx, u.ID(), login); err != nil {
+		t.Fatal(err)
+	}
+	if err := other.UpdateUser(ctx, u.ID(), func(cur *domain.User) error {
+		return cur.UpdateProfile(domain.ProfilePatch{FirstName: ptr("Other")}, time.Now())
+	}); err != nil {
+		t.Fatal(err)
+	}
+	runs := 0
+	if err := mine.UpdateUserByEmail(ctx, u.Email(), func(cur *domain.User) error {
+		runs++
+		cur.SetRole(domain.RoleManager, time.Now())
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := other.UserByID(ctx, u.ID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Role() != domain.RoleManager || got.State().Profile.FirstName != "Other" {
+		t.Errorf("role %v, first name %q; want MANAGER and the other instance's %q", got.Role(), got.State().Profile.FirstName, "Other")
+	}
+	if runs != 2 {
+		t.Errorf("the change ran %d times, want 2 (on the row kept, then on a fresh read)", runs)
+	}
+}
+
+func ptr(s string) *string { return &s }

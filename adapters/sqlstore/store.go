@@ -35,6 +35,8 @@ type Store struct {
 	stmts sync.Map // string -> *sqlx.Stmt
 	// preparing holds the queries being prepared for transactions (see txStmt).
 	preparing sync.Map // string -> bool
+	// recent are the users this store wrote last (PostgreSQL; see recentRows).
+	recent recentRows
 }
 
 // prepared returns query (already rebound) prepared once for the pool:
@@ -587,8 +589,8 @@ func (s *Store) UpdateUserCountingAdmins(ctx context.Context, id string, fn func
 // made under the row's lock (updateLocked), where it cannot lose.
 func (s *Store) update(ctx context.Context, key, value string, countAdmins bool, fn func(u *domain.User, admins int) error) error {
 	if s.oneStatementChanges() && !countAdmins {
-		for range optimisticAttempts {
-			err := s.updateInOneStatement(ctx, key, value, func(u *domain.User) error { return fn(u, 0) })
+		for i := range optimisticAttempts {
+			err := s.updateInOneStatement(ctx, key, value, i == 0, func(u *domain.User) error { return fn(u, 0) })
 			if errors.Is(err, errNeedsLock) {
 				break
 			}
@@ -640,6 +642,9 @@ func (s *Store) updateLocked(ctx context.Context, key, value string, countAdmins
 				return s.wrap("update user", err)
 			}
 		}
+		// What is kept of the user is stale now: forgotten, it costs no
+		// lost race.
+		s.recent.forget(id, before.Email, st.Email)
 		return s.wrap("update user", tx.Commit())
 	})
 }
@@ -674,6 +679,7 @@ func (s *Store) DeleteUser(ctx context.Context, id string, check func(u *domain.
 		if _, err := tx.ExecContext(ctx, s.q(deleteUser), id); err != nil {
 			return s.wrap("delete user", err)
 		}
+		s.recent.forget(id, u.Email())
 		if err := s.countUsers(ctx, tx, "delete user", -1); err != nil {
 			return err
 		}

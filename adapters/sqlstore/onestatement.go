@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"crypto/rand"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -36,7 +37,12 @@ import (
 //	SELECT 1 FROM gate
 //
 // No row back means another change came first: the change is read and
-// run again (at most optimisticAttempts times, then under the lock).
+// run again (at most optimisticAttempts times, then under the lock). The
+// statement also writes a receipt (migration 00012) and answers the user
+// when it finds its receipt already there: database/sql runs a statement
+// again on another connection when the first one failed, even if the
+// server had run it, and the second run must not take the first's effect
+// for another change's.
 
 // optimisticAttempts is how many times update tries a change in one
 // statement before taking the row's lock: contention on one user is rare,
@@ -69,13 +75,19 @@ type versionedUserRow struct {
 
 // updateInOneStatement is update without a transaction (see above). It
 // fails with errChangedMeanwhile when the user changed after it was read,
-// and with errNeedsLock, having written nothing, when the change owes
-// webhook events (their fan-out reads the endpoints in the transaction).
-// With recent, the user may come from the rows this store wrote lately
-// rather than from a read.
+// and with errNeedsLock, having written nothing, when the change must be
+// made under the lock: it owes webhook events (their fan-out reads the
+// endpoints in the transaction), or it opens a session and ends sessions
+// (the parts of one statement do not see each other's rows). With recent,
+// the user may come from the rows this store wrote lately rather than from
+// a read; a change that fails or writes nothing is then run again on a
+// read, since only a write checks the version.
 func (s *Store) updateInOneStatement(ctx context.Context, key, value string, recent bool, fn func(u *domain.User) error) error {
-	r, ok := s.recent.get(key, value)
-	if !recent || !ok {
+	r, kept := versionedUserRow{}, false
+	if recent {
+		r, kept = s.recent.get(key, value)
+	}
+	if !kept {
 		if err := s.getPrepared(ctx, &r, s.q(selectVersionedUser+" WHERE "+key+" = ?"), value); err != nil {
 			if errors.Is(err, sql.ErrNoRows) {
 				return domain.ErrUserNotFound
@@ -88,29 +100,43 @@ func (s *Store) updateInOneStatement(ctx context.Context, key, value string, rec
 		return err
 	}
 	before := u.State()
-	if err := fn(u); err != nil {
-		return err
-	}
+	err = fn(u)
 	id, rec, st := before.ID, takeRecorded(u), u.State()
-	if len(rec.hooks) > 0 {
+	nothing := st == before && len(rec.msgs)+len(rec.events)+len(rec.sessions)+len(rec.hooks) == 0
+	switch {
+	case kept && (err != nil || nothing):
+		return errChangedMeanwhile // decided on a row kept, not read: read it
+	case err != nil:
+		return err
+	case nothing:
+		return nil
+	case len(rec.hooks) > 0, opensAndEndsSessions(rec.sessions):
 		return errNeedsLock
 	}
 	w := &gatedWriter{}
-	if st != before {
+	if st != before || opensSessions(rec.sessions) {
+		// A change that opens a session writes the row even when it
+		// changes nothing else, so that a change ending the user's
+		// sessions, whose statement cannot see a session opened after it
+		// began, finds a new version and runs again.
 		w.gate = updateUser + " AND xmin = ?::xid RETURNING " + versionedColumns
 		w.args = append(s.values(id, st)[1:], id, r.Version)
 	} else {
-		if len(rec.msgs)+len(rec.events)+len(rec.sessions) == 0 {
-			return nil // nothing to write
-		}
 		// The records must agree with the user as fn saw it: the row is
-		// locked until the statement ends, and must be that version.
-		w.gate = "SELECT " + versionedColumns + " FROM users WHERE id = ? AND xmin = ?::xid FOR SHARE"
+		// locked until the statement ends (one change of a user at a
+		// time, as under the lock), and must be that version.
+		w.gate = "SELECT " + versionedColumns + " FROM users WHERE id = ? AND xmin = ?::xid FOR NO KEY UPDATE"
 		w.args = []any{id, r.Version}
 	}
 	if err := s.saveRows(ctx, w, "update user", id, rec, st.UpdatedAt); err != nil {
+		if errors.Is(err, errNeedsLock) {
+			return errNeedsLock
+		}
 		return err
 	}
+	receipt := rand.Text()
+	w.parts = append(w.parts, "receipt AS (INSERT INTO change_receipts (id) SELECT ? FROM gate)")
+	w.args = append(w.args, receipt)
 	result := "SELECT gate.* FROM gate"
 	if !domain.OnlyLoginBookkeeping(before, st) || endsSessions(rec.sessions) {
 		// A volatile function's WITH query is run once, and only here
@@ -119,6 +145,11 @@ func (s *Store) updateInOneStatement(ctx context.Context, key, value string, rec
 		w.args = append(w.args, id+" "+s.instance)
 		result = "SELECT gate.* FROM gate, notify"
 	}
+	// Run a second time (see change_receipts), the statement finds its
+	// receipt and answers the user as it is.
+	result += " UNION ALL SELECT " + versionedColumns + " FROM users" +
+		" WHERE id = ? AND EXISTS (SELECT FROM change_receipts WHERE id = ?)"
+	w.args = append(w.args, id, receipt)
 	var written versionedUserRow
 	err = s.getPrepared(ctx, &written, s.q(w.statement(result)), w.args...)
 	if err != nil {
@@ -135,6 +166,22 @@ func (s *Store) updateInOneStatement(ctx context.Context, key, value string, rec
 	}
 	s.recent.put(written)
 	return nil
+}
+
+// opensSessions reports whether changes open a session.
+func opensSessions(changes []domain.SessionChange) bool {
+	for _, c := range changes {
+		if c.Kind == domain.OpenSession {
+			return true
+		}
+	}
+	return false
+}
+
+// opensAndEndsSessions reports whether changes open a session and end
+// sessions.
+func opensAndEndsSessions(changes []domain.SessionChange) bool {
+	return opensSessions(changes) && endsSessions(changes)
 }
 
 // versionedColumns are what a change's statement returns of the row it
@@ -227,7 +274,7 @@ type gatedWriter struct {
 func (w *gatedWriter) write(_ context.Context, query string, args ...any) error {
 	g, err := gated(query)
 	if err != nil {
-		return err
+		return fmt.Errorf("%w: %w", errNeedsLock, err)
 	}
 	w.parts = append(w.parts, fmt.Sprintf("w%d AS (%s)", len(w.parts)+1, g))
 	w.args = append(w.args, args...)

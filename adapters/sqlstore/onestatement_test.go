@@ -1,6 +1,13 @@
 package sqlstore_test
 
 import (
+	"bytes"
+	"errors"
+	"net"
+	"net/url"
+	"strconv"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -64,51 +71,234 @@ func TestChangeRefusedByTheDatabaseLeavesNothing(t *testing.T) {
 
 // On PostgreSQL a change is written without a lock, only if the user is
 // still as it was read: a change that loses the race to another runs
-// again on the user as the other left it, so neither is lost, and what
-// it recorded is saved once. After optimisticAttempts lost races it runs
-// under the row's lock, where it cannot lose.
+// again on the user as the other left it, so neither is lost, and a
+// losing run writes nothing (no event, no session ended). That holds for
+// a change of the user and for one that only records rows. After
+// optimisticAttempts lost races the change runs under the row's lock,
+// where no other change can come between.
 func TestPostgresChangeThatLosesARaceRunsAgain(t *testing.T) {
 	t.Parallel()
-	newStore := emptyPostgres(t)
-	for _, losses := range []int{1, 3} {
-		s := newStore(t)
+	for _, tc := range []struct {
+		name   string
+		losses int
+		change func(cur *domain.User)
+	}{
+		{"a change of the user", 1, func(cur *domain.User) { cur.SetRole(domain.RoleManager, time.Now()) }},
+		{"records only", 1, func(*domain.User) {}},
+		{"a change of the user, 3 lost races", 3, func(cur *domain.User) { cur.SetRole(domain.RoleManager, time.Now()) }},
+	} {
+		dbURL := sqlstoretest.NewPostgresURL(t)
+		s, raw := openMigrated(t, dbURL), rawPostgres(t, dbURL)
 		ctx := t.Context()
 		u := mustCreate(t, s)
-		runs := 0
+		sid := uuid.NewString()
+		if err := s.UpdateUser(ctx, u.ID(), func(cur *domain.User) error {
+			cur.OpenSession(domain.NewSession(sid, time.Now(), domain.SessionPolicy{TTL: time.Hour}, "", ""), "h-"+sid)
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		runs, locked := 0, 0
 		err := s.UpdateUser(ctx, u.ID(), func(cur *domain.User) error {
 			runs++
-			if runs <= losses {
-				// Another change of the user, between this one's read and its
-				// write (under the lock, this would wait for ever: it must
-				// not happen there).
-				name := "Other" + string(rune('0'+runs))
+			if _, err := raw.ExecContext(ctx, "SELECT 1 FROM users WHERE id = $1 FOR UPDATE NOWAIT", cur.ID()); err != nil {
+				locked++ // this run holds the row's lock
+			}
+			if runs <= tc.losses {
+				// Another change of the user, between this one's read and
+				// its write.
+				name := "Other" + strconv.Itoa(runs)
 				if err := s.UpdateUser(ctx, cur.ID(), func(o *domain.User) error {
 					return o.UpdateProfile(domain.ProfilePatch{FirstName: &name}, time.Now())
 				}); err != nil {
 					return err
 				}
+				// What a losing run records must not be written.
+				cur.EndSession(sid, time.Now())
 			}
-			cur.SetRole(domain.RoleManager, time.Now())
+			tc.change(cur)
 			// An event that owes no webhook event (those are saved under the lock).
 			cur.Record(domain.AuditEvent{Type: domain.EventLoginSucceeded, TargetID: cur.ID(), At: time.Now()})
 			return nil
 		})
 		if err != nil {
-			t.Fatalf("%d lost races: UpdateUser: %v", losses, err)
+			t.Fatalf("%s: UpdateUser: %v", tc.name, err)
 		}
-		if runs != losses+1 {
-			t.Errorf("%d lost races: the change ran %d times, want %d", losses, runs, losses+1)
+		if runs != tc.losses+1 {
+			t.Errorf("%s: the change ran %d times, want %d", tc.name, runs, tc.losses+1)
+		}
+		if wantLocked := max(0, runs-3); locked != wantLocked {
+			t.Errorf("%s: %d runs under the row's lock, want %d (after three lost races)", tc.name, locked, wantLocked)
 		}
 		got, err := s.UserByID(ctx, u.ID())
 		if err != nil {
 			t.Fatal(err)
 		}
-		if want := "Other" + string(rune('0'+losses)); got.Role() != domain.RoleManager || got.State().Profile.FirstName != want {
-			t.Errorf("%d lost races: role %v, first name %q; want MANAGER and %q", losses, got.Role(), got.State().Profile.FirstName, want)
+		if wantName := "Other" + strconv.Itoa(tc.losses); got.State().Profile.FirstName != wantName {
+			t.Errorf("%s: first name %q, want %q (no change lost)", tc.name, got.State().Profile.FirstName, wantName)
+		}
+		if tc.name != "records only" && got.Role() != domain.RoleManager {
+			t.Errorf("%s: role %v, want MANAGER", tc.name, got.Role())
 		}
 		events, err := s.ListEvents(ctx, ports.AuditFilter{Type: domain.EventLoginSucceeded})
 		if err != nil || len(events) != 1 {
-			t.Errorf("%d lost races: %d events (%v), want 1", losses, len(events), err)
+			t.Errorf("%s: %d events (%v), want the winning run's alone", tc.name, len(events), err)
+		}
+		if sess, _, err := s.SessionWithUser(ctx, sid); err != nil || !sess.RevokedAt.IsZero() {
+			t.Errorf("%s: session ended at %v (%v): a losing run's write was made", tc.name, sess.RevokedAt, err)
+		}
+	}
+}
+
+// A change that the database ran but whose answer was lost with its
+// connection is not made twice: database/sql runs the statement again on
+// another connection, and the statement finds its receipt.
+func TestPostgresChangeWhoseAnswerIsLostIsMadeOnce(t *testing.T) {
+	t.Parallel()
+	dbURL, err := url.Parse(sqlstoretest.NewPostgresURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	openMigrated(t, dbURL.String())
+	dbURL.Host = dropFirstAnswer(t, dbURL.Host, []byte("TRIPWIRE"))
+	s := openMigrated(t, dbURL.String())
+	ctx := t.Context()
+	u := mustCreate(t, s)
+	runs := 0
+	err = s.UpdateUser(ctx, u.ID(), func(cur *domain.User) error {
+		runs++
+		name := cur.State().Profile.FirstName + "x"
+		cur.Record(domain.AuditEvent{Type: domain.EventLoginSucceeded, TargetID: cur.ID(), At: time.Now(), Detail: "TRIPWIRE"})
+		return cur.UpdateProfile(domain.ProfilePatch{FirstName: &name}, time.Now())
+	})
+	if err != nil {
+		t.Fatalf("UpdateUser: %v", err)
+	}
+	got, err := s.UserByID(ctx, u.ID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	events, err := s.ListEvents(ctx, ports.AuditFilter{Type: domain.EventLoginSucceeded})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.State().Profile.FirstName != "x" || len(events) != 1 {
+		t.Errorf("first name %q, %d events (the change ran %d times); want it made once: %q, 1",
+			got.State().Profile.FirstName, len(events), runs, "x")
+	}
+}
+
+// dropFirstAnswer is a TCP proxy to target that, the first time a client
+// sends marker, passes it on but drops the server's answer and closes the
+// client's connection, as a network cut or a proxy restart after the
+// server committed would. It returns its address.
+func dropFirstAnswer(t *testing.T, target string, marker []byte) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = l.Close() })
+	var tripped atomic.Bool
+	go func() {
+		for {
+			client, err := l.Accept()
+			if err != nil {
+				return
+			}
+			server, err := net.Dial("tcp", target)
+			if err != nil {
+				_ = client.Close()
+				continue
+			}
+			var drop atomic.Bool
+			var once sync.Once
+			closeBoth := func() { once.Do(func() { _ = client.Close(); _ = server.Close() }) }
+			go func() {
+				defer closeBoth()
+				buf := make([]byte, 64<<10)
+				for {
+					n, err := client.Read(buf)
+					if n > 0 {
+						if bytes.Contains(buf[:n], marker) && tripped.CompareAndSwap(false, true) {
+							drop.Store(true)
+						}
+						if _, werr := server.Write(buf[:n]); werr != nil {
+							return
+						}
+					}
+					if err != nil {
+						return
+					}
+				}
+			}()
+			go func() {
+				defer closeBoth()
+				buf := make([]byte, 64<<10)
+				for {
+					n, err := server.Read(buf)
+					if n > 0 {
+						if drop.Load() {
+							// Let the server finish (and commit), then cut.
+							time.Sleep(50 * time.Millisecond)
+							return
+						}
+						if _, werr := client.Write(buf[:n]); werr != nil {
+							return
+						}
+					}
+					if err != nil {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	return l.Addr().String()
+}
+
+// A change decided on a row kept from an earlier write, which may be
+// stale, is not trusted when it fails or writes nothing: only a write
+// checks the version. It runs again on a read.
+func TestPostgresChangeRefusedOnAKeptRowIsRunAgain(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	dbURL := sqlstoretest.NewPostgresURL(t)
+	mine, other := openMigrated(t, dbURL), openMigrated(t, dbURL)
+	u := mustCreate(t, mine)
+	if err := mine.UpdateUser(ctx, u.ID(), func(cur *domain.User) error {
+		return cur.UpdateProfile(domain.ProfilePatch{Bio: ptr("kept")}, time.Now())
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := other.UpdateUser(ctx, u.ID(), func(cur *domain.User) error {
+		cur.SetRole(domain.RoleManager, time.Now())
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	errNotManager := errors.New("not a MANAGER")
+	for _, tc := range []struct {
+		name   string
+		change func(cur *domain.User) error
+	}{
+		{"refused", func(cur *domain.User) error {
+			if cur.Role() != domain.RoleManager {
+				return errNotManager
+			}
+			return nil
+		}},
+		{"nothing to write", func(*domain.User) error { return nil }},
+	} {
+		var seen []domain.Role
+		if err := mine.UpdateUser(ctx, u.ID(), func(cur *domain.User) error {
+			seen = append(seen, cur.Role())
+			return tc.change(cur)
+		}); err != nil {
+			t.Errorf("%s: UpdateUser = %v, want nil (decided on the row as it is)", tc.name, err)
+		}
+		if seen[len(seen)-1] != domain.RoleManager {
+			t.Errorf("%s: the change last saw role %v, want MANAGER (read, not kept)", tc.name, seen[len(seen)-1])
 		}
 	}
 }

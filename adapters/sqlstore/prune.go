@@ -32,8 +32,13 @@ var DefaultRetention = Retention{
 
 // Pruned counts the rows Prune deleted.
 type Pruned struct {
-	Sessions, Messages, Deliveries, Events int64
+	Sessions, Messages, Deliveries, Events, Receipts int64
 }
+
+// receiptTTL is how long a change's receipt is kept: far beyond the
+// moment database/sql would run its statement again (see
+// change_receipts), which is at once.
+const receiptTTL = 10 * time.Minute
 
 // pruneBatch bounds each delete: a long backlog goes in short
 // transactions that hold few locks, not one that holds them all.
@@ -50,6 +55,7 @@ const (
 	// without any has had them all pruned (or its endpoints deleted).
 	pruneEvents = "DELETE FROM webhook_events WHERE id IN (SELECT e.id FROM webhook_events e" +
 		" WHERE e.occurred_at < ? AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.event_id = e.id) LIMIT ?)"
+	pruneReceipts = "DELETE FROM change_receipts WHERE id IN (SELECT id FROM change_receipts WHERE created_at < ? LIMIT ?)"
 )
 
 // Prune deletes what r no longer keeps, as of now. Several instances may
@@ -69,7 +75,10 @@ func (s *Store) Prune(ctx context.Context, now time.Time, r Retention) (Pruned, 
 	if p.Deliveries, err = s.pruneAll(ctx, "prune webhook deliveries", pruneDeliveries, deliveries, deliveries); err != nil {
 		return p, err
 	}
-	p.Events, err = s.pruneAll(ctx, "prune webhook events", pruneEvents, deliveries)
+	if p.Events, err = s.pruneAll(ctx, "prune webhook events", pruneEvents, deliveries); err != nil {
+		return p, err
+	}
+	p.Receipts, err = s.pruneAll(ctx, "prune change receipts", pruneReceipts, s.d.timeValue(now.Add(-receiptTTL)))
 	return p, err
 }
 

@@ -628,7 +628,7 @@ func (s *Store) updateLocked(ctx context.Context, key, value string, countAdmins
 		// u is this attempt's own copy: a retry rehydrates a new one and
 		// fn records everything again.
 		id, rec, st := before.ID, takeRecorded(u), u.State()
-		if st != before {
+		if st != before || opensSessions(rec.sessions) { // see updateInOneStatement
 			args := append(s.values(id, st)[1:], id)
 			if _, err := s.execTx(ctx, tx, s.q(updateUser), args...); err != nil {
 				return s.writeError(ctx, tx, "update user", err, id, st)

@@ -200,7 +200,7 @@ func pruneEvery(ctx context.Context, store *sqlstore.Store, clock ports.Clock, i
 			log.Warn("pruning old sessions, messages and webhook deliveries failed", "error", err)
 		case p != (sqlstore.Pruned{}):
 			log.Info("pruned rows past their retention", "sessions", p.Sessions, "messages", p.Messages,
-				"webhook_deliveries", p.Deliveries, "webhook_events", p.Events)
+				"webhook_deliveries", p.Deliveries, "webhook_events", p.Events, "change_receipts", p.Receipts)
 		}
 	})
 }

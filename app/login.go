@@ -82,6 +82,7 @@ func (s *Service) login(ctx context.Context, rawEmail, password, code string) (L
 		codeLocks bool
 	)
 	err = s.decide(ctx, dctx, p, "login", func(u *domain.User) error {
+		codeLocks = false // a store may run this more than once
 		if err := u.CheckCanLogin(); err != nil {
 			return err
 		}

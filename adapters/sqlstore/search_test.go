@@ -33,9 +33,7 @@ func TestPostgresUserSearchLinguisticCollation(t *testing.T) {
 		t.Fatalf("%s: %v", alter, err)
 	}
 	porttest.UserSearch(t, func(t *testing.T) ports.UserStore {
-		if _, err := raw.ExecContext(t.Context(), "TRUNCATE users, outbox, sessions, refresh_tokens, audit_log; UPDATE user_count SET n = 0"); err != nil {
-			t.Fatalf("empty tables: %v", err)
-		}
+		emptyTables(t, raw, "users, outbox, sessions, refresh_tokens, audit_log, change_receipts")
 		return openMigrated(t, dbURL)
 	})
 }

@@ -31,10 +31,12 @@ import (
 // locked change runs, each as a data-modifying WITH query that writes
 // only if the gate, the user's own write, found the row unchanged:
 //
-//	WITH gate AS (UPDATE users SET … WHERE id = $40 AND xmin = $41::xid RETURNING 1),
-//	     w1 AS (INSERT INTO audit_log (…) SELECT $42, … FROM gate),
-//	     w2 AS (UPDATE sessions SET … WHERE EXISTS (SELECT FROM gate) AND (…))
-//	SELECT 1 FROM gate
+//	WITH gate AS (UPDATE users SET … WHERE id = $45 AND xmin = $46::xid RETURNING …, xmin),
+//	     w1 AS (INSERT INTO audit_log (…) SELECT $47, … FROM gate),
+//	     w2 AS (UPDATE sessions SET … WHERE EXISTS (SELECT FROM gate) AND (…)),
+//	     receipt AS (INSERT INTO change_receipts (id) SELECT $57 FROM gate)
+//	SELECT gate.* FROM gate
+//	UNION ALL SELECT …, xmin FROM users WHERE id = $58 AND EXISTS (SELECT FROM change_receipts WHERE id = $59)
 //
 // No row back means another change came first: the change is read and
 // run again (at most optimisticAttempts times, then under the lock). The

@@ -67,7 +67,7 @@ func (s *Store) oneStatementChanges() bool {
 }
 
 // selectVersionedUser reads a user with its row version.
-var selectVersionedUser = "SELECT " + strings.Join(userColumns, ", ") + ", xmin::text AS row_version FROM users"
+var selectVersionedUser = "SELECT " + versionedColumns + " FROM users"
 
 // versionedUserRow is a user's row and its version.
 type versionedUserRow struct {
@@ -112,7 +112,7 @@ func (s *Store) updateInOneStatement(ctx context.Context, key, value string, rec
 		return err
 	case nothing:
 		return nil
-	case len(rec.hooks) > 0, opensAndEndsSessions(rec.sessions):
+	case len(rec.hooks) > 0, opensSessions(rec.sessions) && endsSessions(rec.sessions):
 		return errNeedsLock
 	}
 	w := &gatedWriter{}
@@ -131,10 +131,7 @@ func (s *Store) updateInOneStatement(ctx context.Context, key, value string, rec
 		w.args = []any{id, r.Version}
 	}
 	if err := s.saveRows(ctx, w, "update user", id, rec, st.UpdatedAt); err != nil {
-		if errors.Is(err, errNeedsLock) {
-			return errNeedsLock
-		}
-		return err
+		return err // errNeedsLock among them: update tells it by errors.Is
 	}
 	receipt := rand.Text()
 	w.parts = append(w.parts, "receipt AS (INSERT INTO change_receipts (id) SELECT ? FROM gate)")
@@ -178,12 +175,6 @@ func opensSessions(changes []domain.SessionChange) bool {
 		}
 	}
 	return false
-}
-
-// opensAndEndsSessions reports whether changes open a session and end
-// sessions.
-func opensAndEndsSessions(changes []domain.SessionChange) bool {
-	return opensSessions(changes) && endsSessions(changes)
 }
 
 // versionedColumns are what a change's statement returns of the row it

@@ -2,6 +2,7 @@ package sqlstore_test
 
 import (
 	"bytes"
+	"database/sql"
 	"errors"
 	"net"
 	"net/url"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/usersvc/usersvc/adapters/sqlstore"
 	"github.com/usersvc/usersvc/adapters/sqlstore/sqlstoretest"
 	"github.com/usersvc/usersvc/domain"
 	"github.com/usersvc/usersvc/ports"
@@ -30,43 +32,38 @@ func TestChangeRefusedByTheDatabaseLeavesNothing(t *testing.T) {
 			"CREATE TRIGGER refuse BEFORE INSERT ON refresh_tokens FOR EACH ROW EXECUTE FUNCTION refuse()",
 		},
 	}
-	for name, dbs := range rawDatabases {
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			ctx := t.Context()
-			dbURL, raw := dbs(t)
-			s := openMigrated(t, dbURL)
-			u := mustCreate(t, s)
-			for _, stmt := range refuse[name] {
-				if _, err := raw.ExecContext(ctx, stmt); err != nil {
-					t.Fatal(err)
-				}
+	eachDatabase(t, func(t *testing.T, name string, s *sqlstore.Store, raw *sql.DB) {
+		ctx := t.Context()
+		u := mustCreate(t, s)
+		for _, stmt := range refuse[name] {
+			if _, err := raw.ExecContext(ctx, stmt); err != nil {
+				t.Fatal(err)
 			}
-			now := time.Now()
-			err := s.UpdateUser(ctx, u.ID(), func(cur *domain.User) error {
-				cur.SetRole(domain.RoleManager, now)
-				cur.Queue(domain.Message{Kind: domain.MessageVerifyEmail, To: cur.Email(), Name: "x"})
-				cur.Record(domain.AuditEvent{Type: domain.EventLoginSucceeded, TargetID: cur.ID(), At: now})
-				cur.OpenSession(domain.NewSession(uuid.NewString(), now, domain.SessionPolicy{TTL: time.Hour}, "", ""), "h1")
-				return nil
-			})
-			if err == nil {
-				t.Fatal("UpdateUser whose refresh token the database refuses succeeded")
-			}
-			if got, err := s.UserByID(ctx, u.ID()); err != nil || got.Role() != domain.RoleAnonymous {
-				t.Errorf("after the refused change: role %v (%v), want it unchanged", got.Role(), err)
-			}
-			for _, table := range []string{"outbox", "audit_log", "sessions", "refresh_tokens"} {
-				var n int
-				if err := raw.QueryRowContext(ctx, "SELECT count(*) FROM "+table).Scan(&n); err != nil {
-					t.Fatal(err)
-				}
-				if n != 0 {
-					t.Errorf("%s holds %d rows after the refused change, want none", table, n)
-				}
-			}
+		}
+		now := time.Now()
+		err := s.UpdateUser(ctx, u.ID(), func(cur *domain.User) error {
+			cur.SetRole(domain.RoleManager, now)
+			cur.Queue(domain.Message{Kind: domain.MessageVerifyEmail, To: cur.Email(), Name: "x"})
+			cur.Record(domain.AuditEvent{Type: domain.EventLoginSucceeded, TargetID: cur.ID(), At: now})
+			cur.OpenSession(domain.NewSession(uuid.NewString(), now, domain.SessionPolicy{TTL: time.Hour}, "", ""), "h1")
+			return nil
 		})
-	}
+		if err == nil {
+			t.Fatal("UpdateUser whose refresh token the database refuses succeeded")
+		}
+		if got, err := s.UserByID(ctx, u.ID()); err != nil || got.Role() != domain.RoleAnonymous {
+			t.Errorf("after the refused change: role %v (%v), want it unchanged", got.Role(), err)
+		}
+		for _, table := range []string{"outbox", "audit_log", "sessions", "refresh_tokens"} {
+			var n int
+			if err := raw.QueryRowContext(ctx, "SELECT count(*) FROM "+table).Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+			if n != 0 {
+				t.Errorf("%s holds %d rows after the refused change, want none", table, n)
+			}
+		}
+	})
 }
 
 // On PostgreSQL a change is written without a lock, only if the user is
@@ -214,16 +211,17 @@ func dropFirstAnswer(t *testing.T, target string, marker []byte) string {
 			var drop atomic.Bool
 			var once sync.Once
 			closeBoth := func() { once.Do(func() { _ = client.Close(); _ = server.Close() }) }
-			go func() {
+			// relay copies src to dst until either ends or cut says so.
+			relay := func(dst, src net.Conn, cut func(b []byte) bool) {
 				defer closeBoth()
 				buf := make([]byte, 64<<10)
 				for {
-					n, err := client.Read(buf)
+					n, err := src.Read(buf)
 					if n > 0 {
-						if bytes.Contains(buf[:n], marker) && tripped.CompareAndSwap(false, true) {
-							drop.Store(true)
+						if cut(buf[:n]) {
+							return
 						}
-						if _, werr := server.Write(buf[:n]); werr != nil {
+						if _, werr := dst.Write(buf[:n]); werr != nil {
 							return
 						}
 					}
@@ -231,27 +229,21 @@ func dropFirstAnswer(t *testing.T, target string, marker []byte) string {
 						return
 					}
 				}
-			}()
-			go func() {
-				defer closeBoth()
-				buf := make([]byte, 64<<10)
-				for {
-					n, err := server.Read(buf)
-					if n > 0 {
-						if drop.Load() {
-							// Let the server finish (and commit), then cut.
-							time.Sleep(50 * time.Millisecond)
-							return
-						}
-						if _, werr := client.Write(buf[:n]); werr != nil {
-							return
-						}
-					}
-					if err != nil {
-						return
-					}
+			}
+			go relay(server, client, func(b []byte) bool {
+				if bytes.Contains(b, marker) && tripped.CompareAndSwap(false, true) {
+					drop.Store(true)
 				}
-			}()
+				return false
+			})
+			go relay(client, server, func([]byte) bool {
+				if drop.Load() {
+					// Let the server finish (and commit), then cut.
+					time.Sleep(50 * time.Millisecond)
+					return true
+				}
+				return false
+			})
 		}
 	}()
 	return l.Addr().String()

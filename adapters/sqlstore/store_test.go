@@ -366,49 +366,44 @@ func TestFailedSaveLeavesNothing(t *testing.T) {
 // audit rows stay, and free text is stored clean.
 func TestSessionAndAuditRows(t *testing.T) {
 	t.Parallel()
-	for name, dbs := range rawDatabases {
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			ctx := t.Context()
-			dbURL, raw := dbs(t)
-			s := openMigrated(t, dbURL)
-			now := time.Now()
-			u := mustCreate(t, s)
-			if err := s.UpdateUser(ctx, u.ID(), func(cur *domain.User) error {
-				cur.OpenSession(domain.NewSession(uuid.NewString(), now, domain.SessionPolicy{TTL: time.Hour}, "", ""), "h1")
-				return nil
-			}); err != nil {
-				t.Fatalf("OpenSession: %v", err)
+	eachDatabase(t, func(t *testing.T, _ string, s *sqlstore.Store, raw *sql.DB) {
+		ctx := t.Context()
+		now := time.Now()
+		u := mustCreate(t, s)
+		if err := s.UpdateUser(ctx, u.ID(), func(cur *domain.User) error {
+			cur.OpenSession(domain.NewSession(uuid.NewString(), now, domain.SessionPolicy{TTL: time.Hour}, "", ""), "h1")
+			return nil
+		}); err != nil {
+			t.Fatalf("OpenSession: %v", err)
+		}
+		if _, _, err := s.RotateRefreshToken(ctx, "h1", "h2", now, func(sess domain.Session, _ *domain.User) (domain.Session, error) {
+			return sess, nil
+		}); err != nil {
+			t.Fatalf("RotateRefreshToken: %v", err)
+		}
+		if err := s.DeleteUser(ctx, u.ID(), func(cur *domain.User, _ int) error {
+			cur.Record(domain.AuditEvent{Type: domain.EventUserDeleted, TargetID: cur.ID(), At: now, IP: "192.0.2.1\x00", Detail: "bad \xff\x00 text"})
+			return nil
+		}); err != nil {
+			t.Fatalf("DeleteUser: %v", err)
+		}
+		for table, want := range map[string]int{"users": 0, "sessions": 0, "refresh_tokens": 0, "audit_log": 1} {
+			var n int
+			if err := raw.QueryRowContext(ctx, "SELECT count(*) FROM "+table).Scan(&n); err != nil {
+				t.Fatalf("count %s: %v", table, err)
 			}
-			if _, _, err := s.RotateRefreshToken(ctx, "h1", "h2", now, func(sess domain.Session, _ *domain.User) (domain.Session, error) {
-				return sess, nil
-			}); err != nil {
-				t.Fatalf("RotateRefreshToken: %v", err)
+			if n != want {
+				t.Errorf("%s holds %d rows after DeleteUser, want %d", table, n, want)
 			}
-			if err := s.DeleteUser(ctx, u.ID(), func(cur *domain.User, _ int) error {
-				cur.Record(domain.AuditEvent{Type: domain.EventUserDeleted, TargetID: cur.ID(), At: now, IP: "192.0.2.1\x00", Detail: "bad \xff\x00 text"})
-				return nil
-			}); err != nil {
-				t.Fatalf("DeleteUser: %v", err)
-			}
-			for table, want := range map[string]int{"users": 0, "sessions": 0, "refresh_tokens": 0, "audit_log": 1} {
-				var n int
-				if err := raw.QueryRowContext(ctx, "SELECT count(*) FROM "+table).Scan(&n); err != nil {
-					t.Fatalf("count %s: %v", table, err)
-				}
-				if n != want {
-					t.Errorf("%s holds %d rows after DeleteUser, want %d", table, n, want)
-				}
-			}
-			got, err := s.ListEvents(ctx, ports.AuditFilter{TargetID: u.ID()})
-			if err != nil || len(got) != 1 {
-				t.Fatalf("ListEvents: %d events, %v; want 1", len(got), err)
-			}
-			if got[0].IP != "192.0.2.1" || got[0].Detail != "bad \uFFFD text" {
-				t.Errorf("stored IP %q, detail %q; want them without NUL and as valid UTF-8", got[0].IP, got[0].Detail)
-			}
-		})
-	}
+		}
+		got, err := s.ListEvents(ctx, ports.AuditFilter{TargetID: u.ID()})
+		if err != nil || len(got) != 1 {
+			t.Fatalf("ListEvents: %d events, %v; want 1", len(got), err)
+		}
+		if got[0].IP != "192.0.2.1" || got[0].Detail != "bad \uFFFD text" {
+			t.Errorf("stored IP %q, detail %q; want them without NUL and as valid UTF-8", got[0].IP, got[0].Detail)
+		}
+	})
 }
 
 func TestPostgresConcurrentMigrate(t *testing.T) {
@@ -637,6 +632,19 @@ func TestPostgresPromotionRaceRetried(t *testing.T) {
 
 // rawDatabases make an empty database of each dialect, returning its URL
 // for the store and a connection of its own for reading the rows back.
+// eachDatabase runs test, in parallel, on a migrated store of a new
+// database of each kind, with a raw connection to it.
+func eachDatabase(t *testing.T, test func(t *testing.T, name string, s *sqlstore.Store, raw *sql.DB)) {
+	t.Helper()
+	for name, dbs := range rawDatabases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			dbURL, raw := dbs(t)
+			test(t, name, openMigrated(t, dbURL), raw)
+		})
+	}
+}
+
 var rawDatabases = map[string]func(testing.TB) (string, *sql.DB){
 	"sqlite": func(tb testing.TB) (string, *sql.DB) {
 		path := filepath.Join(tb.TempDir(), "usersvc.db")
@@ -706,51 +714,46 @@ func TestPostgresUserImporter(t *testing.T) {
 // batch inserts and deletes, and a refused insert leaves it as it was.
 func TestUserCountIsKept(t *testing.T) {
 	t.Parallel()
-	for name, dbs := range rawDatabases {
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			ctx := t.Context()
-			dbURL, raw := dbs(t)
-			s := openMigrated(t, dbURL)
-			check := func(want int) {
-				t.Helper()
-				_, total, err := s.ListUsers(ctx, ports.UserQuery{WithTotal: true})
-				if err != nil {
-					t.Fatal(err)
-				}
-				var real int
-				if err := raw.QueryRowContext(ctx, "SELECT count(*) FROM users").Scan(&real); err != nil {
-					t.Fatal(err)
-				}
-				if total != want || real != want {
-					t.Errorf("total %d, count(*) %d; want %d", total, real, want)
-				}
-			}
-			check(0)
-			var users []*domain.User
-			for range 5 {
-				users = append(users, mustCreate(t, s))
-			}
-			check(5)
-			dup := newUser(t)
-			if err := s.CreateUser(ctx, domain.RehydrateUser(func() domain.UserState { st := dup.State(); st.Email = users[0].Email(); return st }())); !errors.Is(err, domain.ErrEmailTaken) {
-				t.Fatalf("a duplicate email: %v", err)
-			}
-			check(5)
-			if err := s.CreateUsers(ctx, []*domain.User{newUser(t), newUser(t), newUser(t)}); err != nil {
+	eachDatabase(t, func(t *testing.T, _ string, s *sqlstore.Store, raw *sql.DB) {
+		ctx := t.Context()
+		check := func(want int) {
+			t.Helper()
+			_, total, err := s.ListUsers(ctx, ports.UserQuery{WithTotal: true})
+			if err != nil {
 				t.Fatal(err)
 			}
-			check(8)
-			for _, u := range users[:2] {
-				if err := s.DeleteUser(ctx, u.ID(), func(*domain.User, int) error { return nil }); err != nil {
-					t.Fatal(err)
-				}
+			var real int
+			if err := raw.QueryRowContext(ctx, "SELECT count(*) FROM users").Scan(&real); err != nil {
+				t.Fatal(err)
 			}
-			check(6)
-			// A filtered total still counts the rows.
-			if _, total, err := s.ListUsers(ctx, ports.UserQuery{WithTotal: true, Role: domain.RoleAnonymous}); err != nil || total != 6 {
-				t.Errorf("filtered total %d, %v; want 6", total, err)
+			if total != want || real != want {
+				t.Errorf("total %d, count(*) %d; want %d", total, real, want)
 			}
-		})
-	}
+		}
+		check(0)
+		var users []*domain.User
+		for range 5 {
+			users = append(users, mustCreate(t, s))
+		}
+		check(5)
+		dup := newUser(t)
+		if err := s.CreateUser(ctx, domain.RehydrateUser(func() domain.UserState { st := dup.State(); st.Email = users[0].Email(); return st }())); !errors.Is(err, domain.ErrEmailTaken) {
+			t.Fatalf("a duplicate email: %v", err)
+		}
+		check(5)
+		if err := s.CreateUsers(ctx, []*domain.User{newUser(t), newUser(t), newUser(t)}); err != nil {
+			t.Fatal(err)
+		}
+		check(8)
+		for _, u := range users[:2] {
+			if err := s.DeleteUser(ctx, u.ID(), func(*domain.User, int) error { return nil }); err != nil {
+				t.Fatal(err)
+			}
+		}
+		check(6)
+		// A filtered total still counts the rows.
+		if _, total, err := s.ListUsers(ctx, ports.UserQuery{WithTotal: true, Role: domain.RoleAnonymous}); err != nil || total != 6 {
+			t.Errorf("filtered total %d, %v; want 6", total, err)
+		}
+	})
 }

@@ -117,7 +117,7 @@ func (s *Service) ConfirmEmailChange(ctx context.Context, token string) (*domain
 	if err != nil {
 		return nil, fmt.Errorf("confirm email change: %w", err)
 	}
-	return u, nil
+	return s.asOfNow(u), nil
 }
 
 func (s *Service) confirmEmailChange(ctx context.Context, token string) (*domain.User, error) {

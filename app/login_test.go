@@ -159,6 +159,69 @@ func TestLoginUnlocksAfterDuration(t *testing.T) {
 	}
 }
 
+// A lock by failures that has lasted LOCKOUT_DURATION has ended: staff see
+// the user unlocked, and the is_locked filter agrees, before any login
+// lifts it from the stored row (which only that login, a change, writes).
+func TestLapsedLockShowsUnlocked(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	admin := e.admin(t, "root@example.com")
+	u := e.verified(t, "alice@example.com")
+	lockAccount(t, e, "alice@example.com")
+	updated := e.user(t, u.ID()).State().UpdatedAt
+	locked, unlocked := true, false
+	shown := func() (got bool, lockedList, unlockedList []string) {
+		t.Helper()
+		g, err := e.svc.GetUser(t.Context(), admin, u.ID())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range []struct {
+			flag *bool
+			out  *[]string
+		}{{&locked, &lockedList}, {&unlocked, &unlockedList}} {
+			page, err := e.svc.SearchUsers(t.Context(), admin, app.UserSearch{IsLocked: f.flag, Q: "alice", Limit: 10})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, x := range page.Users {
+				*f.out = append(*f.out, x.ID())
+				if x.IsLocked() != *f.flag {
+					t.Errorf("is_locked=%v listed a user with IsLocked %v", *f.flag, x.IsLocked())
+				}
+			}
+		}
+		return g.IsLocked(), lockedList, unlockedList
+	}
+
+	e.clock.Advance(lockFor - time.Nanosecond)
+	if got, l, ul := shown(); !got || len(l) != 1 || len(ul) != 0 {
+		t.Errorf("just before the duration: shown locked %v, listed %d locked and %d unlocked; want true, 1, 0", got, len(l), len(ul))
+	}
+	e.clock.Advance(time.Nanosecond)
+	g, err := e.svc.GetUser(t.Context(), admin, u.ID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, l, ul := shown(); got || len(l) != 0 || len(ul) != 1 {
+		t.Errorf("at the duration: shown locked %v, listed %d locked and %d unlocked; want false, 0, 1", got, len(l), len(ul))
+	}
+	if !g.State().UpdatedAt.Equal(updated) {
+		t.Errorf("updated_at shown %v, want %v: showing a lapsed lock writes nothing", g.State().UpdatedAt, updated)
+	}
+	if st := e.user(t, u.ID()).State(); !st.IsLocked {
+		t.Error("reading the user wrote the unlock")
+	}
+	// A lock by staff never lapses.
+	if _, err := e.svc.Lock(t.Context(), admin, u.ID()); err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Advance(10 * lockFor)
+	if got, _, _ := shown(); !got {
+		t.Error("a lock by staff shown lifted after the duration")
+	}
+}
+
 func TestLoginManualUnlockOnly(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, func(d *deps) { d.cfg.Lockout.Duration = 0 })

@@ -11,13 +11,13 @@ import (
 // did (no second read), else from the store.
 func (s *Service) Me(ctx context.Context, actor domain.Actor) (*domain.User, error) {
 	if actor.User != nil && actor.User.ID() == actor.ID {
-		return actor.User, nil
+		return s.asOfNow(actor.User), nil
 	}
 	u, err := s.users.UserByID(ctx, actor.ID)
 	if err != nil {
 		return nil, fmt.Errorf("me: %w", err)
 	}
-	return u, nil
+	return s.asOfNow(u), nil
 }
 
 // UpdateMeInput is what a user may change about themselves: the nickname
@@ -47,5 +47,5 @@ func (s *Service) UpdateMe(ctx context.Context, actor domain.Actor, in UpdateMeI
 	if err != nil {
 		return nil, fmt.Errorf("update me: %w", err)
 	}
-	return out, nil
+	return s.asOfNow(out), nil
 }

@@ -32,5 +32,5 @@ func (s *Service) UserByEmail(ctx context.Context, actor domain.Actor, rawEmail 
 	if err != nil {
 		return nil, fmt.Errorf("user by email: %w", err)
 	}
-	return u, nil
+	return s.asOfNow(u), nil
 }

@@ -111,9 +111,15 @@ func (s *Service) searchUsers(ctx context.Context, actor domain.Actor, in UserSe
 		}
 		q.Limit++ // one more than asked tells whether another page exists
 	}
+	if q.IsLocked != nil && s.cfg.Lockout.Duration > 0 {
+		q.LocksLapsedAt = s.clock.Now().Add(-s.cfg.Lockout.Duration)
+	}
 	users, total, err := s.users.ListUsers(ctx, q)
 	if err != nil {
 		return UserSearchPage{}, err
+	}
+	for _, u := range users {
+		s.asOfNow(u)
 	}
 	if q.WithTotal {
 		return UserSearchPage{Users: users, Total: total, Skip: in.Skip, Limit: in.Limit}, nil

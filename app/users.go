@@ -30,7 +30,13 @@ func (s *Service) GetUser(ctx context.Context, actor domain.Actor, userID string
 	if err != nil {
 		return nil, fmt.Errorf("get user: %w", err)
 	}
-	return u, nil
+	return s.asOfNow(u), nil
+}
+
+// asOfNow is u as it is shown: with a lock that has lapsed lifted
+// (domain.UserState.LockLapsed), though its row keeps it until the next change.
+func (s *Service) asOfNow(u *domain.User) *domain.User {
+	return u.AsOf(s.clock.Now(), s.cfg.Lockout)
 }
 
 // UserPage is one page of users.
@@ -69,7 +75,7 @@ func (s *Service) UpdateUser(ctx context.Context, actor domain.Actor, userID str
 	if err != nil {
 		return nil, fmt.Errorf("update user: %w", err)
 	}
-	return u, nil
+	return s.asOfNow(u), nil
 }
 
 func (s *Service) updateUser(ctx context.Context, actor domain.Actor, userID string, in UpdateUserInput) (*domain.User, error) {
@@ -290,5 +296,8 @@ func (s *Service) staffUpdate(ctx context.Context, actor domain.Actor, userID st
 		out = u
 		return nil
 	})
-	return out, err
+	if err != nil {
+		return nil, err
+	}
+	return s.asOfNow(out), nil
 }

@@ -12,7 +12,13 @@ import (
 // user included, is domain.ErrInvalidVerification.
 func (s *Service) VerifyEmail(ctx context.Context, userID, token string) error {
 	id, ok := domain.CanonicalUserID(userID)
-	if !ok || token == "" {
+	if !ok {
+		// As the seed's typed path parameter answered (PRODUCT.md 6: 404 or 422).
+		v := &domain.ValidationError{}
+		v.Add(domain.FieldError{Field: "user_id", Code: domain.CodeNotUUID})
+		return fmt.Errorf("verify email: %w", v.Err())
+	}
+	if token == "" {
 		return fmt.Errorf("verify email: %w", domain.ErrInvalidVerification)
 	}
 	err := s.users.UpdateUser(ctx, id, func(u *domain.User) error {

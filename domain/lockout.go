@@ -81,7 +81,7 @@ func (u *User) admit(now time.Time, p LockoutPolicy) error {
 		}
 	}
 	if s.IsLocked {
-		if s.LockReason == LockByStaff || p.Duration <= 0 || now.Before(s.LockedAt.Add(p.Duration)) {
+		if !s.LockLapsed(now, p) {
 			return ErrAccountLocked
 		}
 		u.unlock(now)
@@ -195,6 +195,26 @@ func (u *User) lock(now time.Time, why LockReason) {
 		u.clearUnlockToken()
 	}
 	u.touch(now)
+}
+
+// LockLapsed reports whether the user's lock is one by failed logins
+// that has lasted p.Duration: it has ended (PRODUCT.md: LOCKOUT_DURATION,
+// "automatic unlock after"), though the stored row says locked until the
+// user's next change. The next login's admission lifts it for good.
+func (s UserState) LockLapsed(now time.Time, p LockoutPolicy) bool {
+	return s.IsLocked && s.LockReason != LockByStaff && p.Duration > 0 && !now.Before(s.LockedAt.Add(p.Duration))
+}
+
+// AsOf returns u as a reader should see it at now: a lock that has
+// lapsed (LockLapsed) is lifted, in this copy only, with UpdatedAt left
+// alone, since nothing is written.
+func (u *User) AsOf(now time.Time, p LockoutPolicy) *User {
+	if u.s.LockLapsed(now, p) {
+		updated := u.s.UpdatedAt
+		u.unlock(now)
+		u.s.UpdatedAt = updated
+	}
+	return u
 }
 
 func (u *User) unlock(now time.Time) {

@@ -86,7 +86,11 @@ type UserQuery struct {
 	IsProfessional *bool       // nil: either
 	EmailVerified  *bool
 	IsLocked       *bool
-	Sort           UserSort
+	// LocksLapsedAt, when set, is now less LOCKOUT_DURATION: a lock by
+	// failed logins from then or before has lapsed (domain.UserState.LockLapsed),
+	// and IsLocked counts it as unlocked.
+	LocksLapsedAt time.Time
+	Sort          UserSort
 	// After, when set, keeps users strictly after this position in Sort
 	// order (keyset paging).
 	After     *UserCursor

@@ -139,7 +139,8 @@ func handleVerifyEmail(log *slog.Logger, uc emailVerifier) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		v := pathVars(r)
 		err := uc.VerifyEmail(r.Context(), v["user_id"], v["token"])
-		if wantsHTML(r) && (err == nil || errors.Is(err, domain.ErrInvalidVerification)) {
+		var malformed *domain.ValidationError
+		if wantsHTML(r) && (err == nil || errors.Is(err, domain.ErrInvalidVerification) || errors.As(err, &malformed)) {
 			// A person following the link from the email.
 			if err != nil {
 				writePage(w, http.StatusBadRequest, pageData{Title: "Email not verified", Message: detailInvalidVerify + ".", IsError: true})

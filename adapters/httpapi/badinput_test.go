@@ -273,7 +273,8 @@ func TestResponseHeaders(t *testing.T) {
 	}{
 		{200, http.MethodGet, "/users/" + a.ID, h.admin.Token, nil},
 		{201, http.MethodPost, "/users/", h.admin.Token, obj{"email": "n@example.com", "password": testPassword}},
-		{400, http.MethodGet, "/verify-email/x/y", "", nil},
+		{400, http.MethodGet, "/verify-email/" + unknownID + "/y", "", nil},
+		{422, http.MethodGet, "/verify-email/x/y", "", nil},
 		{401, http.MethodGet, "/users/", "", nil},
 		{403, http.MethodGet, "/users/", h.login(a.Email, a.Password), nil},
 		{404, http.MethodGet, "/nowhere", "", nil},

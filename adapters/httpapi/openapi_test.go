@@ -478,7 +478,7 @@ func TestOpenAPIMatchesTheHandlers(t *testing.T) {
 			c.check(t, h.srv, withAccept(newRequest(t, http.MethodGet, "/verify-email/"+id+"/"+token, "", nil), accept), 200, reqConforms)
 			c.check(t, h.srv, withAccept(newRequest(t, http.MethodGet, "/verify-email/"+id+"/"+token, "", nil), accept), 400, reqConforms)
 		}
-		do(t, 400, reqBreaks, http.MethodGet, "/verify-email/not-a-uuid/sometoken", "", nil)
+		do(t, 422, reqBreaks, http.MethodGet, "/verify-email/not-a-uuid/sometoken", "", nil)
 	})
 
 	t.Run("refresh and logout", func(t *testing.T) {

@@ -544,10 +544,6 @@ func TestVerifyEmail(t *testing.T) {
 			wantStatus(h.tb, h.do(http.MethodGet, p, "", nil), http.StatusOK)
 			return p
 		}},
-		{"non-UUID id", func(h *harness, a account) string {
-			_, token := h.verificationToken(a.Email)
-			return "/verify-email/not-a-uuid/" + token
-		}},
 		{"unknown id", func(h *harness, a account) string {
 			_, token := h.verificationToken(a.Email)
 			return "/verify-email/" + unknownID + "/" + token
@@ -569,6 +565,19 @@ func TestVerifyEmail(t *testing.T) {
 			wantDetail(t, rec, http.StatusBadRequest, invalid)
 		})
 	}
+
+	// A user_id that is no UUID is refused as the seed's typed path
+	// parameter was: 422 at ["path", "user_id"] (PRODUCT.md 6: 404 or 422).
+	t.Run("non-UUID id", func(t *testing.T) {
+		t.Parallel()
+		h := newHarness(t)
+		a := h.register("v")
+		_, token := h.verificationToken(a.Email)
+		items := wantValidation(t, h.do(http.MethodGet, "/verify-email/not-a-uuid/"+token, "", nil), "path", "user_id")
+		if items[0].Type != "uuid_parsing" {
+			t.Errorf("type %q, want uuid_parsing", items[0].Type)
+		}
+	})
 
 	t.Run("still valid just before expiry", func(t *testing.T) {
 		t.Parallel()

@@ -23,7 +23,10 @@ import (
 // MinKeyLen is the shortest HMAC key accepted: 256 bits, as HS256 needs.
 const MinKeyLen = 32
 
-// leeway tolerates clock skew between instances.
+// leeway tolerates clock skew between instances for iat and nbf: a token
+// issued by an instance whose clock runs ahead is valid at once. Never for
+// exp: a token is valid only before it (RFC 7519 §4.1.4; the seed had no
+// leeway either), so ACCESS_TOKEN_TTL is the lifetime, not TTL plus skew.
 const leeway = 60 * time.Second
 
 // Audience is the aud claim of every token.
@@ -189,6 +192,10 @@ func (t *Tokens) Verify(token string, now time.Time) (ports.AccessClaims, error)
 	)
 	if err != nil {
 		return ports.AccessClaims{}, fmt.Errorf("%w: %w", domain.ErrInvalidToken, err)
+	}
+	// The parser gave exp the leeway too.
+	if !now.Before(c.ExpiresAt.Time) {
+		return ports.AccessClaims{}, fmt.Errorf("%w: %w", domain.ErrInvalidToken, jwt.ErrTokenExpired)
 	}
 	// WithIssuedAt checks iat only when it is there.
 	var missing []string

@@ -73,10 +73,22 @@ func (s *Store) buildUserQuery(q ports.UserQuery) (userSQL, error) {
 		col string
 		v   *bool
 	}{{"is_professional", q.IsProfessional}, {"email_verified", q.EmailVerified}, {"is_locked", q.IsLocked}} {
-		if f.v != nil {
+		if f.v != nil && (f.col != "is_locked" || q.LocksLapsedAt.IsZero()) {
 			conds = append(conds, f.col+" = ?")
 			args = append(args, *f.v)
 		}
+	}
+	if q.IsLocked != nil && !q.LocksLapsedAt.IsZero() {
+		// A lock by failed logins as old as LOCKOUT_DURATION has lapsed
+		// (domain.UserState.LockLapsed); its row says locked until the
+		// user's next change.
+		lapsed := "(lock_reason = ? AND locked_at <= ?)"
+		if *q.IsLocked {
+			conds = append(conds, "is_locked AND NOT "+lapsed)
+		} else {
+			conds = append(conds, "(NOT is_locked OR "+lapsed+")")
+		}
+		args = append(args, string(domain.LockByFailures), s.d.timeValue(q.LocksLapsedAt))
 	}
 	where, countArgs := "", slices.Clone(args)
 	if q.Prefix != "" {

@@ -28,6 +28,7 @@ var searchTests = []struct {
 	{"SearchSorts", testSearchSorts},
 	{"SearchKeysetWalk", testSearchKeysetWalk},
 	{"SearchKeysetWithFilters", testSearchKeysetWithFilters},
+	{"SearchLapsedLocks", testSearchLapsedLocks},
 }
 
 // UserSearch runs the search cases of the UserStore contract alone (which
@@ -354,4 +355,55 @@ func testSearchKeysetWithFilters(t *testing.T, s ports.UserStore) {
 			}
 		}
 	}
+}
+
+// A lock by failed logins locked at or before LocksLapsedAt has lapsed:
+// is_locked selects it as unlocked; a lock by staff never lapses.
+func testSearchLapsedLocks(t *testing.T, s ports.UserStore) {
+	cutoff := epoch.Add(time.Hour)
+	ids := map[string]string{}
+	for i, c := range []struct {
+		name     string
+		reason   domain.LockReason
+		lockedAt time.Time
+	}{
+		{"lapsed", domain.LockByFailures, epoch},
+		{"lapsed-at-the-cutoff", domain.LockByFailures, cutoff},
+		{"recent", domain.LockByFailures, cutoff.Add(time.Second)},
+		{"staff", domain.LockByStaff, epoch},
+		{"unlocked", "", time.Time{}},
+	} {
+		st := newUser(t, c.name+"@example.com", fmt.Sprintf("lapse_%d", i), domain.RoleAuthenticated, epoch.Add(time.Duration(i)*time.Second)).State()
+		st.IsLocked, st.LockReason, st.LockedAt = c.reason != "", c.reason, c.lockedAt
+		mustCreate(t, s, domain.RehydrateUser(st))
+		ids[st.ID] = c.name
+	}
+	yes, no := true, false
+	for _, tc := range []struct {
+		q    ports.UserQuery
+		want []string
+	}{
+		{ports.UserQuery{IsLocked: &yes, LocksLapsedAt: cutoff}, []string{"recent", "staff"}},
+		{ports.UserQuery{IsLocked: &no, LocksLapsedAt: cutoff}, []string{"lapsed", "lapsed-at-the-cutoff", "unlocked"}},
+		{ports.UserQuery{IsLocked: &yes}, []string{"lapsed", "lapsed-at-the-cutoff", "recent", "staff"}},
+		{ports.UserQuery{LocksLapsedAt: cutoff}, []string{"lapsed", "lapsed-at-the-cutoff", "recent", "staff", "unlocked"}},
+	} {
+		tc.q.Limit, tc.q.WithTotal = 100, true
+		got, total := listIDs(t, s, tc.q)
+		var names []string
+		for _, id := range got {
+			names = append(names, ids[id])
+		}
+		if diff := gocmp.Diff(tc.want, names, cmpEmpty); diff != "" || total != len(tc.want) {
+			t.Errorf("ListUsers(IsLocked %v, LocksLapsedAt %v): total %d, users (-want +got):\n%s",
+				deref(tc.q.IsLocked), tc.q.LocksLapsedAt, total, diff)
+		}
+	}
+}
+
+func deref(b *bool) any {
+	if b == nil {
+		return nil
+	}
+	return *b
 }

@@ -6,15 +6,17 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/usersvc/usersvc/adapters/sqlstore"
 )
 
 func migrate(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	if len(args) == 1 && (args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
+	if slices.ContainsFunc(args, func(a string) bool { return a == "--help" || a == "-h" || a == "help" }) {
 		fmt.Fprintln(stdout, "usage: usersvc migrate up|down|status\n\nApplies (up), rolls back one (down) or lists (status) the migrations of DATABASE_URL.")
 		return nil
 	}
@@ -74,7 +76,9 @@ func admin(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err != nil {
 		return err
 	}
-	log := newLogger(c, stderr)
+	// Errors only: a failure is the one line run prints (PRODUCT.md 8.7),
+	// not preceded by the development keys' warnings, which serve gives.
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelError}))
 	store, err := openStore(ctx, c)
 	if err != nil {
 		return err

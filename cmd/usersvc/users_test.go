@@ -120,6 +120,7 @@ func TestHelpEverywhere(t *testing.T) {
 	env := cliEnvFor(t)
 	for _, args := range [][]string{
 		{"--help"}, {"help"}, {"serve", "--help"}, {"migrate", "--help"}, {"admin", "--help"}, {"admin", "create", "--help"},
+		{"migrate", "up", "--help"}, {"migrate", "status", "-h"}, {"migrate", "down", "--help"},
 		{"healthcheck", "--help"}, {"users", "--help"}, {"users", "-h"},
 		{"users", "list", "--help"}, {"users", "set-role", "--help"}, {"users", "unlock", "--help"},
 		{"users", "delete", "-h"}, {"users", "export", "--help"}, {"users", "import", "--help"}, {"users", "invite", "--help"},
@@ -163,6 +164,14 @@ func TestBadUsageExits2(t *testing.T) {
 	} {
 		wantExit(t, env, 2, tc.want, tc.args...)
 	}
+}
+
+// A command that fails says so in one line, with no warning before it
+// (here the development secrets key's, which serve gives).
+func TestAdminCreateFailsInOneLine(t *testing.T) {
+	t.Parallel()
+	env := cliEnvFor(t)
+	wantExit(t, env, 1, "password", "admin", "create", "--email", "root@example.com", "--password", "short")
 }
 
 func TestUsersList(t *testing.T) {

@@ -202,7 +202,13 @@ func (u *User) lock(now time.Time, why LockReason) {
 // "automatic unlock after"), though the stored row says locked until the
 // user's next change. The next login's admission lifts it for good.
 func (s UserState) LockLapsed(now time.Time, p LockoutPolicy) bool {
-	return s.IsLocked && s.LockReason != LockByStaff && p.Duration > 0 && !now.Before(s.LockedAt.Add(p.Duration))
+	return p.Duration > 0 && s.LockLapsedBy(now.Add(-p.Duration))
+}
+
+// LockLapsedBy is LockLapsed given cutoff, now less the lockout's
+// duration: the lock is one by failed logins taken at or before cutoff.
+func (s UserState) LockLapsedBy(cutoff time.Time) bool {
+	return s.IsLocked && s.LockReason != LockByStaff && !s.LockedAt.After(cutoff)
 }
 
 // AsOf returns u as a reader should see it at now: a lock that has

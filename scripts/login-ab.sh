@@ -74,18 +74,11 @@ for port in "$pa" "$pb"; do
 	curl -sf "http://127.0.0.1:$port/healthz" >/dev/null || { echo "the service on port $port did not start" >&2; exit 1; }
 done
 
-cat >"$work/login.lua" <<EOF
-local n = 0
-request = function()
-  n = n + 1
-  local body = "username=load-" .. (n % 32) .. "%40example.com&password=" .. "$password"
-  return wrk.format("POST", "/login/", {["Content-Type"] = "application/x-www-form-urlencoded"}, body)
-end
-EOF
+export LOGIN_PASSWORD="$password" # read by scripts/login.lua
 # load PORT SECONDS: logins/s; a run with any non-2xx answer fails the comparison
 load() {
 	local out
-	out=$(wrk -t2 -c"$conns" -d"$2s" -s "$work/login.lua" "http://127.0.0.1:$1")
+	out=$(wrk -t2 -c"$conns" -d"$2s" -s scripts/login.lua "http://127.0.0.1:$1")
 	if grep -q "Non-2xx" <<<"$out"; then
 		echo "port $1 answered non-2xx:" >&2
 		echo "$out" >&2

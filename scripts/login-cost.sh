@@ -46,14 +46,7 @@ password='Str0ng-Passw0rd-For-Load!'
 pid=$!
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.3; done
 
-cat >"$work/login.lua" <<EOF
-local n = 0
-request = function()
-  n = n + 1
-  local body = "username=load-" .. (n % 32) .. "%40example.com&password=" .. "$password"
-  return wrk.format("POST", "/login/", {["Content-Type"] = "application/x-www-form-urlencoded"}, body)
-end
-EOF
+export LOGIN_PASSWORD="$password" # read by scripts/login.lua
 
 svc=$pid # the subshell became the service (exec)
 worker=$(pgrep -P "$svc" || true)
@@ -66,9 +59,9 @@ pgticks() {
 }
 # idle ticks (idle + iowait) of the whole machine
 idle() { awk '/^cpu / {print $5 + $6}' /proc/stat; }
-wrk -t2 -c"$conns" -d2s -s "$work/login.lua" "http://127.0.0.1:$port" >/dev/null # warm up
+wrk -t2 -c"$conns" -d2s -s scripts/login.lua "http://127.0.0.1:$port" >/dev/null # warm up
 s0=$(ticks "$svc"); w0=$( [ -n "$worker" ] && ticks "$worker" || echo 0); p0=$(pgticks); i0=$(idle)
-rate=$(wrk -t2 -c"$conns" -d"${secs}s" -s "$work/login.lua" "http://127.0.0.1:$port" | awk '/Requests\/sec/ {print $2}')
+rate=$(wrk -t2 -c"$conns" -d"${secs}s" -s scripts/login.lua "http://127.0.0.1:$port" | awk '/Requests\/sec/ {print $2}')
 s1=$(ticks "$svc"); w1=$( [ -n "$worker" ] && ticks "$worker" || echo 0); p1=$(pgticks); i1=$(idle)
 hz=$(getconf CLK_TCK)
 awk -v r="$rate" -v s="$secs" -v hz="$hz" -v ds=$((s1 - s0)) -v dw=$((w1 - w0)) -v dp=$((p1 - p0)) -v di=$((i1 - i0)) 'BEGIN {

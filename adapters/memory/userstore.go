@@ -10,7 +10,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/usersvc/usersvc/domain"
 	"github.com/usersvc/usersvc/ports"
@@ -202,12 +201,6 @@ func (s *UserStore) ListUsers(ctx context.Context, q ports.UserQuery) ([]*domain
 	return page, total, nil
 }
 
-// lapsed reports whether st's lock is one by failed logins from at or
-// before cutoff (now less LOCKOUT_DURATION; zero: locks do not lapse).
-func lapsed(st domain.UserState, cutoff time.Time) bool {
-	return !cutoff.IsZero() && st.LockReason == domain.LockByFailures && !st.LockedAt.After(cutoff)
-}
-
 // matches reports whether the filters of q select st.
 func matches(st domain.UserState, q ports.UserQuery) bool {
 	switch {
@@ -215,7 +208,7 @@ func matches(st domain.UserState, q ports.UserQuery) bool {
 		!q.Role.IsZero() && st.Role != q.Role,
 		q.IsProfessional != nil && st.IsProfessional != *q.IsProfessional,
 		q.EmailVerified != nil && st.EmailVerified != *q.EmailVerified,
-		q.IsLocked != nil && (st.IsLocked && !lapsed(st, q.LocksLapsedAt)) != *q.IsLocked:
+		q.IsLocked != nil && (st.IsLocked && (q.LocksLapsedAt.IsZero() || !st.LockLapsedBy(q.LocksLapsedAt))) != *q.IsLocked:
 		return false
 	}
 	return true

@@ -72,15 +72,20 @@ func (s *Store) buildUserQuery(q ports.UserQuery) (userSQL, error) {
 	for _, f := range []struct {
 		col string
 		v   *bool
-	}{{"is_professional", q.IsProfessional}, {"email_verified", q.EmailVerified}, {"is_locked", q.IsLocked}} {
-		if f.v != nil && (f.col != "is_locked" || q.LocksLapsedAt.IsZero()) {
+	}{{"is_professional", q.IsProfessional}, {"email_verified", q.EmailVerified}} {
+		if f.v != nil {
 			conds = append(conds, f.col+" = ?")
 			args = append(args, *f.v)
 		}
 	}
-	if q.IsLocked != nil && !q.LocksLapsedAt.IsZero() {
+	switch {
+	case q.IsLocked == nil:
+	case q.LocksLapsedAt.IsZero():
+		conds = append(conds, "is_locked = ?")
+		args = append(args, *q.IsLocked)
+	default:
 		// A lock by failed logins as old as LOCKOUT_DURATION has lapsed
-		// (domain.UserState.LockLapsed); its row says locked until the
+		// (domain.UserState.LockLapsedBy); its row says locked until the
 		// user's next change.
 		lapsed := "(lock_reason = ? AND locked_at <= ?)"
 		if *q.IsLocked {

@@ -52,7 +52,11 @@ func (s *Service) dashboard(ctx context.Context, actor domain.Actor) (Dashboard,
 	}
 	y, m, d := s.clock.Now().UTC().Date()
 	since := time.Date(y, m, d-(DashboardDays-1), 0, 0, 0, 0, time.UTC)
-	counts, err := s.stats.CountUsers(ctx)
+	var lapsedAt time.Time
+	if s.cfg.Lockout.Duration > 0 {
+		lapsedAt = s.clock.Now().Add(-s.cfg.Lockout.Duration)
+	}
+	counts, err := s.stats.CountUsers(ctx, lapsedAt)
 	if err != nil {
 		return Dashboard{}, err
 	}

@@ -11,7 +11,9 @@ import (
 
 func TestDashboardCountsTheLastThirtyDays(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
+	// Locks that only staff lift, so the lock below still counts a month on
+	// (TestDashboardLapsedLockIsNotCounted).
+	e := newEnv(t, func(d *deps) { d.cfg.Lockout.Duration = 0 })
 	ctx := context.Background()
 	e.register(t, "first@example.com") // on t0's day, which falls out of the window below
 	e.clock.Advance(24 * time.Hour)
@@ -57,5 +59,29 @@ func TestDashboardCountsTheLastThirtyDays(t *testing.T) {
 		t.Error("an AUTHENTICATED user read the dashboard")
 	} else {
 		wantErr(t, err, domain.ErrNotPermitted)
+	}
+}
+
+// A lock by failed logins that has lasted LOCKOUT_DURATION has ended, and
+// the dashboard counts it so.
+func TestDashboardLapsedLockIsNotCounted(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	admin := e.admin(t, "root@example.com")
+	e.verified(t, "clumsy@example.com")
+	lockAccount(t, e, "clumsy@example.com")
+	lockedAt := e.clock.Now()
+	for _, tc := range []struct {
+		after  time.Duration
+		locked int
+	}{{lockFor - time.Second, 1}, {lockFor, 0}} {
+		e.clock.Set(lockedAt.Add(tc.after))
+		d, err := e.svc.Dashboard(context.Background(), admin)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d.Counts.Locked != tc.locked {
+			t.Errorf("%s after the lock: %d locked, want %d", tc.after, d.Counts.Locked, tc.locked)
+		}
 	}
 }

@@ -306,7 +306,7 @@ type UserCounts struct {
 	Total             int
 	ByRole            map[domain.Role]int // every role, zero included
 	Verified          int                 // email verified
-	Locked            int                 // is_locked, whatever the reason
+	Locked            int                 // is_locked, whatever the reason, unless lapsed
 	MFAEnabled        int                 // a second factor in force (not merely pending)
 	Professional      int
 	InvitationPending int // invited, not accepted yet
@@ -331,8 +331,11 @@ type EventDayCount struct {
 // itself, without listing users or events. Every implementation passes
 // porttest.UserStats. No errors but storage and context ones.
 type UserStats interface {
-	// CountUsers counts every user.
-	CountUsers(ctx context.Context) (UserCounts, error)
+	// CountUsers counts every user. A lock by failed logins taken at or
+	// before locksLapsedAt (now less LOCKOUT_DURATION) has lapsed
+	// (domain.UserState.LockLapsedBy) and is not counted as locked; the
+	// zero time: none lapses.
+	CountUsers(ctx context.Context, locksLapsedAt time.Time) (UserCounts, error)
 	// CountSignupsByDay counts the users created at or after since, per UTC
 	// day, in day order; days without any are left out.
 	CountSignupsByDay(ctx context.Context, since time.Time) ([]DayCount, error)

@@ -13,7 +13,7 @@ import (
 var _ ports.UserStats = (*UserStore)(nil)
 
 // CountUsers implements ports.UserStats.
-func (s *UserStore) CountUsers(ctx context.Context) (ports.UserCounts, error) {
+func (s *UserStore) CountUsers(ctx context.Context, locksLapsedAt time.Time) (ports.UserCounts, error) {
 	if err := ctx.Err(); err != nil {
 		return ports.UserCounts{}, err
 	}
@@ -27,7 +27,7 @@ func (s *UserStore) CountUsers(ctx context.Context) (ports.UserCounts, error) {
 		c.Total++
 		c.ByRole[u.Role]++
 		c.Verified += b2i(u.EmailVerified)
-		c.Locked += b2i(u.IsLocked)
+		c.Locked += b2i(u.IsLocked && (locksLapsedAt.IsZero() || !u.LockLapsedBy(locksLapsedAt)))
 		c.MFAEnabled += b2i(u.TOTPSecret != "")
 		c.Professional += b2i(u.IsProfessional)
 		c.InvitationPending += b2i(u.InvitationPending)

@@ -18,10 +18,12 @@ import (
 var _ ports.UserStats = (*Store)(nil)
 
 // countUsers counts users per role, with the state counts of each role.
-// Booleans are compared with CASE, which both dialects read the same.
+// Booleans are compared with CASE, which both dialects read the same. A
+// lock by failed logins from at or before the argument has lapsed (see
+// buildUserQuery); the zero time's argument is NULL, and no lock lapses.
 const countUsers = `SELECT role, count(*) AS total,
 	sum(CASE WHEN email_verified THEN 1 ELSE 0 END) AS verified,
-	sum(CASE WHEN is_locked THEN 1 ELSE 0 END) AS locked,
+	sum(CASE WHEN is_locked AND NOT coalesce(lock_reason = ? AND locked_at <= ?, false) THEN 1 ELSE 0 END) AS locked,
 	sum(CASE WHEN totp_secret IS NOT NULL THEN 1 ELSE 0 END) AS mfa,
 	sum(CASE WHEN is_professional THEN 1 ELSE 0 END) AS professional,
 	sum(CASE WHEN invitation_pending THEN 1 ELSE 0 END) AS invited
@@ -38,9 +40,13 @@ type roleCountRow struct {
 }
 
 // CountUsers implements ports.UserStats.
-func (s *Store) CountUsers(ctx context.Context) (ports.UserCounts, error) {
+func (s *Store) CountUsers(ctx context.Context, locksLapsedAt time.Time) (ports.UserCounts, error) {
 	var rows []roleCountRow
-	if err := s.db.SelectContext(ctx, &rows, countUsers); err != nil {
+	var cutoff any // NULL: no lock lapses
+	if !locksLapsedAt.IsZero() {
+		cutoff = s.d.timeValue(locksLapsedAt)
+	}
+	if err := s.db.SelectContext(ctx, &rows, s.q(countUsers), string(domain.LockByFailures), cutoff); err != nil {
 		return ports.UserCounts{}, s.wrap("count users", err)
 	}
 	c := ports.UserCounts{ByRole: make(map[domain.Role]int, len(domain.Roles()))}

@@ -48,7 +48,7 @@ func zeroRoles() map[domain.Role]int {
 
 func testStatsEmpty(t *testing.T, s StatsStoreUnderTest) {
 	ctx := t.Context()
-	c, err := s.CountUsers(ctx)
+	c, err := s.CountUsers(ctx, time.Time{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,7 +93,7 @@ func testStatsCountUsers(t *testing.T, s StatsStoreUnderTest) {
 	statsUser(t, s, "invited@example.com", domain.RoleAdmin, epoch, func(st *domain.UserState) {
 		st.PasswordHash, st.InvitationPending = "", true
 	})
-	c, err := s.CountUsers(ctx)
+	c, err := s.CountUsers(ctx, time.Time{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,6 +106,27 @@ func testStatsCountUsers(t *testing.T, s StatsStoreUnderTest) {
 	}
 	if diff := gocmp.Diff(want, c); diff != "" {
 		t.Errorf("CountUsers (-want +got):\n%s", diff)
+	}
+
+	// A lock by failed logins taken at or before the cutoff has lapsed; a
+	// later one, or one by staff, has not.
+	statsUser(t, s, "recent@example.com", domain.RoleAnonymous, epoch, func(st *domain.UserState) {
+		st.IsLocked, st.LockReason, st.LockedAt = true, domain.LockByFailures, epoch.Add(2*time.Hour)
+	})
+	statsUser(t, s, "staff@example.com", domain.RoleAnonymous, epoch, func(st *domain.UserState) {
+		st.IsLocked, st.LockReason, st.LockedAt = true, domain.LockByStaff, epoch
+	})
+	for _, tc := range []struct {
+		cutoff time.Time
+		locked int
+	}{{time.Time{}, 3}, {epoch.Add(time.Hour), 2}, {epoch.Add(2 * time.Hour), 1}} {
+		c, err := s.CountUsers(ctx, tc.cutoff)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.Locked != tc.locked {
+			t.Errorf("CountUsers(locks lapsed at %v): %d locked, want %d", tc.cutoff, c.Locked, tc.locked)
+		}
 	}
 }
 
@@ -185,7 +206,7 @@ func testStatsEvents(t *testing.T, s StatsStoreUnderTest) {
 func testStatsCancelled(t *testing.T, s StatsStoreUnderTest) {
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
-	if _, err := s.CountUsers(ctx); err == nil {
+	if _, err := s.CountUsers(ctx, time.Time{}); err == nil {
 		t.Errorf("CountUsers with a cancelled context: %v, want a context error", err)
 	}
 	if _, err := s.CountSignupsByDay(ctx, epoch); err == nil {

@@ -5,7 +5,9 @@
 # on its own throwaway PostgreSQL database with 32 ADMIN accounts, and
 # loads them in turn, 5 s each (the order alternating), so every pair of
 # figures is taken seconds apart; it prints each pair's B/A and their
-# median.
+# median. A rate moves with what other tenants do; the CPU one login costs
+# (the service, its hash worker and its PostgreSQL backends, from /proc)
+# moves less, so each pair's CPU B/A and its median are printed too.
 #
 #   scripts/login-ab.sh A B [ROUNDS] [CONNECTIONS]
 #
@@ -75,28 +77,50 @@ for port in "$pa" "$pb"; do
 done
 
 export LOGIN_PASSWORD="$password" # read by scripts/login.lua
-# load PORT SECONDS: logins/s; a run with any non-2xx answer fails the comparison
+# ticks SIDE: CPU ticks (user+system) of a side's service, its hash worker
+# and the PostgreSQL backends of its database
+ticks() {
+	local side=$1 pid t=0 p
+	pid=${pids[$([ "$side" = a ] && echo 0 || echo 1)]}
+	for p in "$pid" $(pgrep -P "$pid" || true) $(pgrep -f "postgres: .* loginab_${side}_$$ " || true); do
+		t=$(( t + $(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0) ))
+	done
+	echo "$t"
+}
+# load SIDE PORT SECONDS: "logins/s CPU-ms-per-login"; a run with any
+# non-2xx answer fails the comparison
 load() {
-	local out
-	out=$(wrk -t2 -c"$conns" -d"$2s" -s scripts/login.lua "http://127.0.0.1:$1")
+	local out t0 t1
+	t0=$(ticks "$1")
+	out=$(wrk -t2 -c"$conns" -d"$3s" -s scripts/login.lua "http://127.0.0.1:$2")
+	t1=$(ticks "$1")
 	if grep -q "Non-2xx" <<<"$out"; then
-		echo "port $1 answered non-2xx:" >&2
+		echo "port $2 answered non-2xx:" >&2
 		echo "$out" >&2
 		exit 1
 	fi
-	awk '/Requests\/sec/ {print $2}' <<<"$out"
+	awk -v s="$3" -v dt=$((t1 - t0)) -v hz="$(getconf CLK_TCK)" \
+		'/Requests\/sec/ {printf "%s %.2f\n", $2, dt * 1000 / hz / ($2 * s)}' <<<"$out"
 }
-load "$pa" 2 >/dev/null
-load "$pb" 2 >/dev/null
+load a "$pa" 2 >/dev/null
+load b "$pb" 2 >/dev/null
 
-ratios=()
+ratios=() costs=()
 for r in $(seq "$rounds"); do
-	if (( r % 2 )); then x=$(load "$pa" 5); y=$(load "$pb" 5); else y=$(load "$pb" 5); x=$(load "$pa" 5); fi
-	q=$(awk -v x="$x" -v y="$y" 'BEGIN {printf "%.3f", y / x}')
-	ratios+=("$q")
-	echo "round $r: A $x logins/s, B $y logins/s, B/A $q"
+	if (( r % 2 )); then x=$(load a "$pa" 5); y=$(load b "$pb" 5); else y=$(load b "$pb" 5); x=$(load a "$pa" 5); fi
+	read -r xr xc <<<"$x"
+	read -r yr yc <<<"$y"
+	q=$(awk -v x="$xr" -v y="$yr" 'BEGIN {printf "%.3f", y / x}')
+	c=$(awk -v x="$xc" -v y="$yc" 'BEGIN {printf "%.3f", y / x}')
+	ratios+=("$q") costs+=("$c")
+	echo "round $r: A $xr logins/s $xc CPU ms each, B $yr logins/s $yc CPU ms each; B/A rate $q, CPU $c"
 done
-printf '%s\n' "${ratios[@]}" | sort -n | awk '{v[NR] = $1} END {
-	m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
-	printf "median B/A over %d rounds: %.3f (lowest %.3f, highest %.3f)\n", NR, m, v[1], v[NR]
-}'
+median() {
+	sort -n | awk -v what="$1" '{v[NR] = $1} END {
+		m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+		printf "median B/A %s over %d rounds: %.3f (lowest %.3f, highest %.3f)\n", what, NR, m, v[1], v[NR]
+	}'
+}
+printf '%s\n' "${ratios[@]}" | median "logins/s"
+printf '%s\n' "${costs[@]}" | median "CPU per login"
+

@@ -276,9 +276,11 @@ func ServeWorker(in io.Reader, out io.Writer) error {
 		wg.Go(func() {
 			resp := serve(req)
 			mu.Lock()
-			defer mu.Unlock()
 			// A parent that has gone cannot be answered; its input ends next.
 			_ = enc.Encode(resp)
+			mu.Unlock()
+			// After the answer, not before: the heap has grown by now.
+			adviseHugePages()
 		})
 	}
 }

@@ -50,6 +50,8 @@ type Tokens struct {
 	verifiers map[string]Key
 	methods   []string
 	jwks      []byte
+	// verified are the tokens verified lately (see verified.go).
+	verified verifiedTokens
 }
 
 var (
@@ -180,6 +182,26 @@ func (t *Tokens) Issue(c ports.AccessClaims, now time.Time) (string, time.Durati
 // key. typ must be "at+jwt" (or, for HS256 tokens issued before typ was
 // set, "JWT"). iss, sub, aud, exp, iat, jti, sid and role are required.
 func (t *Tokens) Verify(token string, now time.Time) (ports.AccessClaims, error) {
+	if c, ok := t.verified.get(token, now); ok {
+		return c, nil
+	}
+	c, from, err := t.verify(token, now)
+	if err != nil {
+		return ports.AccessClaims{}, err
+	}
+	t.verified.put(token, c.AccessClaims, from, c.expires)
+	return c.AccessClaims, nil
+}
+
+// verifiedClaims are a token's claims, with when it expires.
+type verifiedClaims struct {
+	ports.AccessClaims
+	expires time.Time
+}
+
+// verify is Verify without the tokens remembered. It also returns the
+// first instant the token verifies at, iat and nbf less the leeway.
+func (t *Tokens) verify(token string, now time.Time) (verifiedClaims, time.Time, error) {
 	var c claims
 	_, err := jwt.ParseWithClaims(token, &c, t.key,
 		jwt.WithValidMethods(t.methods),
@@ -191,11 +213,11 @@ func (t *Tokens) Verify(token string, now time.Time) (ports.AccessClaims, error)
 		jwt.WithTimeFunc(func() time.Time { return now }),
 	)
 	if err != nil {
-		return ports.AccessClaims{}, fmt.Errorf("%w: %w", domain.ErrInvalidToken, err)
+		return verifiedClaims{}, time.Time{}, fmt.Errorf("%w: %w", domain.ErrInvalidToken, err)
 	}
 	// The parser gave exp the leeway too.
 	if !now.Before(c.ExpiresAt.Time) {
-		return ports.AccessClaims{}, fmt.Errorf("%w: %w", domain.ErrInvalidToken, jwt.ErrTokenExpired)
+		return verifiedClaims{}, time.Time{}, fmt.Errorf("%w: %w", domain.ErrInvalidToken, jwt.ErrTokenExpired)
 	}
 	// WithIssuedAt checks iat only when it is there.
 	var missing []string
@@ -208,15 +230,22 @@ func (t *Tokens) Verify(token string, now time.Time) (ports.AccessClaims, error)
 		}
 	}
 	if len(missing) > 0 {
-		return ports.AccessClaims{}, fmt.Errorf("%w: missing claims %s", domain.ErrInvalidToken, strings.Join(missing, ", "))
+		return verifiedClaims{}, time.Time{}, fmt.Errorf("%w: missing claims %s", domain.ErrInvalidToken, strings.Join(missing, ", "))
 	}
 	role, err := domain.ParseRole(c.Role)
 	if err != nil {
-		return ports.AccessClaims{}, fmt.Errorf("%w: role: %w", domain.ErrInvalidToken, err)
+		return verifiedClaims{}, time.Time{}, fmt.Errorf("%w: role: %w", domain.ErrInvalidToken, err)
 	}
-	return ports.AccessClaims{
-		UserID: c.Subject, Role: role, TokenVersion: c.Version, SessionID: c.SessionID, AuthMethods: c.AuthMethods,
-	}, nil
+	from := c.IssuedAt.Time
+	if c.NotBefore != nil && c.NotBefore.After(from) {
+		from = c.NotBefore.Time
+	}
+	return verifiedClaims{
+		AccessClaims: ports.AccessClaims{
+			UserID: c.Subject, Role: role, TokenVersion: c.Version, SessionID: c.SessionID, AuthMethods: c.AuthMethods,
+		},
+		expires: c.ExpiresAt.Time,
+	}, from.Add(-leeway), nil
 }
 
 // key finds the key that verifies tok, after the parser checked that its

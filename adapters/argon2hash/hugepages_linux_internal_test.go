@@ -1,3 +1,5 @@
+//go:build linux
+
 package argon2hash
 
 import (

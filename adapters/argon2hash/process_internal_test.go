@@ -3,9 +3,11 @@
 package argon2hash
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"os"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"sync"
@@ -197,6 +199,9 @@ func TestProcessStuckWorkerIsKilled(t *testing.T) {
 	if err := syscall.Kill(w.proc.Pid, syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
 	}
+	// The stop takes effect when the worker's threads next run, which on
+	// a busy machine is after kill returns: until then it still answers.
+	waitStopped(t, w.proc.Pid)
 	if _, err := h.Hash(context.Background(), "a password"); !errors.Is(err, domain.ErrUnavailable) {
 		t.Errorf("Hash on a stopped worker: %v, want ErrUnavailable", err)
 	}
@@ -204,6 +209,36 @@ func TestProcessStuckWorkerIsKilled(t *testing.T) {
 	case <-w.exited:
 	case <-time.After(5 * time.Second):
 		t.Error("the stuck worker was not killed")
+	}
+}
+
+// waitStopped waits until every thread of process pid is stopped.
+func waitStopped(t *testing.T, pid int) {
+	t.Helper()
+	if _, err := os.Stat("/proc/self/task"); err != nil {
+		time.Sleep(200 * time.Millisecond) // no /proc to ask (not Linux)
+		return
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		tasks, err := os.ReadDir(filepath.Join("/proc", strconv.Itoa(pid), "task"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		stopped := 0
+		for _, task := range tasks {
+			stat, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "task", task.Name(), "stat"))
+			// The state follows the command in parentheses: "pid (comm) T ...".
+			if i := bytes.LastIndexByte(stat, ')'); err == nil && i > 0 && i+2 < len(stat) && stat[i+2] == 'T' {
+				stopped++
+			}
+		}
+		if len(tasks) > 0 && stopped == len(tasks) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("process %d: %d of %d threads stopped after 10 s", pid, stopped, len(tasks))
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }
 

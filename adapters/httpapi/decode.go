@@ -223,5 +223,10 @@ func writeDecodeError(w http.ResponseWriter, err error) bool {
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
+	if a, ok := v.(jsonAppender); ok {
+		// The bytes json.Encoder writes, newline included.
+		_, _ = w.Write(append(a.appendJSON(make([]byte, 0, 1024)), '\n')) //nolint:gosec // JSON, with <, > and & escaped, as application/json
+		return
+	}
 	_ = json.NewEncoder(w).Encode(v)
 }

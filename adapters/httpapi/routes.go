@@ -18,6 +18,13 @@ func addRoutes(r *mux.Router, d deps) {
 	actor := func(h actorHandler) http.Handler { return withActor(d.log, d.uc, h) }
 	staff := func(h actorHandler) http.Handler { return actor(staffOnly(d.log, h)) }
 
+	// The reads that carry the load first: gorilla/mux tries the routes in
+	// order, each with a regular expression (GET /users/me was 50th). Where
+	// routes overlap, the order is kept: GET /users/me before GET
+	// /users/{user_id}, which no other GET route overlaps.
+	route("/users/me", actor(handleMe(d.log, d.uc)), http.MethodGet)
+	route("/users/{user_id}", staff(handleGetUser(d.log, d.uc)), http.MethodGet)
+
 	route("/healthz", handleHealth(), http.MethodGet, http.MethodHead)
 	route("/readyz", handleReady(d.log, d.ready), http.MethodGet, http.MethodHead)
 	route("/openapi.json", handleOpenAPI(), http.MethodGet, http.MethodHead)
@@ -44,7 +51,6 @@ func addRoutes(r *mux.Router, d deps) {
 	route("/verify-email/resend", d.lim.IP(limitResendVerification)(handleEmailRequest(d.log, d.lim, limitResendVerification,
 		"If an unverified account with that email exists, a verification link has been sent.", d.uc.ResendVerification)), http.MethodPost)
 
-	route("/users/me", actor(handleMe(d.log, d.uc)), http.MethodGet)
 	route("/users/me", actor(handleUpdateMe(d.log, d.uc)), http.MethodPatch)
 	route("/users/me", actor(handleDeleteMe(d.log, d.uc)), http.MethodDelete)
 	route("/users/me/password", actor(handleChangePassword(d.log, d.uc)), http.MethodPut)
@@ -67,7 +73,6 @@ func addRoutes(r *mux.Router, d deps) {
 	route("/users", staff(handleListUsers(d.log, d.uc)), http.MethodGet)
 	route("/users", staff(handleCreateUser(d.log, d.uc)), http.MethodPost)
 	route("/users/invite", staff(handleInviteUser(d.log, d.uc)), http.MethodPost)
-	route("/users/{user_id}", staff(handleGetUser(d.log, d.uc)), http.MethodGet)
 	route("/users/{user_id}", staff(handleUpdateUser(d.log, d.uc)), http.MethodPut)
 	route("/users/{user_id}", staff(handleDeleteUser(d.log, d.uc)), http.MethodDelete)
 	route("/users/{user_id}/upgrade", staff(handleUpgrade(d.log, d.uc)), http.MethodPost)

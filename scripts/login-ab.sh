@@ -7,7 +7,8 @@
 # figures is taken seconds apart; it prints each pair's B/A and their
 # median. A rate moves with what other tenants do; the CPU one login costs
 # (the service, its hash worker and its PostgreSQL backends, from /proc)
-# moves less, so each pair's CPU B/A and its median are printed too.
+# moves less, so each pair's CPU B/A and its median are printed too
+# (PostgreSQL's share only when it runs on this machine).
 #
 #   scripts/login-ab.sh A B [ROUNDS] [CONNECTIONS]
 #
@@ -100,7 +101,7 @@ load() {
 		exit 1
 	fi
 	awk -v s="$3" -v dt=$((t1 - t0)) -v hz="$(getconf CLK_TCK)" \
-		'/Requests\/sec/ {printf "%s %.2f\n", $2, dt * 1000 / hz / ($2 * s)}' <<<"$out"
+		'/Requests\/sec/ {printf "%s %.2f\n", $2, $2 > 0 ? dt * 1000 / hz / ($2 * s) : 0}' <<<"$out"
 }
 load a "$pa" 2 >/dev/null
 load b "$pb" 2 >/dev/null
@@ -110,8 +111,8 @@ for r in $(seq "$rounds"); do
 	if (( r % 2 )); then x=$(load a "$pa" 5); y=$(load b "$pb" 5); else y=$(load b "$pb" 5); x=$(load a "$pa" 5); fi
 	read -r xr xc <<<"$x"
 	read -r yr yc <<<"$y"
-	q=$(awk -v x="$xr" -v y="$yr" 'BEGIN {printf "%.3f", y / x}')
-	c=$(awk -v x="$xc" -v y="$yc" 'BEGIN {printf "%.3f", y / x}')
+	q=$(awk -v x="$xr" -v y="$yr" 'BEGIN {printf "%.3f", x > 0 ? y / x : 0}')
+	c=$(awk -v x="$xc" -v y="$yc" 'BEGIN {printf "%.3f", x > 0 ? y / x : 0}')
 	ratios+=("$q") costs+=("$c")
 	echo "round $r: A $xr logins/s $xc CPU ms each, B $yr logins/s $yc CPU ms each; B/A rate $q, CPU $c"
 done

@@ -1,3 +1,5 @@
+//go:build linux && (amd64 || arm64)
+
 package argon2hash
 
 import (
@@ -19,14 +21,21 @@ import (
 // setting, the default of many distributions) the Go heap never asks, so
 // the hash worker, a process that does nothing but hash, asks for its own
 // heap: each login's hash then costs about 4 % less CPU (measured beside
-// the same build without, scripts/login-ab.sh). The service's own process
-// does not ask: huge pages would round up its small, scattered heap.
+// the same build without, scripts/login-ab.sh). The price is memory: the
+// runtime returns freed memory in 4 KiB pieces, which the kernel may merge
+// back into huge pages, so after a burst of logins the worker may keep
+// about what it peaked at (HASH_CONCURRENCY times HASH_MEMORY_KIB) rather
+// than shrink. Go stopped asking for huge pages itself for that reason
+// (golang/go#63334); for a process that only hashes, whose peak is bounded
+// and comes back with the next burst, the trade is worth it. The
+// service's own process does not ask.
 
 const (
 	madvHugePage = 14 // MADV_HUGEPAGE
-	// heapWindow: the runtime maps its heap arenas upward from one hint,
-	// far from where the kernel puts other mappings; the anonymous
-	// writable mappings within heapWindow of a heap object are the heap.
+	// heapWindow: on 64-bit Linux the runtime maps its heap arenas upward
+	// from one hint (0xc000000000), far from where the kernel puts other
+	// mappings; the anonymous writable mappings in the same
+	// heapWindow-aligned window as a heap object are the heap.
 	heapWindow = 64 << 30
 	// hugePage: a smaller mapping cannot hold one.
 	hugePage = 2 << 20

@@ -19,7 +19,7 @@ func addRoutes(r *mux.Router, d deps) {
 	staff := func(h actorHandler) http.Handler { return actor(staffOnly(d.log, h)) }
 
 	// The reads that carry the load first: gorilla/mux tries the routes in
-	// order, each with a regular expression (GET /users/me was 50th). Where
+	// order, each with a regular expression (GET /users/me was the 42nd). Where
 	// routes overlap, the order is kept: GET /users/me before GET
 	// /users/{user_id}, which no other GET route overlaps.
 	route("/users/me", actor(handleMe(d.log, d.uc)), http.MethodGet)

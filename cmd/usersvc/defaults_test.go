@@ -146,3 +146,27 @@ func TestConfigDefaultsFollowTheEnvironment(t *testing.T) {
 		t.Errorf("production with LOG_FORMAT=text: %q, METRICS_TOKEN %q", c.LogFormat, c.MetricsToken)
 	}
 }
+
+// serve collects garbage less often than Go's default when hashes run in
+// the worker, and leaves GOGC alone when the environment sets it or when
+// argon2's buffers share the service's heap.
+func TestGCPercentDefault(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		env     map[string]string
+		percent int
+		ok      bool
+	}{
+		{map[string]string{}, defaultGCPercent, true},
+		{map[string]string{"HASH_PRIORITY": "low"}, defaultGCPercent, true},
+		{map[string]string{"GOGC": "150"}, 0, false},
+		{map[string]string{"GOGC": "off"}, 0, false},
+		{map[string]string{"HASH_PRIORITY": "normal"}, 0, false},
+	} {
+		getenv := func(k string) string { return c.env[k] }
+		percent, ok := gcPercent(getenv, testConfig(t, c.env))
+		if percent != c.percent || ok != c.ok {
+			t.Errorf("%v: gcPercent = %d, %v; want %d, %v", c.env, percent, ok, c.percent, c.ok)
+		}
+	}
+}

@@ -19,12 +19,24 @@ import (
 	"github.com/usersvc/usersvc/ports"
 )
 
-// defaultGCPercent is the service's GOGC unless the environment sets one.
-// Its live heap is small (caches and the requests in flight, tens of MiB),
-// so Go's default of collecting whenever the heap doubles collected many
-// times a second under load; at four times the live heap a cached read
-// costs about 5 % less CPU (measured beside GOGC=100), for tens of MiB.
+// defaultGCPercent is the service's GOGC unless the environment sets one,
+// when hashes run in the worker process (HASH_PRIORITY=low, the default).
+// The live heap is then small (caches and the requests in flight, tens of
+// MiB), and Go's default of collecting whenever the heap doubles collected
+// many times a second under load; at four times the live heap a cached
+// read costs about 5 % less CPU (measured beside GOGC=100), for tens of
+// MiB. With hashes in-process, HASH_CONCURRENCY times HASH_MEMORY_KIB is
+// live during a burst of logins, and four times that could be too much:
+// Go's default stays.
 const defaultGCPercent = 400
+
+// gcPercent is the GOGC serve sets, if it sets one (see defaultGCPercent).
+func gcPercent(getenv func(string) string, c config) (int, bool) {
+	if getenv("GOGC") != "" || c.HashNice == 0 {
+		return 0, false
+	}
+	return defaultGCPercent, true
+}
 
 func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) error {
 	c, err := loadConfig(getenv)
@@ -40,8 +52,8 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 		return fmt.Errorf("CORS_ORIGINS: %w", err)
 	}
 	log := newLogger(c, stderr)
-	if getenv("GOGC") == "" {
-		debug.SetGCPercent(defaultGCPercent)
+	if percent, ok := gcPercent(getenv, c); ok {
+		debug.SetGCPercent(percent)
 	}
 	if c.Production && c.SMTPURL == "" {
 		log.Warn("APP_ENV=production without SMTP_URL: emails are only logged, without their links, so nobody can verify or reset; set SMTP_URL")

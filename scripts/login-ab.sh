@@ -13,7 +13,11 @@
 #   scripts/login-ab.sh A B [ROUNDS] [CONNECTIONS]
 #
 # A and B are git revisions of this repository (built from a temporary
-# worktree) or paths to built binaries. Per side environment goes in
+# worktree) or paths to built binaries. A may also be argon2id: the raw
+# rate of argon2id verifications with the service's parameters (HASH_*,
+# default 19456/2/1), one goroutine per CPU (scripts/hashrate), which the
+# perf harness compares logins with; B/A is then that ratio
+# (scripts/login-ab.sh argon2id HEAD). Per side environment goes in
 # A_ENV and B_ENV, space separated (A_ENV="HASH_PRIORITY=normal"), so one
 # binary can be compared with itself under two settings. ROUNDS defaults
 # to 10, CONNECTIONS to 16. Needs wrk, psql and curl (PGHOST, PGPORT,
@@ -27,7 +31,7 @@ work=$(mktemp -d)
 pg="postgres://${PGUSER:-postgres}@${PGHOST:-127.0.0.1}:${PGPORT:-5432}"
 pids=()
 cleanup() {
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+	for p in "${pids[@]}"; do [ -z "$p" ] || kill "$p" 2>/dev/null || true; done
 	wait 2>/dev/null || true
 	for s in a b; do psql "$pg/postgres" -qc "DROP DATABASE IF EXISTS loginab_${s}_$$" >/dev/null 2>&1 || true; done
 	git worktree prune 2>/dev/null || true
@@ -46,7 +50,13 @@ build() {
 	(cd "$work/src-$1" && go build -o "$work/$1/usersvc" ./cmd/usersvc)
 	git worktree remove --force "$work/src-$1"
 }
-build a "$a"
+raw=""
+if [ "$a" = argon2id ]; then
+	raw=1
+	go build -o "$work/hashrate" ./scripts/hashrate
+else
+	build a "$a"
+fi
 build b "$b"
 
 password='Str0ng-Passw0rd-For-Load!'
@@ -70,9 +80,9 @@ start() {
 }
 pa=$(( 20000 + RANDOM % 20000 ))
 pb=$(( pa + 1 ))
-start a "$pa" "${A_ENV:-}"
+if [ -n "$raw" ]; then pids+=(""); else start a "$pa" "${A_ENV:-}"; fi
 start b "$pb" "${B_ENV:-}"
-for port in "$pa" "$pb"; do
+for port in $([ -n "$raw" ] || echo "$pa") "$pb"; do
 	for _ in $(seq 300); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.3; done
 	curl -sf "http://127.0.0.1:$port/healthz" >/dev/null || { echo "the service on port $port did not start" >&2; exit 1; }
 done
@@ -92,6 +102,11 @@ ticks() {
 # non-2xx answer fails the comparison
 load() {
 	local out t0 t1
+	if [ "$1" = a ] && [ -n "$raw" ]; then
+		"$work/hashrate" -m "${HASH_MEMORY_KIB:-19456}" -t "${HASH_ITERATIONS:-2}" -p "${HASH_PARALLELISM:-1}" \
+			-workers "$(getconf _NPROCESSORS_ONLN)" -dur "$3s"
+		return
+	fi
 	t0=$(ticks "$1")
 	out=$(wrk -t2 -c"$conns" -d"$3s" -s scripts/login.lua "http://127.0.0.1:$2")
 	t1=$(ticks "$1")
@@ -101,7 +116,7 @@ load() {
 		exit 1
 	fi
 	awk -v s="$3" -v dt=$((t1 - t0)) -v hz="$(getconf CLK_TCK)" \
-		'/Requests\/sec/ {printf "%s %.2f\n", $2, $2 > 0 ? dt * 1000 / hz / ($2 * s) : 0}' <<<"$out"
+		'/Requests\/sec/ {printf "%s %.2f\n", $2, ($2 > 0 ? dt * 1000 / hz / ($2 * s) : 0)}' <<<"$out"
 }
 load a "$pa" 2 >/dev/null
 load b "$pb" 2 >/dev/null
@@ -111,8 +126,8 @@ for r in $(seq "$rounds"); do
 	if (( r % 2 )); then x=$(load a "$pa" 5); y=$(load b "$pb" 5); else y=$(load b "$pb" 5); x=$(load a "$pa" 5); fi
 	read -r xr xc <<<"$x"
 	read -r yr yc <<<"$y"
-	q=$(awk -v x="$xr" -v y="$yr" 'BEGIN {printf "%.3f", x > 0 ? y / x : 0}')
-	c=$(awk -v x="$xc" -v y="$yc" 'BEGIN {printf "%.3f", x > 0 ? y / x : 0}')
+	q=$(awk -v x="$xr" -v y="$yr" 'BEGIN {printf "%.3f", (x > 0 ? y / x : 0)}')
+	c=$(awk -v x="$xc" -v y="$yc" 'BEGIN {printf "%.3f", (x > 0 ? y / x : 0)}')
 	ratios+=("$q") costs+=("$c")
 	echo "round $r: A $xr logins/s $xc CPU ms each, B $yr logins/s $yc CPU ms each; B/A rate $q, CPU $c"
 done

@@ -20,11 +20,20 @@
 # (scripts/login-ab.sh argon2id HEAD). Per side environment goes in
 # A_ENV and B_ENV, space separated (A_ENV="HASH_PRIORITY=normal"), so one
 # binary can be compared with itself under two settings. ROUNDS defaults
-# to 10, CONNECTIONS to 16. Needs wrk, psql and curl (PGHOST, PGPORT,
+# to 10, CONNECTIONS to 16. AB_LOAD=me compares GET /users/me instead (one
+# account's bearer token; CONNECTIONS then defaults to 64, as the perf
+# harness reads). Needs wrk, psql and curl (PGHOST, PGPORT,
 # PGUSER; default 127.0.0.1:5432 postgres).
 set -euo pipefail
-[ $# -ge 2 ] || { sed -n '2,17p' "$0"; exit 2; }
-a=$1 b=$2 rounds=${3:-10} conns=${4:-16}
+[ $# -ge 2 ] || { sed -n '2,/^set /{/^set /!p}' "$0"; exit 2; }
+what=${AB_LOAD:-login}
+case $what in
+login) unit=logins default_conns=16 ;;
+me) unit=reads default_conns=64 ;;
+*) echo "AB_LOAD must be login or me, got $what" >&2; exit 2 ;;
+esac
+a=$1 b=$2 rounds=${3:-10} conns=${4:-$default_conns}
+[ "$a" != argon2id ] || [ "$what" = login ] || { echo "argon2id compares logins only" >&2; exit 2; }
 
 cd "$(dirname "$0")/.."
 work=$(mktemp -d)
@@ -68,7 +77,7 @@ start() {
 		cd "$work/$side"
 		export DATABASE_URL="$pg/$db?sslmode=disable" APP_ENV=development RATE_LIMITS=off LOG_LEVEL=warn \
 			JWT_SECRET="$(head -c 48 /dev/urandom | base64 | tr -d '\n/+=' | head -c 48)" \
-			HTTP_ADDR="127.0.0.1:$port" PUBLIC_BASE_URL="http://127.0.0.1:$port"
+			HTTP_ADDR="127.0.0.1:$port" PUBLIC_BASE_URL="http://127.0.0.1:$port" ACCESS_TOKEN_TTL=2h
 		for kv in $extra; do export "${kv?}"; done
 		./usersvc migrate up >/dev/null
 		for k in $(seq 0 31); do
@@ -88,6 +97,16 @@ for port in $([ -n "$raw" ] || echo "$pa") "$pb"; do
 done
 
 export LOGIN_PASSWORD="$password" # read by scripts/login.lua
+# token PORT: an access token of load-0 on the service at PORT
+token() {
+	curl -sf --data-urlencode "username=load-0@example.com" --data-urlencode "password=$password" \
+		"http://127.0.0.1:$1/login/" | sed -n 's/.*"access_token":"\([^"]*\)".*/\1/p'
+}
+tokens=("" "")
+if [ "$what" = me ]; then
+	tokens=("$(token "$pa")" "$(token "$pb")")
+	[ -n "${tokens[0]}" ] && [ -n "${tokens[1]}" ] || { echo "could not log in to read /users/me" >&2; exit 1; }
+fi
 # ticks SIDE: CPU ticks (user+system) of a side's service, its hash worker
 # and the PostgreSQL backends of its database
 ticks() {
@@ -98,7 +117,7 @@ ticks() {
 	done
 	echo "$t"
 }
-# load SIDE PORT SECONDS: "logins/s CPU-ms-per-login"; a run with any
+# load SIDE PORT SECONDS: "requests/s CPU-ms-per-request"; a run with any
 # non-2xx answer fails the comparison
 load() {
 	local out t0 t1
@@ -108,7 +127,12 @@ load() {
 		return
 	fi
 	t0=$(ticks "$1")
-	out=$(wrk -t2 -c"$conns" -d"$3s" -s scripts/login.lua "http://127.0.0.1:$2")
+	if [ "$what" = me ]; then
+		out=$(wrk -t2 -c"$conns" -d"$3s" -H "Authorization: Bearer ${tokens[$([ "$1" = a ] && echo 0 || echo 1)]}" \
+			"http://127.0.0.1:$2/users/me")
+	else
+		out=$(wrk -t2 -c"$conns" -d"$3s" -s scripts/login.lua "http://127.0.0.1:$2")
+	fi
 	t1=$(ticks "$1")
 	if grep -q "Non-2xx" <<<"$out"; then
 		echo "port $2 answered non-2xx:" >&2
@@ -116,7 +140,7 @@ load() {
 		exit 1
 	fi
 	awk -v s="$3" -v dt=$((t1 - t0)) -v hz="$(getconf CLK_TCK)" \
-		'/Requests\/sec/ {printf "%s %.2f\n", $2, ($2 > 0 ? dt * 1000 / hz / ($2 * s) : 0)}' <<<"$out"
+		'/Requests\/sec/ {printf "%s %.3f\n", $2, ($2 > 0 ? dt * 1000 / hz / ($2 * s) : 0)}' <<<"$out"
 }
 load a "$pa" 2 >/dev/null
 load b "$pb" 2 >/dev/null
@@ -129,7 +153,7 @@ for r in $(seq "$rounds"); do
 	q=$(awk -v x="$xr" -v y="$yr" 'BEGIN {printf "%.3f", (x > 0 ? y / x : 0)}')
 	c=$(awk -v x="$xc" -v y="$yc" 'BEGIN {printf "%.3f", (x > 0 ? y / x : 0)}')
 	ratios+=("$q") costs+=("$c")
-	echo "round $r: A $xr logins/s $xc CPU ms each, B $yr logins/s $yc CPU ms each; B/A rate $q, CPU $c"
+	echo "round $r: A $xr $unit/s $xc CPU ms each, B $yr $unit/s $yc CPU ms each; B/A rate $q, CPU $c"
 done
 median() {
 	sort -n | awk -v what="$1" '{v[NR] = $1} END {
@@ -137,6 +161,6 @@ median() {
 		printf "median B/A %s over %d rounds: %.3f (lowest %.3f, highest %.3f)\n", what, NR, m, v[1], v[NR]
 	}'
 }
-printf '%s\n' "${ratios[@]}" | median "logins/s"
-printf '%s\n' "${costs[@]}" | median "CPU per login"
+printf '%s\n' "${ratios[@]}" | median "$unit/s"
+printf '%s\n' "${costs[@]}" | median "CPU per request"
 

@@ -13,6 +13,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -63,7 +64,9 @@ func startServer(t *testing.T, env map[string]string) *server {
 			t.Fatalf("serve ended early: %v\n%s", err, s.stderr)
 		default:
 		}
-		if code, _ := httpGet(t, s.base+"/readyz", ""); code == http.StatusOK {
+		// Ready, and the start's log lines written: they go out in
+		// batches (logbuf), and "listening" is the last of them.
+		if code, _ := httpGet(t, s.base+"/readyz", ""); code == http.StatusOK && strings.Contains(s.stderr.String(), "listening") {
 			return s
 		}
 		if time.Now().After(deadline) {

@@ -16,6 +16,7 @@ import (
 	"github.com/usersvc/usersvc/adapters/sqlstore"
 	"github.com/usersvc/usersvc/adapters/system"
 	"github.com/usersvc/usersvc/app"
+	"github.com/usersvc/usersvc/internal/logbuf"
 	"github.com/usersvc/usersvc/ports"
 )
 
@@ -51,7 +52,10 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 	if err != nil {
 		return fmt.Errorf("CORS_ORIGINS: %w", err)
 	}
-	log := newLogger(c, stderr)
+	// Lines in batches; a warning or an error at once (see logbuf).
+	logs := logbuf.New(stderr)
+	defer func() { _ = logs.Close() }()
+	log := slog.New(logbuf.FlushAt(newLogger(c, logs).Handler(), logs, slog.LevelWarn))
 	if percent, ok := gcPercent(getenv, c); ok {
 		debug.SetGCPercent(percent)
 	}

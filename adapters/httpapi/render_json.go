@@ -89,39 +89,36 @@ func (p userCursorPageJSON) appendJSON(b []byte) []byte {
 	return append(b, '}')
 }
 
-// appendUsers appends users as an array; nil is null, as encoding/json has it.
-func appendUsers(b []byte, users []userJSON) []byte {
-	if users == nil {
+// appendArray appends items as an array, each by appendItem; nil is
+// null, as encoding/json has it.
+func appendArray[T any](b []byte, items []T, appendItem func([]byte, T) []byte) []byte {
+	if items == nil {
 		return append(b, "null"...)
 	}
 	b = append(b, '[')
-	for i, u := range users {
+	for i, item := range items {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = u.appendJSON(b)
+		b = appendItem(b, item)
 	}
 	return append(b, ']')
 }
 
+func appendUsers(b []byte, users []userJSON) []byte {
+	return appendArray(b, users, func(b []byte, u userJSON) []byte { return u.appendJSON(b) })
+}
+
 func appendLinks(b []byte, links []link) []byte {
-	if links == nil {
-		return append(b, "null"...)
-	}
-	b = append(b, '[')
-	for i, l := range links {
-		if i > 0 {
-			b = append(b, ',')
-		}
+	return appendArray(b, links, func(b []byte, l link) []byte {
 		b = append(b, `{"rel":`...)
 		b = appendJSONString(b, l.Rel)
 		b = append(b, `,"href":`...)
 		b = appendJSONString(b, l.Href)
 		b = append(b, `,"method":`...)
 		b = appendJSONString(b, l.Method)
-		b = append(b, '}')
-	}
-	return append(b, ']')
+		return append(b, '}')
+	})
 }
 
 func appendOptionalString(b []byte, s *string) []byte {

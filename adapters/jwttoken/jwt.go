@@ -185,23 +185,17 @@ func (t *Tokens) Verify(token string, now time.Time) (ports.AccessClaims, error)
 	if c, ok := t.verified.get(token, now); ok {
 		return c, nil
 	}
-	c, from, err := t.verify(token, now)
+	v, err := t.verify(token, now)
 	if err != nil {
 		return ports.AccessClaims{}, err
 	}
-	t.verified.put(token, c.AccessClaims, from, c.expires)
-	return c.AccessClaims, nil
+	t.verified.put(token, v)
+	return v.claims, nil
 }
 
-// verifiedClaims are a token's claims, with when it expires.
-type verifiedClaims struct {
-	ports.AccessClaims
-	expires time.Time
-}
-
-// verify is Verify without the tokens remembered. It also returns the
-// first instant the token verifies at, iat and nbf less the leeway.
-func (t *Tokens) verify(token string, now time.Time) (verifiedClaims, time.Time, error) {
+// verify is Verify without the tokens remembered: the token's claims and
+// the instants it verifies between.
+func (t *Tokens) verify(token string, now time.Time) (verifiedToken, error) {
 	var c claims
 	_, err := jwt.ParseWithClaims(token, &c, t.key,
 		jwt.WithValidMethods(t.methods),
@@ -213,11 +207,11 @@ func (t *Tokens) verify(token string, now time.Time) (verifiedClaims, time.Time,
 		jwt.WithTimeFunc(func() time.Time { return now }),
 	)
 	if err != nil {
-		return verifiedClaims{}, time.Time{}, fmt.Errorf("%w: %w", domain.ErrInvalidToken, err)
+		return verifiedToken{}, fmt.Errorf("%w: %w", domain.ErrInvalidToken, err)
 	}
 	// The parser gave exp the leeway too.
 	if !now.Before(c.ExpiresAt.Time) {
-		return verifiedClaims{}, time.Time{}, fmt.Errorf("%w: %w", domain.ErrInvalidToken, jwt.ErrTokenExpired)
+		return verifiedToken{}, fmt.Errorf("%w: %w", domain.ErrInvalidToken, jwt.ErrTokenExpired)
 	}
 	// WithIssuedAt checks iat only when it is there.
 	var missing []string
@@ -230,22 +224,23 @@ func (t *Tokens) verify(token string, now time.Time) (verifiedClaims, time.Time,
 		}
 	}
 	if len(missing) > 0 {
-		return verifiedClaims{}, time.Time{}, fmt.Errorf("%w: missing claims %s", domain.ErrInvalidToken, strings.Join(missing, ", "))
+		return verifiedToken{}, fmt.Errorf("%w: missing claims %s", domain.ErrInvalidToken, strings.Join(missing, ", "))
 	}
 	role, err := domain.ParseRole(c.Role)
 	if err != nil {
-		return verifiedClaims{}, time.Time{}, fmt.Errorf("%w: role: %w", domain.ErrInvalidToken, err)
+		return verifiedToken{}, fmt.Errorf("%w: role: %w", domain.ErrInvalidToken, err)
 	}
 	from := c.IssuedAt.Time
 	if c.NotBefore != nil && c.NotBefore.After(from) {
 		from = c.NotBefore.Time
 	}
-	return verifiedClaims{
-		AccessClaims: ports.AccessClaims{
+	return verifiedToken{
+		claims: ports.AccessClaims{
 			UserID: c.Subject, Role: role, TokenVersion: c.Version, SessionID: c.SessionID, AuthMethods: c.AuthMethods,
 		},
-		expires: c.ExpiresAt.Time,
-	}, from.Add(-leeway), nil
+		from:  from.Add(-leeway),
+		until: c.ExpiresAt.Time,
+	}, nil
 }
 
 // key finds the key that verifies tok, after the parser checked that its

@@ -54,13 +54,13 @@ func (v *verifiedTokens) get(token string, now time.Time) (ports.AccessClaims, b
 	return c, true
 }
 
-// put remembers a token verified, valid from from until until.
-func (v *verifiedTokens) put(token string, c ports.AccessClaims, from, until time.Time) {
-	c.AuthMethods = slices.Clone(c.AuthMethods)
+// put remembers a token verified.
+func (v *verifiedTokens) put(token string, e verifiedToken) {
+	e.claims.AuthMethods = slices.Clone(e.claims.AuthMethods)
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	if v.cur == nil || len(v.cur) >= verifiedMax {
 		v.prev, v.cur = v.cur, make(map[string]verifiedToken, verifiedMax)
 	}
-	v.cur[token] = verifiedToken{claims: c, from: from, until: until}
+	v.cur[token] = e
 }

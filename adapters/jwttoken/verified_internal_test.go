@@ -15,7 +15,7 @@ func TestRememberedTokensAreBounded(t *testing.T) {
 	at := time.Unix(1_700_000_000, 0)
 	n := 3*verifiedMax + 7
 	for i := range n {
-		v.put("token-"+strconv.Itoa(i), ports.AccessClaims{UserID: strconv.Itoa(i)}, at, at.Add(time.Hour))
+		v.put("token-"+strconv.Itoa(i), verifiedToken{claims: ports.AccessClaims{UserID: strconv.Itoa(i)}, from: at, until: at.Add(time.Hour)})
 	}
 	if kept := len(v.cur) + len(v.prev); kept > 2*verifiedMax {
 		t.Errorf("%d tokens kept, want at most %d", kept, 2*verifiedMax)

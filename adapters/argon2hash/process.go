@@ -35,10 +35,10 @@ var ErrWorkerGone = fmt.Errorf("the hash worker process ended: %w", domain.ErrUn
 // Each slot of the hasher is a lane with a worker of its own, which runs
 // one hash at a time; where every lane can have a CPU to itself (no more
 // lanes than CPUs, one argon2 lane a hash), each worker is bound to its
-// CPU. A hash then never waits in one CPU's queue while another CPU
-// idles, nor loses its cache to a move: with one worker for all lanes,
-// logins ran at 0.816x the raw argon2id rate; with these, 0.851x
-// (medians of 8 paired rounds of scripts/login-ab.sh argon2id).
+// CPU. A worker then never waits in one CPU's queue while another CPU
+// idles, nor loses its cache to a move: beside one worker for all
+// lanes, logins ran 1.03x faster than the raw hash rate compared (paired
+// runs, scripts/login-ab.sh argon2id).
 //
 // A worker's environment holds the Go runtime's settings alone: never
 // the service's secrets. It runs in a process group of its own, so a

@@ -11,7 +11,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -55,11 +54,8 @@ type Hasher struct {
 	maxWait    time.Duration
 	waiting    atomic.Int64
 
-	// procs run the hashes in worker processes, one lane a slot; none:
-	// in this process. lanes holds those not hashing: a caller holding a
-	// slot always finds one.
-	procs []*process
-	lanes chan *process
+	// proc runs the hashes in a worker process; nil: in this one.
+	proc *process
 
 	// The argon2id calls, replaced by tests to observe the bound.
 	create      func(password string, p *argon2id.Params) (string, error)
@@ -131,41 +127,27 @@ func New(p Params, concurrency int, opts ...Option) (*Hasher, error) {
 		checkBcrypt: checkBcrypt,
 	}
 	if o.process != "" {
-		cpus := laneCPUs(concurrency, p.Parallelism)
-		procs := make([]*process, concurrency)
-		for i := range procs {
-			procs[i] = newProcess(o.process, o.nice, cpus[i])
-		}
-		h.useProcesses(procs)
+		h.useProcess(newProcess(o.process, o.nice))
 	}
 	return h, nil
 }
 
-// useProcesses sends the hashes to procs, each to a lane not hashing.
-func (h *Hasher) useProcesses(procs []*process) {
-	h.procs = procs
-	h.lanes = make(chan *process, len(procs))
-	for _, p := range procs {
-		h.lanes <- p
-	}
-	call := func(req workerRequest) (workerResponse, error) {
-		lane := <-h.lanes
-		defer func() { h.lanes <- lane }()
-		return lane.call(req)
-	}
+// useProcess sends the hashes to proc.
+func (h *Hasher) useProcess(proc *process) {
+	h.proc = proc
 	h.create = func(password string, p *argon2id.Params) (string, error) {
-		resp, err := call(workerRequest{Op: opCreate, Password: password, Params: *p})
+		resp, err := proc.call(workerRequest{Op: opCreate, Password: password, Params: *p})
 		return resp.Hash, err
 	}
 	h.check = func(password, hash string) (bool, *argon2id.Params, error) {
-		resp, err := call(workerRequest{Op: opCheck, Password: password, Hash: hash})
+		resp, err := proc.call(workerRequest{Op: opCheck, Password: password, Hash: hash})
 		if err != nil {
 			return false, nil, err
 		}
 		return resp.OK, &resp.Params, nil
 	}
 	h.checkBcrypt = func(password, hash string) (bool, error) {
-		resp, err := call(workerRequest{Op: opCheckBcrypt, Password: password, Hash: hash})
+		resp, err := proc.call(workerRequest{Op: opCheckBcrypt, Password: password, Hash: hash})
 		return resp.OK, err
 	}
 }
@@ -174,14 +156,12 @@ func (h *Hasher) useProcesses(procs []*process) {
 // killed with the service.
 const closeWait = 5 * time.Second
 
-// Close stops the worker processes, if any, once the hashes they run are
+// Close stops the worker process, if any, once the hashes it runs are
 // done; the hasher must not be used afterwards.
 func (h *Hasher) Close() {
-	var wg sync.WaitGroup
-	for _, p := range h.procs {
-		wg.Go(func() { p.close(closeWait) })
+	if h.proc != nil {
+		h.proc.close(closeWait)
 	}
-	wg.Wait()
 }
 
 // acquire takes a slot: at once if one is free, else after waiting in a

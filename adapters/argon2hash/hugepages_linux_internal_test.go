@@ -61,7 +61,7 @@ func TestWorkerAsksForHugePages(t *testing.T) {
 	if _, err := h.Hash(context.Background(), "a password"); err != nil {
 		t.Fatal(err)
 	}
-	smaps := filepath.Join("/proc", strconv.Itoa(h.procs[0].workerPID()), "smaps")
+	smaps := filepath.Join("/proc", strconv.Itoa(h.proc.workerPID()), "smaps")
 	// The advice follows the answer.
 	deadline := time.Now().Add(10 * time.Second)
 	if !thp {

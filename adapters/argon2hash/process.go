@@ -24,34 +24,23 @@ const WorkerCommand = "hash-worker"
 // ran; the next hash starts a new worker.
 var ErrWorkerGone = fmt.Errorf("the hash worker process ended: %w", domain.ErrUnavailable)
 
-// WithProcess runs the hashes in child processes, path started with
+// WithProcess runs the hashes in a child process, path started with
 // WorkerCommand, at niceness nice (0: the usual priority; 19: the lowest).
 // The operating system then shares the CPU between hashes and requests:
 // a hash takes only what requests leave, however many lanes argon2 runs
 // and whatever Go's scheduler does inside the worker (a Go program cannot
 // give its own goroutines a priority; argon2 starts goroutines of its
-// own).
-//
-// Each slot of the hasher is a lane with a worker of its own, which runs
-// one hash at a time; where every lane can have a CPU to itself (no more
-// lanes than CPUs, one argon2 lane a hash), each worker is bound to its
-// CPU. A worker then never waits in one CPU's queue while another CPU
-// idles, nor loses its cache to a move: beside one worker for all
-// lanes, logins ran 1.03x faster than the raw hash rate compared (paired
-// runs, scripts/login-ab.sh argon2id).
-//
-// A worker's environment holds the Go runtime's settings alone: never
-// the service's secrets. It runs in a process group of its own, so a
-// terminal's Ctrl-C reaches the service, which ends it. Close stops the
-// workers; one that dies or hangs fails its hash with ErrWorkerGone and
-// is started again by a later hash.
+// own). The worker's environment holds the Go runtime's settings alone:
+// never the service's secrets. It runs in a process group of its own, so
+// a terminal's Ctrl-C reaches the service, which ends it. Close stops it;
+// a worker that dies or hangs fails the hashes it ran with ErrWorkerGone
+// and is started again by a later hash.
 func WithProcess(path string, nice int) Option {
 	return func(o *options) { o.process, o.nice = path, nice }
 }
 
 // The worker's protocol: gob-encoded requests on its standard input,
-// responses on its standard output, matched by ID. A lane sends one
-// request at a time; the worker could answer several at once.
+// responses on its standard output, matched by ID; hashes run concurrently.
 type workerRequest struct {
 	ID       uint64
 	Op       workerOp
@@ -81,124 +70,93 @@ type workerResponse struct {
 // 25 ms), it only ends a worker that is stuck.
 var callTimeout = time.Minute
 
-// restartGap is the least time between two starts of a lane's worker: one
-// that cannot start or dies at once fails hashes as unavailable meanwhile,
+// restartGap is the least time between two starts of a worker: one that
+// cannot start or dies at once fails hashes as unavailable meanwhile,
 // rather than being forked again for each of them.
 const restartGap = time.Second
 
-// process is a lane: the parent's end of its worker process, one at a
-// time, which runs one hash at a time. The hasher gives a lane to one
-// caller at a time.
+// process is the parent's end of the worker processes, one at a time.
 type process struct {
 	path string
 	nice int
-	cpu  int // the CPU its workers are bound to; -1: any
 
 	mu        sync.Mutex
 	cur       *worker // nil: none runs; the next call starts one
 	lastStart time.Time
 	nextID    uint64
-	busy      bool // a call uses cur
 	closed    bool
 }
 
-// worker is one worker process.
+// worker is one worker process and the calls it has not answered.
 type worker struct {
-	enc    *gob.Encoder
-	dec    *gob.Decoder
-	stdin  io.Closer
-	stdout io.Closer
-	proc   *os.Process
-	exited <-chan struct{}
+	enc     *gob.Encoder
+	stdin   io.Closer
+	proc    *os.Process
+	exited  <-chan struct{}
+	pending map[uint64]chan workerResponse // guarded by process.mu
 }
 
-func newProcess(path string, nice, cpu int) *process {
-	return &process{path: path, nice: nice, cpu: cpu}
+func newProcess(path string, nice int) *process {
+	return &process{path: path, nice: nice}
 }
 
-// call sends req to the lane's worker, starting one if none runs, and
-// reads its answer. It does not give up on a cancelled context: the hash
-// runs to its end either way, and the caller's slot must stay taken until
-// then. Reading the answer here, rather than in a reader goroutine that
-// hands it over, saves a wake-up of this process for every hash.
+// call sends req to the worker, starting one if none runs, and waits for
+// its answer. It does not give up on a cancelled context: the hash runs
+// to its end either way, and the caller's slot must stay taken until then.
 func (p *process) call(req workerRequest) (workerResponse, error) {
-	w, id, err := p.take()
-	if err != nil {
-		return workerResponse{}, err
+	ch := make(chan workerResponse, 1)
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return workerResponse{}, fmt.Errorf("hasher closed: %w", domain.ErrUnavailable)
 	}
-	defer p.give(w)
-	req.ID = id
+	if p.cur == nil {
+		if since := time.Since(p.lastStart); since < restartGap {
+			p.mu.Unlock()
+			return workerResponse{}, fmt.Errorf("%w: restarted %s ago", ErrWorkerGone, since.Round(time.Millisecond))
+		}
+		p.lastStart = time.Now()
+		w, err := p.start()
+		if err != nil {
+			p.mu.Unlock()
+			return workerResponse{}, err
+		}
+		p.cur = w
+	}
+	w := p.cur
+	p.nextID++
+	req.ID = p.nextID
+	w.pending[req.ID] = ch
 	if err := w.enc.Encode(req); err != nil {
-		// The worker is gone, or going: the next call starts another.
-		p.drop(w)
+		// The worker is gone, or going: the next call starts another. Its
+		// reader fails what is still pending on it.
+		delete(w.pending, req.ID)
+		p.cur = nil
+		p.mu.Unlock()
+		_ = w.stdin.Close()
 		return workerResponse{}, fmt.Errorf("%w: %w", ErrWorkerGone, err)
 	}
-	// A worker that answers nothing for so long is stuck (stopped, or
-	// starved): killed, its output ends, and the next call starts
-	// another, rather than the slot staying taken.
-	stuck := time.AfterFunc(callTimeout, func() { _ = w.proc.Kill() })
+	p.mu.Unlock()
+	timer := time.NewTimer(callTimeout)
+	defer timer.Stop()
 	var resp workerResponse
-	err = w.dec.Decode(&resp)
-	stuck.Stop()
-	if err == nil && resp.ID != id {
-		err = fmt.Errorf("answer %d to request %d", resp.ID, id)
+	var ok bool
+	select {
+	case resp, ok = <-ch:
+	case <-timer.C:
+		// A worker that answers nothing for so long is stuck (stopped,
+		// or starved): killed, it fails what it holds, and the next call
+		// starts another, rather than every slot staying taken.
+		_ = w.proc.Kill()
+		resp, ok = <-ch
 	}
-	if err != nil {
-		p.drop(w)
-		return workerResponse{}, fmt.Errorf("%w: %w", ErrWorkerGone, err)
+	if !ok {
+		return workerResponse{}, ErrWorkerGone
 	}
 	if resp.Err != "" {
 		return resp, errors.New(resp.Err)
 	}
 	return resp, nil
-}
-
-// take returns the lane's worker, starting one if none runs, and the ID
-// of the next request.
-func (p *process) take() (*worker, uint64, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.closed {
-		return nil, 0, fmt.Errorf("hasher closed: %w", domain.ErrUnavailable)
-	}
-	if p.cur == nil {
-		if since := time.Since(p.lastStart); since < restartGap {
-			return nil, 0, fmt.Errorf("%w: restarted %s ago", ErrWorkerGone, since.Round(time.Millisecond))
-		}
-		p.lastStart = time.Now()
-		w, err := p.start()
-		if err != nil {
-			return nil, 0, err
-		}
-		p.cur = w
-	}
-	p.busy = true
-	p.nextID++
-	return p.cur, p.nextID, nil
-}
-
-// give ends a call on w; after Close, the last call closes w's output.
-func (p *process) give(w *worker) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.busy = false
-	if p.closed {
-		_ = w.stdout.Close()
-	}
-}
-
-// drop ends w, which failed a call, so that the next call starts another.
-func (p *process) drop(w *worker) {
-	_ = w.proc.Kill()
-	_ = w.stdin.Close()
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.cur == w {
-		p.cur = nil
-	}
-	if !p.closed {
-		_ = w.stdout.Close() // after Close, give closes it
-	}
 }
 
 // start runs a worker; p.mu is held.
@@ -211,24 +169,26 @@ func (p *process) start() (*worker, error) {
 		return nil, fmt.Errorf("start the hash worker: %w", err)
 	}
 	// A pipe of our own rather than StdoutPipe, which Wait closes when the
-	// worker exits, perhaps before its last answer is read.
+	// worker exits, perhaps before its last answers are read.
 	stdout, out, err := os.Pipe()
 	if err != nil {
 		_ = stdin.Close()
 		return nil, fmt.Errorf("start the hash worker: %w", err)
 	}
 	cmd.Stdout = out
-	exited, err := startWorker(cmd, p.nice, p.cpu)
+	exited, err := startAtNiceness(cmd, p.nice)
 	_ = out.Close()
 	if err != nil {
 		_ = stdin.Close()
 		_ = stdout.Close()
 		return nil, fmt.Errorf("start the hash worker %s: %w: %w", p.path, domain.ErrUnavailable, err)
 	}
-	return &worker{
-		enc: gob.NewEncoder(stdin), dec: gob.NewDecoder(stdout),
-		stdin: stdin, stdout: stdout, proc: cmd.Process, exited: exited,
-	}, nil
+	w := &worker{
+		enc: gob.NewEncoder(stdin), stdin: stdin, proc: cmd.Process, exited: exited,
+		pending: map[uint64]chan workerResponse{},
+	}
+	go p.read(w, stdout)
+	return w, nil
 }
 
 // workerEnv is the worker's environment: the Go runtime's settings of the
@@ -244,15 +204,43 @@ func workerEnv() []string {
 	return env
 }
 
-// close ends the worker once the hash sent has been answered (it exits
+// read delivers w's answers until its output ends, then fails what it
+// left unanswered and, if w is still the current worker, forgets it, so
+// the next call starts a new one.
+func (p *process) read(w *worker, stdout io.ReadCloser) {
+	defer stdout.Close()
+	dec := gob.NewDecoder(stdout)
+	for {
+		var resp workerResponse
+		if err := dec.Decode(&resp); err != nil {
+			break
+		}
+		p.mu.Lock()
+		ch := w.pending[resp.ID]
+		delete(w.pending, resp.ID)
+		p.mu.Unlock()
+		if ch != nil {
+			ch <- resp
+		}
+	}
+	_ = w.stdin.Close()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for id, ch := range w.pending {
+		close(ch)
+		delete(w.pending, id)
+	}
+	if p.cur == w {
+		p.cur = nil
+	}
+}
+
+// close ends the worker once the hashes sent have been answered (it exits
 // when its input ends), killing it if it has not within wait.
 func (p *process) close(wait time.Duration) {
 	p.mu.Lock()
 	p.closed = true
 	w := p.cur
-	if w != nil && !p.busy {
-		_ = w.stdout.Close()
-	}
 	p.mu.Unlock()
 	if w == nil {
 		return

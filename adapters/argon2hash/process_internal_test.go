@@ -123,7 +123,7 @@ func TestProcessRestartsAfterTheWorkerDies(t *testing.T) {
 	if _, err := h.Hash(ctx, "a password"); err != nil {
 		t.Fatal(err)
 	}
-	w := h.procs[0].current()
+	w := h.proc.current()
 	pid := w.proc.Pid
 	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
@@ -149,7 +149,7 @@ func TestProcessRestartsAfterTheWorkerDies(t *testing.T) {
 	if ok, _, err := h.Verify(ctx, "a password", hash); err != nil || !ok {
 		t.Errorf("Verify = %v, %v", ok, err)
 	}
-	if got := h.procs[0].workerPID(); got == pid || got == 0 {
+	if got := h.proc.workerPID(); got == pid || got == 0 {
 		t.Errorf("worker pid %d after the restart, was %d", got, pid)
 	}
 }
@@ -175,7 +175,7 @@ func TestProcessHashLostWithTheWorkerIsUnavailable(t *testing.T) {
 	}()
 	var pid int
 	for pid == 0 {
-		pid = h.procs[0].workerPID()
+		pid = h.proc.workerPID()
 		runtime.Gosched()
 	}
 	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
@@ -195,7 +195,7 @@ func TestProcessStuckWorkerIsKilled(t *testing.T) {
 	if _, err := h.Hash(context.Background(), "a password"); err != nil {
 		t.Fatal(err)
 	}
-	w := h.procs[0].current()
+	w := h.proc.current()
 	if err := syscall.Kill(w.proc.Pid, syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
 	}
@@ -248,7 +248,7 @@ func TestProcessClose(t *testing.T) {
 	if _, err := h.Hash(context.Background(), "a password"); err != nil {
 		t.Fatal(err)
 	}
-	exited := h.procs[0].current().exited
+	exited := h.proc.current().exited
 	h.Close()
 	select {
 	case <-exited:

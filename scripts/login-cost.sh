@@ -9,7 +9,8 @@
 # (PGHOST/PGPORT/PGUSER, default 127.0.0.1:5432 postgres), creates 32 ADMIN
 # accounts, loads POST /login/ with wrk for SECONDS (default 10) at
 # CONNECTIONS (default 16), and prints logins/s and CPU milliseconds per
-# login of each side (from /proc; Linux). Needs wrk and psql.
+# login of each side, and how many times each slept and woke per login
+# (from /proc; Linux). Needs wrk and psql.
 set -euo pipefail
 secs=${1:-10}
 conns=${2:-16}
@@ -57,17 +58,32 @@ pgticks() {
 	for p in $(pgrep -f "postgres: .* $db " || true); do t=$(( t + $(ticks "$p") )); done
 	echo "$t"
 }
+# context switches (voluntary and not) of every thread of a process, or of
+# every backend of our database: each is a sleep and a wake-up, which on a
+# virtual machine costs far more than the work between them
+switches() { cat /proc/"$1"/task/*/status 2>/dev/null | awk '/ctxt_switches/ {s += $2} END {print s + 0}'; }
+pgswitches() {
+	local t=0 p
+	for p in $(pgrep -f "postgres: .* $db " || true); do t=$(( t + $(switches "$p") )); done
+	echo "$t"
+}
 # idle ticks (idle + iowait) of the whole machine
 idle() { awk '/^cpu / {print $5 + $6}' /proc/stat; }
 wrk -t2 -c"$conns" -d2s -s scripts/login.lua "http://127.0.0.1:$port" >/dev/null # warm up
 s0=$(ticks "$svc"); w0=$( [ -n "$worker" ] && ticks "$worker" || echo 0); p0=$(pgticks); i0=$(idle)
+c0=$(switches "$svc"); cw0=$( [ -n "$worker" ] && switches "$worker" || echo 0); cp0=$(pgswitches)
 rate=$(wrk -t2 -c"$conns" -d"${secs}s" -s scripts/login.lua "http://127.0.0.1:$port" | awk '/Requests\/sec/ {print $2}')
 s1=$(ticks "$svc"); w1=$( [ -n "$worker" ] && ticks "$worker" || echo 0); p1=$(pgticks); i1=$(idle)
+c1=$(switches "$svc"); cw1=$( [ -n "$worker" ] && switches "$worker" || echo 0); cp1=$(pgswitches)
 hz=$(getconf CLK_TCK)
 awk -v r="$rate" -v s="$secs" -v hz="$hz" -v ds=$((s1 - s0)) -v dw=$((w1 - w0)) -v dp=$((p1 - p0)) -v di=$((i1 - i0)) 'BEGIN {
 	n = r * s
 	printf "logins/s %.1f; CPU ms per login: service %.2f, hash worker %.2f, postgres %.2f; idle CPUs %.2f\n",
 		r, ds * 1000 / hz / n, dw * 1000 / hz / n, dp * 1000 / hz / n, di / hz / s
+}'
+awk -v r="$rate" -v s="$secs" -v cs=$((c1 - c0)) -v cw=$((cw1 - cw0)) -v cp=$((cp1 - cp0)) 'BEGIN {
+	n = r * s
+	printf "context switches per login: service %.1f, hash worker %.1f, postgres %.1f\n", cs / n, cw / n, cp / n
 }'
 if [ -n "$worker" ]; then
 	echo "hash worker peak RSS: $(awk '/VmHWM/ {print $2, $3}' "/proc/$worker/status")"

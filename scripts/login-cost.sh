@@ -51,30 +51,26 @@ export LOGIN_PASSWORD="$password" # read by scripts/login.lua
 
 svc=$pid # the subshell became the service (exec)
 worker=$(pgrep -P "$svc" || true)
-# ticks (user+system) of a process, or of every backend of our database
+# ticks (user+system) of a process
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
-pgticks() {
+# pgsum F: F (ticks or switches) summed over every backend of our database
+pgsum() {
 	local t=0 p
-	for p in $(pgrep -f "postgres: .* $db " || true); do t=$(( t + $(ticks "$p") )); done
+	for p in $(pgrep -f "postgres: .* $db " || true); do t=$(( t + $("$1" "$p") )); done
 	echo "$t"
 }
-# context switches (voluntary and not) of every thread of a process, or of
-# every backend of our database: each is a sleep and a wake-up, which on a
-# virtual machine costs far more than the work between them
+# context switches (voluntary and not) of every thread of a process: each
+# is a sleep and a wake-up, which on a virtual machine costs far more than
+# the work between them
 switches() { cat /proc/"$1"/task/*/status 2>/dev/null | awk '/ctxt_switches/ {s += $2} END {print s + 0}'; }
-pgswitches() {
-	local t=0 p
-	for p in $(pgrep -f "postgres: .* $db " || true); do t=$(( t + $(switches "$p") )); done
-	echo "$t"
-}
 # idle ticks (idle + iowait) of the whole machine
 idle() { awk '/^cpu / {print $5 + $6}' /proc/stat; }
 wrk -t2 -c"$conns" -d2s -s scripts/login.lua "http://127.0.0.1:$port" >/dev/null # warm up
-s0=$(ticks "$svc"); w0=$( [ -n "$worker" ] && ticks "$worker" || echo 0); p0=$(pgticks); i0=$(idle)
-c0=$(switches "$svc"); cw0=$( [ -n "$worker" ] && switches "$worker" || echo 0); cp0=$(pgswitches)
+s0=$(ticks "$svc"); w0=$( [ -n "$worker" ] && ticks "$worker" || echo 0); p0=$(pgsum ticks); i0=$(idle)
+c0=$(switches "$svc"); cw0=$( [ -n "$worker" ] && switches "$worker" || echo 0); cp0=$(pgsum switches)
 rate=$(wrk -t2 -c"$conns" -d"${secs}s" -s scripts/login.lua "http://127.0.0.1:$port" | awk '/Requests\/sec/ {print $2}')
-s1=$(ticks "$svc"); w1=$( [ -n "$worker" ] && ticks "$worker" || echo 0); p1=$(pgticks); i1=$(idle)
-c1=$(switches "$svc"); cw1=$( [ -n "$worker" ] && switches "$worker" || echo 0); cp1=$(pgswitches)
+s1=$(ticks "$svc"); w1=$( [ -n "$worker" ] && ticks "$worker" || echo 0); p1=$(pgsum ticks); i1=$(idle)
+c1=$(switches "$svc"); cw1=$( [ -n "$worker" ] && switches "$worker" || echo 0); cp1=$(pgsum switches)
 hz=$(getconf CLK_TCK)
 awk -v r="$rate" -v s="$secs" -v hz="$hz" -v ds=$((s1 - s0)) -v dw=$((w1 - w0)) -v dp=$((p1 - p0)) -v di=$((i1 - i0)) 'BEGIN {
 	n = r * s
